@@ -1,0 +1,278 @@
+"""Block modules from the seeds: Inception, residual, pre-activation, ResNeXt, dense, highway.
+
+Each block is an op like any other, built as ``Block(in_ch, out_ch, stride,
+**params)``, and its forward reads like the paper's equation. Like
+`searchspace.layers`, this file imports nothing but torch and the layers, so
+an exported model can carry these classes verbatim.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+from searchspace.layers import Conv, Projection, make_norm, same_padding
+
+
+class InceptionNaive(nn.Module):
+    """Inception, naive: concat(1x1(x), 3x3(x), 5x5(x), maxpool3x3(x))."""
+
+    def __init__(self, in_ch, out_ch, stride=1, b1=0, b3=0, b5=0, norm="bn"):
+        super().__init__()
+        b1, b3, b5 = self.widths(in_ch, out_ch, b1, b3, b5)
+        self.branch1 = Conv(in_ch, b1, stride, kernel=1, norm=norm)
+        self.branch3 = Conv(in_ch, b3, stride, kernel=3, norm=norm)
+        self.branch5 = Conv(in_ch, b5, stride, kernel=5, norm=norm)
+        self.pool = nn.MaxPool2d(3, stride, 1)
+
+    @staticmethod
+    def widths(in_ch: int, out_ch: int, b1: int, b3: int, b5: int) -> tuple[int, int, int]:
+        """Branch widths; all zero means split the width beyond the input's evenly."""
+        if b1 or b3 or b5:
+            return b1, b3, b5
+        extra = max(3, out_ch - in_ch)
+        return extra // 3, extra // 3, extra - 2 * (extra // 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.branch1(x), self.branch3(x), self.branch5(x), self.pool(x)], dim=1)
+
+
+class Inception(nn.Module):
+    """Inception with 1x1 reductions: concat(1x1, 1x1->3x3, 1x1->5x5, maxpool->1x1) (GoogLeNet)."""
+
+    def __init__(self, in_ch, out_ch, stride=1, b1=0, b3r=0, b3=0, b5r=0, b5=0, pool_proj=0, k5=5, norm="bn"):
+        super().__init__()
+        b1, b3r, b3, b5r, b5, pool_proj = self.widths(out_ch, b1, b3r, b3, b5r, b5, pool_proj)
+        self.branch1 = Conv(in_ch, b1, stride, kernel=1, norm=norm)
+        self.branch2 = nn.Sequential(Conv(in_ch, b3r, 1, kernel=1, norm=norm), Conv(b3r, b3, stride, kernel=3, norm=norm))
+        self.branch3 = nn.Sequential(Conv(in_ch, b5r, 1, kernel=1, norm=norm), Conv(b5r, b5, stride, kernel=k5, norm=norm))
+        self.branch4 = nn.Sequential(
+            nn.MaxPool2d(3, stride, 1, ceil_mode=stride == 1), Conv(in_ch, pool_proj, 1, kernel=1, norm=norm)
+        )
+
+    @staticmethod
+    def widths(out_ch: int, b1: int, b3r: int, b3: int, b5r: int, b5: int, pool_proj: int) -> tuple[int, ...]:
+        """Branch widths; all zero means GoogLeNet 3a's proportions of out_ch."""
+        if b1 or b3r or b3 or b5r or b5 or pool_proj:
+            return b1, b3r, b3, b5r, b5, pool_proj
+        b1, b3, b5 = max(1, out_ch // 4), max(1, out_ch // 2), max(1, out_ch // 8)
+        return b1, max(1, 3 * out_ch // 8), b3, max(1, out_ch // 16), b5, max(1, out_ch - b1 - b3 - b5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], dim=1)
+
+
+class InceptionV3(nn.Module):
+    """Factorized Inception (v3): concat(1x1, 1x1->1xn->nx1, 1x1->(nx1->1xn)x2, avgpool->1x1)."""
+
+    def __init__(self, in_ch, out_ch, stride=1, b1=0, r=0, b=0, pool_proj=0, n=7, norm="bn"):
+        super().__init__()
+        b1, r, b, pool_proj = self.widths(out_ch, b1, r, b, pool_proj)
+        p = same_padding(n)
+
+        def conv(ci, co, kernel, s=1, pad=(0, 0)):
+            return Conv2dBN(ci, co, kernel, s, pad, norm)
+
+        self.branch1 = conv(in_ch, b1, 1, stride)
+        self.branch2 = nn.Sequential(
+            conv(in_ch, r, 1), conv(r, r, (1, n), (1, stride), (0, p)), conv(r, b, (n, 1), (stride, 1), (p, 0))
+        )
+        self.branch3 = nn.Sequential(
+            conv(in_ch, r, 1),
+            conv(r, r, (n, 1), 1, (p, 0)),
+            conv(r, r, (1, n), 1, (0, p)),
+            conv(r, r, (n, 1), (stride, 1), (p, 0)),
+            conv(r, b, (1, n), (1, stride), (0, p)),
+        )
+        self.branch4 = nn.Sequential(nn.AvgPool2d(3, stride, 1, count_include_pad=False), conv(in_ch, pool_proj, 1))
+
+    @staticmethod
+    def widths(out_ch: int, b1: int, r: int, b: int, pool_proj: int) -> tuple[int, int, int, int]:
+        """Branch widths; all zero means a quarter of out_ch each (two factorized branches)."""
+        if b1 or r or b or pool_proj:
+            return b1, r, b, pool_proj
+        q = max(1, out_ch // 4)
+        return q, max(1, out_ch // 8), q, max(1, out_ch - 3 * q)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], dim=1)
+
+
+class Conv2dBN(nn.Sequential):
+    """Conv (any kernel shape) -> norm -> ReLU, as Inception's BasicConv2d."""
+
+    def __init__(self, in_ch, out_ch, kernel, stride, padding, norm="bn"):
+        parts = [
+            ("conv", nn.Conv2d(in_ch, out_ch, kernel, stride, padding, bias=norm == "none")),
+            ("norm", make_norm(norm, out_ch)),
+            ("act", nn.ReLU(inplace=True)),
+        ]
+        super().__init__(OrderedDict((k, m) for k, m in parts if m is not None))
+
+
+class ResBasic(nn.Module):
+    """Residual basic block: relu(x + BN(conv(relu(BN(conv(x))))))."""
+
+    def __init__(self, in_ch, out_ch, stride=1, kernel=3):
+        super().__init__()
+        pad = same_padding(kernel)
+        self.conv1 = nn.Conv2d(in_ch, out_ch, kernel, stride, pad, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_ch)
+        self.conv2 = nn.Conv2d(out_ch, out_ch, kernel, 1, pad, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_ch)
+        self.relu = nn.ReLU(inplace=True)
+        self.shortcut = Projection(in_ch, out_ch, stride) if stride != 1 or in_ch != out_ch else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + self.shortcut(x))
+
+
+class ResBottleneck(nn.Module):
+    """Residual bottleneck: relu(x + BN(1x1(relu(BN(3x3(relu(BN(1x1(x))))))))), 3x3 grouped for ResNeXt."""
+
+    def __init__(self, in_ch, out_ch, stride=1, ratio=0.25, groups=1):
+        super().__init__()
+        mid = self.mid(out_ch, ratio, groups)
+        self.conv1 = nn.Conv2d(in_ch, mid, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(mid)
+        self.conv2 = nn.Conv2d(mid, mid, 3, stride, 1, groups=groups, bias=False)
+        self.bn2 = nn.BatchNorm2d(mid)
+        self.conv3 = nn.Conv2d(mid, out_ch, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(out_ch)
+        self.relu = nn.ReLU(inplace=True)
+        self.shortcut = Projection(in_ch, out_ch, stride) if stride != 1 or in_ch != out_ch else nn.Identity()
+
+    @staticmethod
+    def mid(out_ch: int, ratio: float, groups: int) -> int:
+        """Bottleneck width: out_ch * ratio, rounded down to a multiple of groups (at least one group)."""
+        return max(groups, int(out_ch * ratio) // groups * groups)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return self.relu(out + self.shortcut(x))
+
+
+class ResNeXt(ResBottleneck):
+    """ResNeXt block: a bottleneck whose 3x3 conv is split into `cardinality` groups."""
+
+    def __init__(self, in_ch, out_ch, stride=1, cardinality=32, ratio=0.5):
+        super().__init__(in_ch, out_ch, stride, ratio, cardinality)
+
+
+class PreActBasic(nn.Module):
+    """Pre-activation residual block: x + conv(relu(BN(conv(relu(BN(x))))))."""
+
+    def __init__(self, in_ch, out_ch, stride=1, kernel=3):
+        super().__init__()
+        pad = same_padding(kernel)
+        self.bn1 = nn.BatchNorm2d(in_ch)
+        self.conv1 = nn.Conv2d(in_ch, out_ch, kernel, stride, pad, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_ch)
+        self.conv2 = nn.Conv2d(out_ch, out_ch, kernel, 1, pad, bias=False)
+        self.relu = nn.ReLU()
+        self.shortcut = (
+            nn.Conv2d(in_ch, out_ch, 1, stride, bias=False) if stride != 1 or in_ch != out_ch else None
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.bn1(x))
+        skip = x if self.shortcut is None else self.shortcut(out)
+        out = self.conv1(out)
+        out = self.conv2(self.relu(self.bn2(out)))
+        return out + skip
+
+
+class PreActBottleneck(nn.Module):
+    """Pre-activation bottleneck: x + 1x1(relu(BN(3x3(relu(BN(1x1(relu(BN(x)))))))))."""
+
+    def __init__(self, in_ch, out_ch, stride=1, ratio=0.25):
+        super().__init__()
+        mid = max(1, int(out_ch * ratio))
+        self.bn1 = nn.BatchNorm2d(in_ch)
+        self.conv1 = nn.Conv2d(in_ch, mid, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(mid)
+        self.conv2 = nn.Conv2d(mid, mid, 3, stride, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(mid)
+        self.conv3 = nn.Conv2d(mid, out_ch, 1, bias=False)
+        self.relu = nn.ReLU()
+        self.shortcut = (
+            nn.Conv2d(in_ch, out_ch, 1, stride, bias=False) if stride != 1 or in_ch != out_ch else None
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.bn1(x))
+        skip = x if self.shortcut is None else self.shortcut(out)
+        out = self.conv1(out)
+        out = self.conv2(self.relu(self.bn2(out)))
+        out = self.conv3(self.relu(self.bn3(out)))
+        return out + skip
+
+
+class DenseLayer(nn.Sequential):
+    """DenseNet-B layer: BN-ReLU-1x1 (bn_size * growth) -> BN-ReLU-3x3 (growth)."""
+
+    def __init__(self, in_ch: int, growth: int, bn_size: int):
+        super().__init__(
+            OrderedDict(
+                norm1=nn.BatchNorm2d(in_ch),
+                relu1=nn.ReLU(inplace=True),
+                conv1=nn.Conv2d(in_ch, bn_size * growth, 1, bias=False),
+                norm2=nn.BatchNorm2d(bn_size * growth),
+                relu2=nn.ReLU(inplace=True),
+                conv2=nn.Conv2d(bn_size * growth, growth, 3, 1, 1, bias=False),
+            )
+        )
+
+
+class DenseBlock(nn.Module):
+    """Dense block: x_l = H_l(concat(x_0, ..., x_{l-1})); output concat of all."""
+
+    def __init__(self, in_ch, out_ch, stride=1, layers=4, growth=12, bn_size=4):
+        super().__init__()
+        self.layers = nn.ModuleList(DenseLayer(in_ch + i * growth, growth, bn_size) for i in range(layers))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = [x]
+        for layer in self.layers:
+            features.append(layer(torch.cat(features, dim=1)))
+        return torch.cat(features, dim=1)
+
+
+class Transition(nn.Sequential):
+    """DenseNet transition: BN-ReLU-1x1 conv compressing to floor(theta * in_ch), avgpool when strided."""
+
+    def __init__(self, in_ch, out_ch, stride=1, compression=0.5):
+        parts = [
+            ("norm", nn.BatchNorm2d(in_ch)),
+            ("relu", nn.ReLU(inplace=True)),
+            ("conv", nn.Conv2d(in_ch, self.width(in_ch, compression), 1, bias=False)),
+        ]
+        if stride > 1:
+            parts.append(("pool", nn.AvgPool2d(stride, stride, ceil_mode=True)))
+        super().__init__(OrderedDict(parts))
+
+    @staticmethod
+    def width(in_ch: int, compression: float) -> int:
+        return max(1, int(in_ch * compression))
+
+
+class Highway(nn.Module):
+    """Highway block: T(x) * H(x) + (1 - T(x)) * x, T a sigmoid transform gate (Srivastava et al. 2015)."""
+
+    def __init__(self, in_ch, out_ch, stride=1, kernel=3, gate_bias=-1.0):
+        super().__init__()
+        pad = same_padding(kernel)
+        self.transform = Conv(in_ch, out_ch, stride, kernel)
+        self.gate = nn.Conv2d(in_ch, out_ch, kernel, stride, pad)
+        nn.init.constant_(self.gate.bias, gate_bias)  # negative: carry behaviour at the start
+        self.carry = Projection(in_ch, out_ch, stride) if stride != 1 or in_ch != out_ch else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        t = torch.sigmoid(self.gate(x))
+        return self.transform(x) * t + self.carry(x) * (1 - t)

@@ -1,0 +1,269 @@
+"""Layer modules for the primitive ops, the merge helper and the classifier head.
+
+Every op module is built from the same arguments, ``(in_ch, out_ch, stride,
+**params)``, with primitives only, and depends on nothing but torch (and
+torchvision for the deformable convolution), so an exported model can carry
+these classes verbatim.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+
+def make_norm(kind: str, ch: int) -> nn.Module | None:
+    """BatchNorm, GroupNorm (up to 32 groups), local response normalization, or nothing."""
+    if kind == "bn":
+        return nn.BatchNorm2d(ch)
+    if kind == "gn":
+        return nn.GroupNorm(math.gcd(ch, 32), ch)
+    if kind == "lrn":
+        return nn.LocalResponseNorm(size=5, alpha=1e-4, beta=0.75, k=2.0)
+    return None
+
+
+def make_act(kind: str, ch: int, inplace: bool = False) -> nn.Module | None:
+    """ReLU, Leaky ReLU, channel-wise PReLU, GELU, tanh, or nothing."""
+    if kind == "relu":
+        return nn.ReLU(inplace=inplace)
+    if kind == "leaky_relu":
+        return nn.LeakyReLU(0.1, inplace=inplace)
+    if kind == "prelu":
+        return nn.PReLU(ch)
+    if kind == "gelu":
+        return nn.GELU()
+    if kind == "tanh":
+        return nn.Tanh()
+    return None
+
+
+def same_padding(kernel: int, dilation: int = 1) -> int:
+    return dilation * (kernel - 1) // 2
+
+
+class ConvNormAct(nn.Sequential):
+    """conv -> norm -> act ('post'), norm -> act -> conv ('pre') or act -> conv -> norm ('act_first')."""
+
+    def __init__(self, conv: nn.Module, in_ch: int, out_ch: int, norm: str, act: str, order: str):
+        if order == "pre":
+            parts = [("norm", make_norm(norm, in_ch)), ("act", make_act(act, in_ch)), ("conv", conv)]
+        elif order == "act_first":
+            parts = [("act", make_act(act, in_ch)), ("conv", conv), ("norm", make_norm(norm, out_ch))]
+        else:
+            parts = [("conv", conv), ("norm", make_norm(norm, out_ch)), ("act", make_act(act, out_ch, inplace=True))]
+        super().__init__(OrderedDict((name, m) for name, m in parts if m is not None))
+
+
+class Conv(ConvNormAct):
+    """Standard k x k convolution."""
+
+    def __init__(self, in_ch, out_ch, stride=1, kernel=3, padding=-1, norm="bn", act="relu", order="post", bias=False):
+        pad = same_padding(kernel) if padding < 0 else padding
+        conv = nn.Conv2d(in_ch, out_ch, kernel, stride, pad, bias=bias)
+        super().__init__(conv, in_ch, out_ch, norm, act, order)
+
+
+class Conv1x1(ConvNormAct):
+    """Pointwise 1x1 convolution: mixes channels, keeps the receptive field."""
+
+    def __init__(self, in_ch, out_ch, stride=1, norm="bn", act="relu", order="post", bias=False):
+        super().__init__(nn.Conv2d(in_ch, out_ch, 1, stride, 0, bias=bias), in_ch, out_ch, norm, act, order)
+
+
+class DilatedConv(ConvNormAct):
+    """Dilated (atrous) convolution: a k x k kernel spread over a (d(k-1)+1)^2 window."""
+
+    def __init__(self, in_ch, out_ch, stride=1, kernel=3, dilation=2, norm="bn", act="relu", order="post", bias=False):
+        conv = nn.Conv2d(in_ch, out_ch, kernel, stride, same_padding(kernel, dilation), dilation, bias=bias)
+        super().__init__(conv, in_ch, out_ch, norm, act, order)
+
+
+class GroupedConv(ConvNormAct):
+    """Grouped convolution: channels split into groups convolved separately."""
+
+    def __init__(self, in_ch, out_ch, stride=1, kernel=3, groups=4, norm="bn", act="relu", order="post", bias=False):
+        conv = nn.Conv2d(in_ch, out_ch, kernel, stride, same_padding(kernel), groups=groups, bias=bias)
+        super().__init__(conv, in_ch, out_ch, norm, act, order)
+
+
+class SepConv(ConvNormAct):
+    """Depthwise-separable convolution: depthwise k x k, then pointwise 1x1."""
+
+    def __init__(self, in_ch, out_ch, stride=1, kernel=3, norm="bn", act="relu", order="post", bias=False):
+        conv = nn.Sequential(
+            OrderedDict(
+                depthwise=nn.Conv2d(in_ch, in_ch, kernel, stride, same_padding(kernel), groups=in_ch, bias=False),
+                pointwise=nn.Conv2d(in_ch, out_ch, 1, bias=bias),
+            )
+        )
+        super().__init__(conv, in_ch, out_ch, norm, act, order)
+
+
+class SpatialSepConv(ConvNormAct):
+    """Spatially separable convolution (Inception v3): n x 1, then 1 x n."""
+
+    def __init__(self, in_ch, out_ch, stride=1, kernel=3, norm="bn", act="relu", order="post", bias=False):
+        pad = same_padding(kernel)
+        conv = nn.Sequential(
+            OrderedDict(
+                vertical=nn.Conv2d(in_ch, out_ch, (kernel, 1), (stride, 1), (pad, 0), bias=False),
+                horizontal=nn.Conv2d(out_ch, out_ch, (1, kernel), (1, stride), (0, pad), bias=bias),
+            )
+        )
+        super().__init__(conv, in_ch, out_ch, norm, act, order)
+
+
+class TransposedConv(ConvNormAct):
+    """Transposed convolution: learned upsampling by `up` (1 keeps the resolution)."""
+
+    def __init__(self, in_ch, out_ch, stride=1, kernel=3, up=2, norm="bn", act="relu", order="post", bias=False):
+        pad = same_padding(kernel)
+        conv = nn.ConvTranspose2d(in_ch, out_ch, kernel, up, pad, output_padding=up - 1, bias=bias)
+        super().__init__(conv, in_ch, out_ch, norm, act, order)
+
+
+class DeformConv(nn.Module):
+    """Deformable convolution: a k x k kernel sampled at learned offsets (Dai et al. 2017)."""
+
+    def __init__(self, in_ch: int, out_ch: int, kernel: int, stride: int, bias: bool):
+        super().__init__()
+        from torchvision.ops import DeformConv2d
+
+        pad = same_padding(kernel)
+        self.offset = nn.Conv2d(in_ch, 2 * kernel * kernel, kernel, stride, pad)
+        nn.init.zeros_(self.offset.weight)  # start as a regular grid
+        nn.init.zeros_(self.offset.bias)
+        self.deform = DeformConv2d(in_ch, out_ch, kernel, stride, pad, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.deform(x, self.offset(x))
+
+
+class DeformableConv(ConvNormAct):
+    """Deformable convolution with a learned offset conv, plus norm and activation."""
+
+    def __init__(self, in_ch, out_ch, stride=1, kernel=3, norm="bn", act="relu", order="post", bias=False):
+        super().__init__(DeformConv(in_ch, out_ch, kernel, stride, bias), in_ch, out_ch, norm, act, order)
+
+
+class AddCoords(nn.Module):
+    """Appends two channels holding each pixel's x and y coordinate in [-1, 1] (CoordConv)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, h, w = x.size(0), x.size(2), x.size(3)
+        ys = torch.linspace(-1.0, 1.0, h, device=x.device, dtype=x.dtype).view(1, 1, h, 1).expand(n, 1, h, w)
+        xs = torch.linspace(-1.0, 1.0, w, device=x.device, dtype=x.dtype).view(1, 1, 1, w).expand(n, 1, h, w)
+        return torch.cat([x, xs, ys], dim=1)
+
+
+class CoordConv(ConvNormAct):
+    """Position-sensitive convolution: coordinates appended as channels, then k x k conv (Liu et al. 2018)."""
+
+    def __init__(self, in_ch, out_ch, stride=1, kernel=3, norm="bn", act="relu", order="post", bias=False):
+        conv = nn.Sequential(
+            OrderedDict(
+                coords=AddCoords(),
+                conv=nn.Conv2d(in_ch + 2, out_ch, kernel, stride, same_padding(kernel), bias=bias),
+            )
+        )
+        super().__init__(conv, in_ch, out_ch, norm, act, order)
+
+
+class MaxPool(nn.MaxPool2d):
+    """Max pooling; with the stage stride it downsamples."""
+
+    def __init__(self, in_ch, out_ch, stride=1, kernel=3, padding=-1, ceil=False):
+        super().__init__(kernel, stride, (kernel - 1) // 2 if padding < 0 else padding, ceil_mode=ceil)
+
+
+class AvgPool(nn.AvgPool2d):
+    """Average pooling (padding excluded from the average)."""
+
+    def __init__(self, in_ch, out_ch, stride=1, kernel=3, padding=-1, ceil=False):
+        pad = (kernel - 1) // 2 if padding < 0 else padding
+        super().__init__(kernel, stride, pad, ceil_mode=ceil, count_include_pad=False)
+
+
+class GlobalAvgPool(nn.AdaptiveAvgPool2d):
+    """Global average pooling: one value per channel."""
+
+    def __init__(self, in_ch, out_ch, stride=1):
+        super().__init__(1)
+
+
+class Identity(nn.Identity):
+    """Identity: passes its (merged) input through; a node of it is a pure merge."""
+
+    def __init__(self, in_ch, out_ch, stride=1):
+        super().__init__()
+
+
+class Dropout(nn.Dropout):
+    """Dropout with probability p."""
+
+    def __init__(self, in_ch, out_ch, stride=1, p=0.2):
+        super().__init__(p)
+
+
+class NormAct(nn.Sequential):
+    """Normalization followed by activation (e.g. DenseNet's final BN-ReLU)."""
+
+    def __init__(self, in_ch, out_ch, stride=1, norm="bn", act="relu"):
+        parts = [("norm", make_norm(norm, in_ch)), ("act", make_act(act, in_ch))]
+        super().__init__(OrderedDict((name, m) for name, m in parts if m is not None))
+
+
+class Projection(nn.Sequential):
+    """1x1 conv (strided where needed) + BatchNorm: brings an input to another width or resolution."""
+
+    def __init__(self, in_ch: int, out_ch: int, stride: int = 1):
+        super().__init__(
+            OrderedDict(conv=nn.Conv2d(in_ch, out_ch, 1, stride, bias=False), norm=nn.BatchNorm2d(out_ch))
+        )
+
+
+class Combine(nn.Module):
+    """Combines same-shaped inputs: sum, mean, sigmoid-weighted sum (RandWire) or concat."""
+
+    def __init__(self, kind: str, n: int):
+        super().__init__()
+        self.kind = kind
+        self.weight = nn.Parameter(torch.zeros(n)) if kind == "wsum" else None
+
+    def forward(self, xs: list[torch.Tensor]) -> torch.Tensor:
+        if self.kind == "concat":
+            return torch.cat(xs, dim=1)
+        if self.weight is not None:
+            w = torch.sigmoid(self.weight)
+            xs = [w[i] * x for i, x in enumerate(xs)]
+        out = xs[0]
+        for x in xs[1:]:
+            out = out + x
+        return out / len(xs) if self.kind == "mean" else out
+
+
+class Classifier(nn.Module):
+    """Adaptive average pool -> flatten -> [dropout -> FC -> act]*K -> dropout -> FC."""
+
+    def __init__(self, in_ch: int, num_classes: int, pool_size=1, hidden=(), dropout=0.0, act="relu"):
+        super().__init__()
+        self.pool = nn.AdaptiveAvgPool2d(pool_size)
+        layers: list[tuple[str, nn.Module]] = []
+        width = in_ch * pool_size * pool_size
+        for i, h in enumerate(hidden):
+            if dropout > 0:
+                layers.append((f"drop{i}", nn.Dropout(dropout)))
+            layers.append((f"fc{i}", nn.Linear(width, h)))
+            layers.append((f"act{i}", make_act(act, h, inplace=True) or nn.Identity()))
+            width = h
+        if dropout > 0:
+            layers.append(("drop", nn.Dropout(dropout)))
+        layers.append(("fc", nn.Linear(width, num_classes)))
+        self.fc = nn.Sequential(OrderedDict(layers))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.flatten(self.pool(x), 1))
