@@ -46,8 +46,12 @@ class Inception(nn.Module):
         super().__init__()
         b1, b3r, b3, b5r, b5, pool_proj = self.widths(out_ch, b1, b3r, b3, b5r, b5, pool_proj)
         self.branch1 = Conv(in_ch, b1, stride, kernel=1, norm=norm)
-        self.branch2 = nn.Sequential(Conv(in_ch, b3r, 1, kernel=1, norm=norm), Conv(b3r, b3, stride, kernel=3, norm=norm))
-        self.branch3 = nn.Sequential(Conv(in_ch, b5r, 1, kernel=1, norm=norm), Conv(b5r, b5, stride, kernel=k5, norm=norm))
+        self.branch2 = nn.Sequential(
+            Conv(in_ch, b3r, 1, kernel=1, norm=norm), Conv(b3r, b3, stride, kernel=3, norm=norm)
+        )
+        self.branch3 = nn.Sequential(
+            Conv(in_ch, b5r, 1, kernel=1, norm=norm), Conv(b5r, b5, stride, kernel=k5, norm=norm)
+        )
         self.branch4 = nn.Sequential(
             nn.MaxPool2d(3, stride, 1, ceil_mode=stride == 1), Conv(in_ch, pool_proj, 1, kernel=1, norm=norm)
         )
@@ -176,9 +180,7 @@ class PreActBasic(nn.Module):
         self.bn2 = nn.BatchNorm2d(out_ch)
         self.conv2 = nn.Conv2d(out_ch, out_ch, kernel, 1, pad, bias=False)
         self.relu = nn.ReLU()
-        self.shortcut = (
-            nn.Conv2d(in_ch, out_ch, 1, stride, bias=False) if stride != 1 or in_ch != out_ch else None
-        )
+        self.shortcut = nn.Conv2d(in_ch, out_ch, 1, stride, bias=False) if stride != 1 or in_ch != out_ch else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(x))
@@ -201,9 +203,7 @@ class PreActBottleneck(nn.Module):
         self.bn3 = nn.BatchNorm2d(mid)
         self.conv3 = nn.Conv2d(mid, out_ch, 1, bias=False)
         self.relu = nn.ReLU()
-        self.shortcut = (
-            nn.Conv2d(in_ch, out_ch, 1, stride, bias=False) if stride != 1 or in_ch != out_ch else None
-        )
+        self.shortcut = nn.Conv2d(in_ch, out_ch, 1, stride, bias=False) if stride != 1 or in_ch != out_ch else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(x))

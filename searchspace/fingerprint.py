@@ -56,7 +56,9 @@ def stage_graph(stage: Stage) -> nx.DiGraph:
 
 def stage_hash(stage: Stage) -> str:
     g = stage_graph(stage)
-    with warnings.catch_warnings():  # networkx >= 3.5 notes that directed hashes changed (they now see in- and out-edges)
+    with (
+        warnings.catch_warnings()
+    ):  # networkx >= 3.5 notes that directed hashes changed (they now see in- and out-edges)
         warnings.simplefilter("ignore", UserWarning)
         wl = nx.weisfeiler_lehman_graph_hash(g, node_attr="label", iterations=max(3, g.number_of_nodes()))
     return _sha([stage.stride, wl])

@@ -90,9 +90,7 @@ class Node:
             raise GenotypeError(f"{where}: 'params' must be an object, got {_tname(params)}")
         for k, v in params.items():
             if not isinstance(v, int | float | str | bool):
-                raise GenotypeError(
-                    f"{where}: parameter {k!r} must be a number, string or boolean, got {_tname(v)}"
-                )
+                raise GenotypeError(f"{where}: parameter {k!r} must be a number, string or boolean, got {_tname(v)}")
         inputs = d.get("inputs", [INPUT])
         if not isinstance(inputs, list):
             raise GenotypeError(f"{where}: 'inputs' must be a list of node indices, got {_tname(inputs)}")

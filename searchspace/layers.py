@@ -221,9 +221,7 @@ class Projection(nn.Sequential):
     """1x1 conv (strided where needed) + BatchNorm: brings an input to another width or resolution."""
 
     def __init__(self, in_ch: int, out_ch: int, stride: int = 1):
-        super().__init__(
-            OrderedDict(conv=nn.Conv2d(in_ch, out_ch, 1, stride, bias=False), norm=nn.BatchNorm2d(out_ch))
-        )
+        super().__init__(OrderedDict(conv=nn.Conv2d(in_ch, out_ch, 1, stride, bias=False), norm=nn.BatchNorm2d(out_ch)))
 
 
 class Combine(nn.Module):

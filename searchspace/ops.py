@@ -104,9 +104,9 @@ register_op("maxpool", category="pool", params=POOL_PARAMS, width="same", spatia
 register_op("avgpool", category="pool", params=POOL_PARAMS, width="same", spatial=_pool_spatial, check=_pool_check)(
     layers.AvgPool
 )
-register_op(
-    "gap", category="pool", width="same", strides=False, global_pool=True, spatial=lambda size, stride, p: 1
-)(layers.GlobalAvgPool)
+register_op("gap", category="pool", width="same", strides=False, global_pool=True, spatial=lambda size, stride, p: 1)(
+    layers.GlobalAvgPool
+)
 register_op("identity", category="misc", width="same", strides=False, spatial=keep_size)(layers.Identity)
 register_op(
     "dropout",
@@ -183,18 +183,16 @@ register_op(
     "res_bottleneck",
     category="block",
     params={"ratio": Float(0.25, 0.03125, 4.0, search=(0.25, 0.5)), "groups": Int(1, 1, 256)},
-    check=lambda i, o, p: None if p["groups"] <= o else f"groups={p['groups']} exceeds the width {o}",
 )(blocks.ResBottleneck)
 register_op(
     "resnext",
     category="block",
     params={"cardinality": Int(32, 1, 256, search=(4, 8, 16)), "ratio": Float(0.5, 0.03125, 4.0, search=(0.5,))},
-    check=lambda i, o, p: None if p["cardinality"] <= o else f"cardinality={p['cardinality']} exceeds the width {o}",
 )(blocks.ResNeXt)
 register_op("preact_basic", category="block", params={"kernel": Int(3, 1, 7, odd=True)})(blocks.PreActBasic)
-register_op(
-    "preact_bottleneck", category="block", params={"ratio": Float(0.25, 0.03125, 4.0, search=(0.25, 0.5))}
-)(blocks.PreActBottleneck)
+register_op("preact_bottleneck", category="block", params={"ratio": Float(0.25, 0.03125, 4.0, search=(0.25, 0.5))})(
+    blocks.PreActBottleneck
+)
 register_op(
     "dense_block",
     category="block",

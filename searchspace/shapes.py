@@ -103,7 +103,9 @@ def infer(
     return NetPlan(in_channels, num_classes, _size_pair(input_size), tuple(plans))
 
 
-def validate(g: Genotype, in_channels: int = 3, num_classes: int = 10, input_size: int | Sequence[int] | None = None) -> NetPlan:
+def validate(
+    g: Genotype, in_channels: int = 3, num_classes: int = 10, input_size: int | Sequence[int] | None = None
+) -> NetPlan:
     """`infer`, plus the check that each generated wiring still matches its genes."""
     plan = infer(g, in_channels, num_classes, input_size)
     from searchspace.wirings import check_wiring
@@ -154,7 +156,9 @@ def _infer_stage(stage: Stage, where: str, in_ch: int, in_scale: Scale, in_size:
         shapes[i] = (plan.out_ch, plan.scale, plan.size)
     _check_outputs(stage, where)
     out, ch, scale, size = _merge(stage.out_merge, stage.output_nodes(), shapes, f"{where} output")
-    return StagePlan(where, stage.stride, in_ch, order, tuple(plans[i] for i in range(len(stage.nodes))), out, ch, scale, size)
+    return StagePlan(
+        where, stage.stride, in_ch, order, tuple(plans[i] for i in range(len(stage.nodes))), out, ch, scale, size
+    )
 
 
 def _infer_node(stage: Stage, i: int, shapes: dict, where: str) -> NodePlan:
@@ -284,7 +288,9 @@ def _check_outputs(stage: Stage, where: str) -> None:
     if outs:
         dangling = sorted(set(stage.sinks()) - set(outs))
         if dangling:
-            raise GenotypeError(f"{where} node {dangling[0]}: dangling; its output reaches neither a node nor the stage output")
+            raise GenotypeError(
+                f"{where} node {dangling[0]}: dangling; its output reaches neither a node nor the stage output"
+            )
 
 
 def _check_head(g: Genotype, in_ch: int) -> None:

@@ -1,0 +1,214 @@
+"""The search space: a frozen config, sampling through a chooser, mutation, membership.
+
+Sampling asks every question through a `Chooser` -- ``choose(name, options)``
+and ``integer(name, lo, hi)`` -- with a stable, unique name per decision
+("s2.n3.op", "s2.n3.conv.kernel", ...). `RandomChooser` answers from a
+``random.Random``; the Optuna controller answers with
+``trial.suggest_categorical`` / ``suggest_int``, so one description of the
+space serves both. Randomness comes only from what is passed in.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from searchspace import registry
+from searchspace.genotype import INPUT, Genotype, GenotypeError, Head, Node, Stage
+from searchspace.shapes import validate as validate_genotype
+from searchspace.wirings import MAX_SEED, layout, make_stage
+
+T = TypeVar("T")
+
+# Ops a sampled node may use: every registered op except global pooling (the head does it) and
+# identity (a merge-only node; wirings add the merges themselves).
+DEFAULT_OPS = tuple(n for n in registry.names() if n not in ("gap", "identity"))
+
+
+class Chooser(Protocol):
+    """Answers the named decisions of sampling."""
+
+    def choose(self, name: str, options: Sequence[T]) -> T: ...
+
+    def integer(self, name: str, lo: int, hi: int) -> int: ...
+
+
+class RandomChooser:
+    """A chooser backed by a `random.Random`; records every decision it made."""
+
+    def __init__(self, rng: random.Random):
+        self.rng = rng
+        self.decisions: dict[str, Any] = {}
+
+    def choose(self, name: str, options: Sequence[T]) -> T:
+        value = options[self.rng.randrange(len(options))]
+        self.decisions[name] = value
+        return value
+
+    def integer(self, name: str, lo: int, hi: int) -> int:
+        value = self.rng.randint(lo, hi)
+        self.decisions[name] = value
+        return value
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """Which ops, wirings, depths and widths a search explores; defaults cover every block."""
+
+    ops: tuple[str, ...] = DEFAULT_OPS  # node ops to sample from
+    wirings: tuple[str, ...] = ("chain", "residual", "dense", "ws")  # stage DAG generators
+    stages: tuple[int, int] = (2, 3)  # min, max number of stages after the stem
+    nodes: tuple[int, int] = (1, 4)  # min, max nodes in a chain/residual/dense stage
+    ws_nodes: tuple[int, int] = (4, 8)  # min, max nodes in a Watts-Strogatz stage
+    ws_k: tuple[int, ...] = (2, 4)  # WS neighbours
+    ws_p: tuple[float, ...] = (0.25, 0.5, 0.75)  # WS rewiring probability
+    widths: tuple[int, ...] = (16, 24, 32, 48, 64)  # first-stage widths; each strided stage doubles
+    max_width: int = 512  # cap on any stage width
+    stem_kernel: int = 3  # stem: one kernel x kernel conv at stride stem_stride
+    stem_stride: int = 1
+    first_stride: int = 1  # stride of the first stage; later stages use 2
+    head_hidden: tuple[int, ...] = (0, 128)  # width of one hidden FC layer; 0 = none
+    head_dropout: tuple[float, ...] = (0.0, 0.2)
+    param_search: tuple[tuple[str, str, tuple[Any, ...]], ...] = ()  # (op, param, values) overrides
+    in_channels: int = 3  # used by validate()
+    num_classes: int = 10
+    input_size: int | None = None  # when set, validate() checks spatial sizes at this input size
+
+    def __post_init__(self) -> None:
+        for op in self.ops:
+            registry.get(op)  # unknown op -> GenotypeError listing the known ones
+        unknown = set(self.wirings) - {"chain", "residual", "dense", "ws"}
+        if unknown or not self.wirings:
+            raise GenotypeError(f"wirings must be chosen from chain, residual, dense, ws; got {self.wirings}")
+        if not self.reduce_ops():
+            raise GenotypeError("the space needs at least one op that can downsample (e.g. conv, maxpool)")
+        for op, param, values in self.param_search:
+            spec = registry.get(op)
+            for v in values:
+                err = spec.param_error({param: v})
+                if err:
+                    raise GenotypeError(f"param_search: {err}")
+
+    # ------------------------------------------------------------ queries
+
+    def reduce_ops(self) -> tuple[str, ...]:
+        """Ops that can sit at the input of a strided stage."""
+        return tuple(op for op in self.ops if registry.get(op).strides)
+
+    def search_values(self, op: str, param: str) -> tuple[Any, ...]:
+        """Values sampling and mutation explore for one op parameter (empty: keep the default)."""
+        for o, p, values in self.param_search:
+            if (o, p) == (op, param):
+                return tuple(values)
+        return registry.get(op).params[param].search
+
+    def validate(self, g: Genotype) -> Genotype:
+        """Raise GenotypeError unless g builds and its stage ops are in this space; return g."""
+        validate_genotype(g, self.in_channels, self.num_classes, self.input_size)
+        allowed = set(self.ops) | {"identity"}
+        for i, stage in enumerate(g.stages, 1):
+            for j, node in enumerate(stage.nodes):
+                if node.op not in allowed:
+                    raise GenotypeError(f"stage {i} node {j}: op {node.op!r} is not in this search space")
+        return g
+
+    def is_valid(self, g: Genotype) -> bool:
+        try:
+            self.validate(g)
+        except GenotypeError:
+            return False
+        return True
+
+    # ------------------------------------------------------------ sampling
+
+    def sample(self, rng: random.Random | Chooser, attempts: int = 100) -> Genotype:
+        """A random valid member of the space; `rng` is a random.Random or a Chooser."""
+        chooser = RandomChooser(rng) if isinstance(rng, random.Random) else rng
+        last: GenotypeError | None = None
+        for _ in range(attempts if isinstance(chooser, RandomChooser) else 1):
+            g = self.sample_once(chooser)
+            try:
+                return self.validate(g)
+            except GenotypeError as e:
+                last = e
+        raise GenotypeError(f"no valid genotype sampled ({last})")
+
+    def sample_once(self, chooser: Chooser) -> Genotype:
+        """One pass of decisions; the result may still fail validation (rare: e.g. groups vs widths)."""
+        base = chooser.choose("width", self.widths)
+        n_stages = chooser.integer("stages", *self.stages)
+        stem = make_stage("chain", [registry.node("conv", kernel=self.stem_kernel)], base, self.stem_stride)
+        stages = []
+        width = base
+        for i in range(1, n_stages + 1):
+            stride = self.first_stride if i == 1 else 2
+            if i > 1 and stride > 1:
+                width = min(self.max_width, width * 2)
+            stages.append(self.sample_stage(chooser, f"s{i}", width, stride))
+        hidden = chooser.choose("head.hidden", self.head_hidden)
+        head = Head(1, (hidden,) if hidden else (), chooser.choose("head.dropout", self.head_dropout))
+        return Genotype(stem, tuple(stages), head)
+
+    def sample_stage(self, chooser: Chooser, prefix: str, width: int, stride: int) -> Stage:
+        """One stage: a wiring, its size, then an op per node."""
+        kind = chooser.choose(f"{prefix}.wiring", self.wirings)
+        genes: dict[str, Any] = {}
+        if kind == "ws":
+            n = chooser.integer(f"{prefix}.ws.n", *self.ws_nodes)
+            k = chooser.choose(f"{prefix}.ws.k", [k for k in self.ws_k if k < n] or [2])
+            genes = {
+                "k": k,
+                "p": chooser.choose(f"{prefix}.ws.p", self.ws_p),
+                "seed": chooser.integer(f"{prefix}.ws.seed", 0, MAX_SEED),
+            }
+        else:
+            n = chooser.integer(f"{prefix}.nodes", *self.nodes)
+        lay = layout(kind, n, genes)
+        nodes = []
+        for j, ins in enumerate(lay.inputs):
+            reduce = stride > 1 and tuple(ins) == (INPUT,)
+            width_j = width // 2 if kind == "dense" else 0
+            nodes.append(self.sample_node(chooser, f"{prefix}.n{j}", reduce, width_j))
+        return make_stage(kind, nodes, width, stride, **genes)
+
+    def sample_node(self, chooser: Chooser, prefix: str, reduce: bool, width: int = 0) -> Node:
+        """An op (one that can downsample if `reduce`) and its parameters."""
+        op = chooser.choose(
+            f"{prefix}.reduce_op" if reduce else f"{prefix}.op", self.reduce_ops() if reduce else self.ops
+        )
+        return self.sample_op(chooser, prefix, op, width)
+
+    def sample_op(self, chooser: Chooser, prefix: str, op: str, width: int = 0) -> Node:
+        spec = registry.get(op)
+        params = {}
+        for name in spec.params:
+            values = self.search_values(op, name)
+            if len(values) > 1:
+                params[name] = chooser.choose(f"{prefix}.{op}.{name}", values)
+            elif len(values) == 1:
+                params[name] = values[0]
+        if params.get("norm") == "none" and "bias" in spec.params:
+            params["bias"] = True
+        return registry.node(op, width=width if spec.width != "same" else 0, **params)
+
+    # ------------------------------------------------------------ mutation
+
+    def mutate(self, g: Genotype, rng: random.Random, attempts: int = 64) -> Genotype:
+        """A new valid genotype, one mutation away from g (g itself is never changed)."""
+        return self.mutate_with_info(g, rng, attempts)[0]
+
+    def mutate_with_info(self, g: Genotype, rng: random.Random, attempts: int = 64) -> tuple[Genotype, str]:
+        """Like `mutate`, also naming the mutation applied."""
+        from searchspace.mutations import mutate_once
+
+        parent_fp = g.fingerprint()
+        tried: list[str] = []
+        for _ in range(attempts):
+            kind, child = mutate_once(self, g, rng)
+            tried.append(kind)
+            if child is None or child == g or not self.is_valid(child) or child.fingerprint() == parent_fp:
+                continue
+            return child, kind
+        raise GenotypeError(f"no valid mutation found in {attempts} attempts (tried: {', '.join(sorted(set(tried)))})")
