@@ -1,0 +1,1 @@
+"""nasgraph's search engine: controllers, training, data, dispatch, results, export."""
