@@ -157,7 +157,7 @@ class SearchSpace:
         genes: dict[str, Any] = {}
         if kind == "ws":
             n = chooser.integer(f"{prefix}.ws.n", *self.ws_nodes)
-            k = chooser.choose(f"{prefix}.ws.k", [k for k in self.ws_k if k < n] or [2])
+            k = min(chooser.choose(f"{prefix}.ws.k", self.ws_k), n - 1)  # fixed options: Optuna needs them
             genes = {
                 "k": k,
                 "p": chooser.choose(f"{prefix}.ws.p", self.ws_p),

@@ -74,7 +74,10 @@ def test_unknown_op_names_stage_node_and_known_ops():
 def test_cycle_is_reported_with_its_path():
     nodes = (Node("conv", (-1, 2)), Node("conv", (0,)), Node("conv", (1,)))
     g = Genotype(Stage(8, (Node("conv"),)), (Stage(8, nodes),))
-    with pytest.raises(GenotypeError, match=r"stage 1: the graph has a cycle through nodes (0 -> 1 -> 2 -> 0|1 -> 2 -> 0 -> 1|2 -> 0 -> 1 -> 2)"):
+    with pytest.raises(
+        GenotypeError,
+        match=r"stage 1: the graph has a cycle through nodes (0 -> 1 -> 2 -> 0|1 -> 2 -> 0 -> 1|2 -> 0 -> 1 -> 2)",
+    ):
         ss.validate(g)
 
 

@@ -1,0 +1,185 @@
+"""The search configuration: one frozen dataclass, loadable from YAML/JSON, saved beside the results."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nas.train import TrainConfig
+
+OBJECTIVE_SENSES = {"val_acc": "max", "params": "min", "flops": "min"}
+ENGINES = ("ray", "local")
+KEEP_WEIGHTS = ("front", "all", "none")
+
+
+class ConfigError(ValueError):
+    """A configuration value that is not allowed; the message names it and what is allowed."""
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Everything a search needs; the resolved config is saved as results/<name>/config.json."""
+
+    name: str = ""  # results folder name; default: <dataset>-<controller>
+    controller: str = "evolution"  # evolution, random, tpe, nsga2
+    dataset: str = "digits"  # digits, mnist, fashion_mnist, cifar10, cifar100, imagefolder:PATH, synthetic
+    data_dir: str | None = None  # where torchvision datasets live (default ~/.cache/nasgraph/data)
+    download: bool = False  # let torchvision download the dataset
+    val_fraction: float = 0.1  # share of the training set held out for validation (what the search optimizes)
+    limit: int | None = None  # use at most this many training images
+    image_size: int | None = None  # resize images (imagefolder; default 32)
+    trials: int = 24  # architectures to train; rejected and duplicate proposals are logged, not counted
+    objectives: tuple[str, ...] = ()  # val_acc, params, flops; default: val_acc (nsga2: val_acc, params)
+    seed: int = 0
+    max_params: int | None = None  # proposals over this are never trained
+    max_flops: int | None = None
+    concurrency: int = 2  # trials running at once
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0  # fractions share a GPU (0.25: four trials per GPU)
+    address: str | None = None  # Ray cluster to join (ray start --head ...); default: a local Ray runtime
+    storage: str | None = None  # shared storage for Ray's files on a multi-node cluster
+    engine: str = "ray"  # ray, or local (one process, trials in sequence)
+    asha: bool = False  # stop poor trials early with Ray Tune's ASHA scheduler
+    grace_epochs: int = 2  # ASHA: epochs every trial gets
+    reuse_actors: bool = True
+    trial_timeout: float = 0.0  # seconds of training per trial; 0 = no limit
+    keep_weights: str = "front"  # front (Pareto front + most accurate), all, none
+    population: int = 16  # evolution: population size P
+    sample: int = 4  # evolution: tournament size S
+    variant: str = "aging"  # evolution: aging (Real et al.) or tournament (seeds' Algorithm 1)
+    mutations: int = 1  # evolution: d in max(d - t, 1) mutations per child (tournament variant)
+    init: tuple[str, ...] = ()  # zoo architectures to seed the initial population
+    space: dict[str, Any] = field(default_factory=dict)  # SearchSpace overrides, e.g. {"ops": ["conv", "sepconv"]}
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=8))
+
+    def __post_init__(self) -> None:
+        from nas.controllers import CONTROLLERS
+
+        rules = [
+            (self.controller in CONTROLLERS, "controller", f"one of {', '.join(CONTROLLERS)}"),
+            (self.trials >= 1, "trials", "an integer >= 1"),
+            (self.concurrency >= 1, "concurrency", "an integer >= 1"),
+            (self.cpus_per_trial > 0, "cpus_per_trial", "a number > 0"),
+            (self.gpus_per_trial >= 0, "gpus_per_trial", "a number >= 0"),
+            (self.engine in ENGINES, "engine", f"one of {', '.join(ENGINES)}"),
+            (self.keep_weights in KEEP_WEIGHTS, "keep_weights", f"one of {', '.join(KEEP_WEIGHTS)}"),
+            (0.0 < self.val_fraction < 0.9, "val_fraction", "a number in (0, 0.9)"),
+            (self.max_params is None or self.max_params > 0, "max_params", "a positive integer"),
+            (self.max_flops is None or self.max_flops > 0, "max_flops", "a positive integer"),
+            (self.trial_timeout >= 0, "trial_timeout", "a number >= 0 (seconds)"),
+            (self.population >= 2 and 1 <= self.sample <= self.population, "population/sample", "2 <= P, 1 <= S <= P"),
+            (all(o in OBJECTIVE_SENSES for o in self.objectives), "objectives", f"from {', '.join(OBJECTIVE_SENSES)}"),
+            (not self.name or _safe_name(self.name), "name", "letters, digits, '.', '_' and '-' only"),
+        ]
+        for ok, key, allowed in rules:
+            if not ok:
+                raise ConfigError(f"{key} must be {allowed}; got {_value_of(self, key)!r}")
+        if not self.name:
+            object.__setattr__(self, "name", f"{self.dataset.split(':')[0]}-{self.controller}")
+
+    def objective_senses(self) -> dict[str, str]:
+        """Objectives in order with 'max'/'min'."""
+        names = self.objectives or (("val_acc", "params") if self.controller == "nsga2" else ("val_acc",))
+        return {n: OBJECTIVE_SENSES[n] for n in names}
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["train"] = self.train.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SearchConfig:
+        """Build from plain data (a config file or config.json); unknown keys and wrong types raise ConfigError."""
+        if not isinstance(d, dict):
+            raise ConfigError(f"a config must be a mapping of option names to values, got {type(d).__name__}")
+        d = dict(d)
+        train = d.pop("train", {})
+        kwargs = _coerce_fields(cls, d, "")
+        if not isinstance(train, dict):
+            raise ConfigError(f"train must be a mapping of training options, got {type(train).__name__}")
+        kwargs["train"] = _construct(TrainConfig, _coerce_fields(TrainConfig, train, "train."))
+        return _construct(cls, kwargs)
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Options from a YAML or JSON file (safe loaders only)."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text)
+        else:
+            data = json.loads(text)
+    except Exception as e:  # noqa: BLE001 -- yaml and json raise various parse errors
+        raise ConfigError(
+            f"config file {path} is not valid {path.suffix.lstrip('.') or 'JSON'}: {_one_line(e)}"
+        ) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of options, got {type(data).__name__}")
+    return data
+
+
+def _coerce_fields(cls: type, d: dict[str, Any], prefix: str) -> dict[str, Any]:
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    out = {}
+    for key, value in d.items():
+        if key not in fields:
+            raise ConfigError(f"unknown option {prefix}{key!r}; options: {', '.join(sorted(fields))}")
+        out[key] = _coerce(value, hints[key], prefix + key)
+    return out
+
+
+def _coerce(value: Any, hint: Any, key: str) -> Any:
+    """Check a plain value against a field type, converting lists to tuples."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (types.UnionType, typing.Union):
+        if value is None and type(None) in args:
+            return None
+        hint = next(a for a in args if a is not type(None))
+        origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is tuple:
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{key} must be a list of strings, got {value!r:.60}")
+        return tuple(value)
+    if origin is dict or hint is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key} must be a mapping, got {value!r:.60}")
+        return value
+    want = {int: (int,), float: (int, float), str: (str,), bool: (bool,)}.get(hint)
+    if want and (not isinstance(value, want) or (isinstance(value, bool) and hint is not bool)):
+        raise ConfigError(f"{key} must be {hint.__name__}, got {type(value).__name__} {value!r:.60}")
+    return float(value) if hint is float else value
+
+
+def _construct(cls: type, kwargs: dict[str, Any]) -> Any:
+    try:
+        return cls(**kwargs)
+    except ConfigError:
+        raise
+    except (ValueError, TypeError) as e:
+        raise ConfigError(_one_line(e)) from None
+
+
+def _safe_name(name: str) -> bool:
+    return name not in (".", "..") and all(c.isalnum() or c in "._-" for c in name) and len(name) <= 128
+
+
+def _value_of(cfg: SearchConfig, key: str) -> Any:
+    return getattr(cfg, key.split("/")[0], None)
+
+
+def _one_line(e: BaseException) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0][:300]

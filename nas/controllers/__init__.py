@@ -1,0 +1,34 @@
+"""Controllers: plain-Python proposers of genotypes behind one ask/tell interface.
+
+ctrl = make_controller("evolution", space, seed=0)
+p = ctrl.ask(); ...train p.genotype...; ctrl.tell(p.trial_id, "ok", {"val_acc": 0.93, "params": 12345})
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from nas.controllers.base import Controller, Proposal
+from nas.controllers.evolution import Evolution
+from nas.controllers.random_search import RandomSearch
+
+CONTROLLERS = ("evolution", "random", "tpe", "nsga2")
+
+
+def make_controller(
+    name: str, space, seed: int = 0, objectives: Mapping[str, str] | None = None, **options: Any
+) -> Controller:
+    """A controller by name; options go to its constructor (unknown ones raise TypeError)."""
+    if name == "evolution":
+        return Evolution(space, seed, objectives, **options)
+    if name == "random":
+        return RandomSearch(space, seed, objectives, **options)
+    if name in ("tpe", "nsga2"):
+        from nas.controllers.optuna_search import OptunaSearch
+
+        return OptunaSearch(space, seed, objectives, sampler=name, **options)
+    raise ValueError(f"unknown controller {name!r}; choose from {', '.join(CONTROLLERS)}")
+
+
+__all__ = ["CONTROLLERS", "Controller", "Evolution", "Proposal", "RandomSearch", "make_controller"]

@@ -1,0 +1,146 @@
+"""Regularized (aging) evolution, Real et al. 2019, and the seeds' tournament variant.
+
+Aging (the default): keep the P most recent models; to propose, sample S of
+them, mutate the best once; the oldest dies when a child joins.
+
+Seeds' variant (Algorithm 1 in 003_db34d29afc416545.txt): sample S = 25, the
+child is mutated max(d - t, 1) times (t = the evolutionary round), and the
+least fit dies instead of the oldest.
+
+"Best" is the highest value of a single objective (ties: fewer parameters),
+or, with several objectives, the lowest non-dominated rank, then the largest
+crowding distance (NSGA-II's order). Asynchronous as in the paper: `ask` never
+waits for outstanding proposals; until the population holds a model it
+proposes from the initial genotypes, then at random.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from nas.controllers.base import Controller, Proposal, counts_as_evaluated
+from searchspace.genotype import Genotype
+
+VARIANTS = ("aging", "tournament")
+
+
+class Evolution(Controller):
+    """Regularized evolution over a SearchSpace."""
+
+    name = "evolution"
+
+    def __init__(
+        self,
+        space,
+        seed: int = 0,
+        objectives: Mapping[str, str] | None = None,
+        population: int = 20,
+        sample: int = 5,
+        variant: str = "aging",
+        mutations: int = 1,
+        init: Sequence[Genotype] = (),
+    ):
+        super().__init__(space, seed, objectives)
+        if variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
+        if population < 2 or not 1 <= sample <= population:
+            raise ValueError(f"need population >= 2 and 1 <= sample <= population, got {population}, {sample}")
+        self.population_size = population
+        self.sample_size = sample
+        self.variant = variant
+        self.mutations = mutations  # d in max(d - t, 1); 1 = one mutation per child
+        self.init = [g for g in init]
+        self.rounds = 0  # children proposed by mutation (t)
+        self.population: list[dict[str, Any]] = []  # oldest first: trial_id, genotype, metrics, generation
+
+    # ------------------------------------------------------------ ask / tell
+
+    def _propose(self, trial_id: str) -> Proposal:
+        if self.asked <= self.population_size or not self.population:
+            index = self.asked - 1
+            if index < len(self.init):
+                return Proposal(trial_id, self.init[index], (), 0, {"origin": "init"})
+            return Proposal(trial_id, self.space.sample(self.rng), (), 0, {"origin": "random"})
+        return self._child(trial_id)
+
+    def _child(self, trial_id: str) -> Proposal:
+        k = min(self.sample_size, len(self.population))
+        contenders = self.rng.sample(range(len(self.population)), k)
+        parent = self.population[self._best(contenders)]
+        self.rounds += 1
+        times = max(self.mutations - self.rounds, 1) if self.variant == "tournament" else max(self.mutations, 1)
+        child, kinds = Genotype.from_dict(parent["genotype"]), []
+        for _ in range(times):
+            child, kind = self.space.mutate_with_info(child, self.rng)
+            kinds.append(kind)
+        return Proposal(trial_id, child, (parent["trial_id"],), parent["generation"] + 1, {"mutations": kinds})
+
+    def _observe(self, trial_id: str, status: str, metrics: dict[str, Any], proposal: Proposal | None) -> None:
+        if proposal is None or not counts_as_evaluated(status, metrics):
+            return
+        self.population.append(
+            {
+                "trial_id": trial_id,
+                "genotype": proposal.genotype.to_dict(),
+                "metrics": {k: metrics.get(k) for k in sorted({*self.objectives, "val_acc", "params"})},
+                "generation": proposal.generation,
+            }
+        )
+        if len(self.population) > self.population_size:
+            if self.variant == "aging":
+                self.population.pop(0)  # the oldest dies
+            else:
+                self.population.pop(self._worst())
+
+    # ------------------------------------------------------------ ranking
+
+    def _keys(self, indices: Sequence[int]) -> dict[int, tuple]:
+        """Sort key per member, larger is better."""
+        values = [self.objective_vector(m["metrics"]) for m in self.population]
+        if len(self.objectives) == 1:
+            return {i: (values[i][0], -(self.population[i]["metrics"].get("params") or 0)) for i in indices}
+        from nas.results import crowding_distance, pareto_rank
+
+        maximize = [True] * len(self.objectives)  # objective_vector already turned minimized ones
+        ranks = pareto_rank(np.asarray(values, dtype=float), maximize)
+        keys: dict[int, tuple] = {}
+        for rank in {int(ranks[i]) for i in indices}:
+            members = [i for i in range(len(values)) if ranks[i] == rank]
+            crowd = crowding_distance(np.asarray([values[i] for i in members], dtype=float), maximize)
+            keys.update({i: (-rank, float(c)) for i, c in zip(members, crowd, strict=True)})
+        return {i: keys[i] for i in indices}
+
+    def _best(self, indices: Sequence[int]) -> int:
+        keys = self._keys(indices)
+        return max(indices, key=lambda i: (keys[i], -i))  # ties: the older member
+
+    def _worst(self) -> int:
+        indices = range(len(self.population))
+        keys = self._keys(indices)
+        return min(indices, key=lambda i: (keys[i], -i))  # ties: the older member dies
+
+    # ------------------------------------------------------------ state
+
+    def state_dict(self) -> dict[str, Any]:
+        return super().state_dict() | {
+            "population_size": self.population_size,
+            "sample_size": self.sample_size,
+            "variant": self.variant,
+            "mutations": self.mutations,
+            "rounds": self.rounds,
+            "population": self.population,
+            "init": [g.to_dict() for g in self.init],
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.population_size = state["population_size"]
+        self.sample_size = state["sample_size"]
+        self.variant = state["variant"]
+        self.mutations = state["mutations"]
+        self.rounds = state["rounds"]
+        self.population = [dict(m) for m in state["population"]]
+        self.init = [Genotype.from_dict(g) for g in state["init"]]

@@ -1,0 +1,561 @@
+"""The search driver's bookkeeping, independent of the engine that trains trials.
+
+`SearchState` owns a results folder: the lock, the resolved config, the
+append-only record, the controller and its saved state, the dedupe index and
+the constraint checks. An engine -- Ray Tune (`nas.dispatch`) or the plain
+in-process loop here (`run_local`) -- only asks it for the next proposal and
+hands back each result. Nothing here imports Ray.
+
+Durability: every finished trial is one fsync'd line in ``trials.jsonl``
+before the controller is told; the controller's state is saved atomically
+after every tell. On resume the record is the truth: the saved state is loaded,
+proposals that never finished are dropped, and any recorded trial the state
+has not seen is replayed into the controller, so no completed trial is lost,
+re-run, or counted twice.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import searchspace as ss
+from nas import results
+from nas.config import SearchConfig
+from nas.controllers import Controller, Proposal, make_controller
+from searchspace.genotype import Genotype, GenotypeError
+
+COUNTED = ("ok", "stopped", "diverged", "oom", "invalid", "error", "timeout")  # dispatched trials
+NOT_COUNTED = ("rejected", "duplicate")  # logged, never sent to a worker
+METRICS = (
+    "val_acc",
+    "val_loss",
+    "test_acc",
+    "test_loss",
+    "train_loss",
+    "epochs",
+    "train_seconds",
+    "images_per_second",
+    "peak_memory_mb",
+    "wall_seconds",
+)
+MAX_CONSECUTIVE_SKIPS = 2000
+CONFIG, STATE = "config.json", "state/controller.json"
+
+
+class SearchError(RuntimeError):
+    """A search that cannot start or continue; the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """The dataset facts the driver needs (the data itself stays with the trainers)."""
+
+    in_channels: int
+    num_classes: int
+    input_size: tuple[int, int]
+    name: str = ""
+
+    @classmethod
+    def of(cls, data) -> DataInfo:
+        return cls(data.in_channels, data.num_classes, tuple(data.input_size), data.name)
+
+
+@dataclass
+class Pending:
+    """A proposal sent (or about to be sent) to a worker."""
+
+    proposal: Proposal
+    fingerprint: str
+    params: int
+    flops: int
+    seed: int
+    started: float = field(default_factory=time.time)
+
+    @property
+    def trial_id(self) -> str:
+        return self.proposal.trial_id
+
+
+Log = Callable[[str], None]
+
+
+def stderr_log(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+class SearchState:
+    """One search's results folder and controller; see the module docstring."""
+
+    def __init__(
+        self, cfg: SearchConfig, root: str | Path, info: DataInfo, *, resume: bool = False, log: Log = stderr_log
+    ):
+        self.root = Path(root)
+        self.info = info
+        self.log = log
+        self.started = time.time()
+        self._lock_fd = _prepare_folder(self.root, resume)
+        try:
+            self.cfg = _settle_config(self.root, cfg, resume)
+            self.space = make_space(self.cfg, info)
+            self.record = results.Record.open(self.root / results.JSONL)
+            self.controller = self._restore_controller()
+        except BaseException:
+            self.close(final=False)
+            raise
+        self.in_flight: dict[str, Pending] = {}
+        self.waiting: dict[str, list[Proposal]] = {}  # fingerprint -> proposals waiting for an in-flight twin
+        self.known: dict[str, list[dict[str, Any]]] = {}  # fingerprint -> recorded rows with results to replay
+        for row in self.record.rows():
+            self._index(row)
+        self.skips_in_a_row = 0
+        self.resumed_with = len(self.record)
+        self.stopping = False  # set on interrupt: unfinished trials are abandoned, not recorded
+
+    # ------------------------------------------------------------ counts
+
+    @property
+    def dispatched(self) -> int:
+        """Trials trained (or attempted), from the record."""
+        return sum(1 for r in self.record.rows() if r.get("status") in COUNTED)
+
+    @property
+    def done(self) -> bool:
+        return self.dispatched >= self.cfg.trials
+
+    def remaining(self) -> int:
+        return max(0, self.cfg.trials - self.dispatched - len(self.in_flight))
+
+    # ------------------------------------------------------------ propose
+
+    def propose(self) -> Pending | None:
+        """The next proposal to train, or None when the budget is spent (in flight included)."""
+        while self.remaining() > 0:
+            if self.skips_in_a_row >= MAX_CONSECUTIVE_SKIPS:
+                raise SearchError(
+                    f"{MAX_CONSECUTIVE_SKIPS} proposals in a row were rejected or duplicates; "
+                    "loosen --max-params/--max-flops or widen the search space"
+                )
+            p = self.controller.ask()
+            pending = self._screen(p)
+            if pending is not None:
+                self.in_flight[p.trial_id] = pending
+                self.skips_in_a_row = 0
+                return pending
+            self.skips_in_a_row += 1
+        return None
+
+    def _screen(self, p: Proposal) -> Pending | None:
+        """Dedupe and constraints before dispatch; a proposal that fails either is recorded, not trained."""
+        fp = p.genotype.fingerprint()
+        twin = self._known_twin(fp, p.genotype)
+        if twin is not None:
+            self._record_duplicate(p, fp, twin)
+            return None
+        if any(
+            ss.same_architecture(q.proposal.genotype, p.genotype)
+            for q in self.in_flight.values()
+            if q.fingerprint == fp
+        ):
+            self.waiting.setdefault(fp, []).append(p)
+            return None
+        try:
+            params, flops = ss.complexity(
+                p.genotype, self.info.in_channels, self.info.num_classes, self.info.input_size
+            )
+        except GenotypeError as e:
+            self._finish(p, fp, "rejected", {"error": f"does not build at this input size: {e}"}, count_seed=False)
+            return None
+        reason = self._violates(params, flops)
+        if reason:
+            self._finish(p, fp, "rejected", {"error": reason, "params": params, "flops": flops}, count_seed=False)
+            return None
+        return Pending(p, fp, params, flops, self.trial_seed(p.trial_id))
+
+    def _violates(self, params: int, flops: int) -> str | None:
+        if self.cfg.max_params and params > self.cfg.max_params:
+            return f"{params:,} parameters > --max-params {self.cfg.max_params:,}"
+        if self.cfg.max_flops and flops > self.cfg.max_flops:
+            return f"{flops:,} FLOPs > --max-flops {self.cfg.max_flops:,}"
+        return None
+
+    def trial_seed(self, trial_id: str) -> int:
+        return self.cfg.seed * 1_000_003 + int(trial_id)
+
+    # ------------------------------------------------------------ complete
+
+    def complete(
+        self, trial_id: str, status: str, metrics: dict[str, Any], weights: dict | None = None
+    ) -> dict[str, Any]:
+        """Record a finished trial (fsync'd), tell the controller, resolve waiting twins; returns the row."""
+        pending = self.in_flight.pop(trial_id)
+        if weights is not None and status == "ok" and self.cfg.keep_weights != "none":
+            save_weights(weights, self.weights_path(trial_id))
+        metrics = dict(metrics) | {
+            "params": metrics.get("params", pending.params),
+            "flops": metrics.get("flops", pending.flops),
+        }
+        row = self._finish(
+            pending.proposal, pending.fingerprint, status, metrics, seed=pending.seed, started=pending.started
+        )
+        for twin in self.waiting.pop(pending.fingerprint, []):
+            self._record_duplicate(twin, pending.fingerprint, row)
+        self.prune_weights()
+        return row
+
+    def abandon(self, trial_id: str) -> None:
+        """Forget an in-flight trial that will never report (its run was interrupted); it is not recorded."""
+        pending = self.in_flight.pop(trial_id, None)
+        if pending is not None:
+            self.waiting.pop(pending.fingerprint, None)
+
+    def _finish(
+        self,
+        p: Proposal,
+        fp: str,
+        status: str,
+        metrics: dict[str, Any],
+        *,
+        seed: int | None = None,
+        started: float | None = None,
+        count_seed: bool = True,
+        duplicate_of: str | None = None,
+    ) -> dict[str, Any]:
+        now = time.time()
+        row = {
+            "trial_id": p.trial_id,
+            "controller": self.controller.name,
+            "parents": list(p.parents),
+            "generation": p.generation,
+            "status": status,
+            "error": metrics.get("error", ""),
+            "fingerprint": fp,
+            "genotype": p.genotype.to_dict(),
+            "params": metrics.get("params"),
+            "flops": metrics.get("flops"),
+            **{k: metrics.get(k) for k in METRICS},
+            "seed": seed if count_seed else None,
+            "finished": now,
+        }
+        if started is not None and row["wall_seconds"] is None:
+            row["wall_seconds"] = now - started
+        if duplicate_of:
+            row["duplicate_of"] = duplicate_of
+        if p.meta:
+            row["meta"] = dict(p.meta)
+        stored = self.record.append(row)
+        self._index(stored)
+        self.controller.tell(p.trial_id, status, stored, p.genotype)
+        self.save_state()
+        self._progress(stored)
+        return stored
+
+    def _record_duplicate(self, p: Proposal, fp: str, twin: dict[str, Any]) -> None:
+        metrics = {k: twin.get(k) for k in (*METRICS, "params", "flops")} | {"error": twin.get("error", "")}
+        self._finish(p, fp, "duplicate", metrics, count_seed=False, duplicate_of=twin["trial_id"])
+
+    def _index(self, row: dict[str, Any]) -> None:
+        if row.get("status") in COUNTED and row.get("status") != "error":
+            self.known.setdefault(row["fingerprint"], []).append(row)
+
+    def _known_twin(self, fp: str, g: Genotype) -> dict[str, Any] | None:
+        for row in self.known.get(fp, []):
+            if ss.same_architecture(Genotype.from_dict(row["genotype"]), g):
+                return row
+        return None
+
+    # ------------------------------------------------------------ controller state
+
+    def _restore_controller(self) -> Controller:
+        ctrl = self._new_controller()
+        state_path = self.root / STATE
+        if state_path.exists():
+            try:
+                ctrl.load_state_dict(json.loads(state_path.read_text()))
+            except (ValueError, KeyError, TypeError) as e:
+                raise SearchError(
+                    f"{state_path} is unreadable ({e}); remove it to rebuild the state from the record"
+                ) from None
+        dropped = ctrl.drop_pending()
+        replayed = 0
+        for row in self.record.rows():
+            if not ctrl.has_observed(row["trial_id"]):
+                ctrl.tell(row["trial_id"], row["status"], row, Genotype.from_dict(row["genotype"]))
+                replayed += 1
+        ids = [int(r["trial_id"]) for r in self.record.rows() if str(r.get("trial_id", "")).isdigit()]
+        ctrl.asked = max([ctrl.asked, *ids])
+        if len(self.record):
+            self.log(
+                f"resuming {self.root}: {len(self.record)} recorded trials"
+                + (f", {replayed} replayed into the controller" if replayed else "")
+                + (f", {len(dropped)} unfinished proposals dropped" if dropped else "")
+            )
+        return ctrl
+
+    def _new_controller(self) -> Controller:
+        cfg = self.cfg
+        options: dict[str, Any] = {}
+        if cfg.controller == "evolution":
+            options = {
+                "population": cfg.population,
+                "sample": cfg.sample,
+                "variant": cfg.variant,
+                "mutations": cfg.mutations,
+                "init": [self._init_genotype(name) for name in cfg.init],
+            }
+        elif cfg.controller in ("tpe", "nsga2"):
+            options = {"storage": self.root / "optuna.journal", "study_name": cfg.name}
+            if cfg.controller == "nsga2":
+                options["population"] = cfg.population
+        return make_controller(cfg.controller, self.space, cfg.seed, cfg.objective_senses(), **options)
+
+    def _init_genotype(self, name: str) -> Genotype:
+        try:
+            g = ss.zoo.get(name)
+        except KeyError as e:
+            raise SearchError(str(e).strip("'\"")) from None
+        try:
+            return self.space.validate(g)
+        except GenotypeError as e:
+            raise SearchError(f"--init {name} does not fit this search ({self.info.name} input): {e}") from None
+
+    def save_state(self) -> None:
+        atomic_write(self.root / STATE, json.dumps(self.controller.state_dict()).encode())
+
+    # ------------------------------------------------------------ weights
+
+    def weights_path(self, trial_id: str) -> Path:
+        return self.root / "weights" / f"{trial_id}.safetensors"
+
+    def front_ids(self) -> list[str]:
+        """Trial ids on the Pareto front of validation accuracy (max) and parameters (min)."""
+        ok = [r for r in self.record.rows() if r.get("status") == "ok" and r.get("val_acc") is not None]
+        if not ok:
+            return []
+        import numpy as np
+
+        values = np.array([[r["val_acc"], r.get("params") or 0] for r in ok], dtype=float)
+        return [r["trial_id"] for r, m in zip(ok, results.pareto_mask(values, [True, False]), strict=True) if m]
+
+    def best_id(self) -> str | None:
+        ok = [r for r in self.record.rows() if r.get("status") == "ok" and r.get("val_acc") is not None]
+        return max(ok, key=lambda r: (r["val_acc"], -(r.get("params") or 0)))["trial_id"] if ok else None
+
+    def keep_set(self) -> set[str]:
+        """Trials whose weights are kept: the Pareto front (val_acc, params) and the most accurate."""
+        return set(self.front_ids()) | ({self.best_id()} if self.best_id() else set())
+
+    def prune_weights(self) -> None:
+        if self.cfg.keep_weights != "front":
+            return
+        folder = self.root / "weights"
+        if not folder.is_dir():
+            return
+        keep = self.keep_set() | set(self.in_flight)
+        for f in folder.glob("*.safetensors"):
+            if f.stem not in keep:
+                f.unlink(missing_ok=True)
+
+    # ------------------------------------------------------------ progress and closing
+
+    def _progress(self, row: dict[str, Any]) -> None:
+        rows = self.record.rows()
+        counted = [r for r in rows if r.get("status") in COUNTED]
+        ok = [r for r in counted if r.get("status") == "ok"]
+        failed = len(counted) - len(ok) - sum(1 for r in counted if r.get("status") == "stopped")
+        best = max((r["val_acc"] for r in ok if r.get("val_acc") is not None), default=float("nan"))
+        skipped = {s: sum(1 for r in rows if r.get("status") == s) for s in NOT_COUNTED}
+        done_now = len(counted) - self.resumed_dispatched()
+        elapsed = time.time() - self.started
+        eta = elapsed / done_now * max(0, self.cfg.trials - len(counted)) if done_now > 0 else float("nan")
+        val = row.get("val_acc")
+        self.log(
+            f"[{len(counted):>{len(str(self.cfg.trials))}}/{self.cfg.trials}] {row['trial_id']} {row['status']:<9}"
+            f" val {_fmt(val)}  params {_human(row.get('params'))}  flops {_human(row.get('flops'))}"
+            f" | best {_fmt(best)} | front {len(self.front_ids())}"
+            f" | failed {failed} | rejected {skipped['rejected']} | dup {skipped['duplicate']} | ETA {_duration(eta)}"
+        )
+
+    def resumed_dispatched(self) -> int:
+        return sum(1 for r in self.record.rows()[: self.resumed_with] if r.get("status") in COUNTED)
+
+    def close(self, final: bool = True) -> None:
+        """Write the parquet copy, prune weights and release the lock."""
+        record = getattr(self, "record", None)
+        if record is not None:
+            if final:
+                record.write_parquet()
+                self.prune_weights()
+            record.close()
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def __enter__(self) -> SearchState:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close(final=exc[0] is None)
+
+
+# ------------------------------------------------------------------ engine: the plain loop
+
+
+def run_local(state: SearchState, data, should_stop: Callable[[], bool] = lambda: False) -> None:
+    """Train proposals one after another in this process (no Ray); the baseline engine."""
+    from nas.train import train_trial
+
+    train_cfg = trial_train_config(state.cfg)
+    while not should_stop():
+        pending = state.propose()
+        if pending is None:
+            break
+        result = train_trial(pending.proposal.genotype, data, train_cfg, seed=pending.seed)
+        state.complete(pending.trial_id, result.status, result.metrics, result.state_dict)
+
+
+def trial_train_config(cfg: SearchConfig):
+    """The TrainConfig each trial uses: the search's, with its time limit and thread count."""
+    import dataclasses
+
+    changes: dict[str, Any] = {"max_seconds": cfg.trial_timeout or cfg.train.max_seconds}
+    if not cfg.train.threads:
+        changes["threads"] = max(1, int(cfg.cpus_per_trial))
+    if cfg.gpus_per_trial and cfg.gpus_per_trial < 1 and not cfg.train.memory_fraction:
+        changes["memory_fraction"] = cfg.gpus_per_trial
+    return dataclasses.replace(cfg.train, **changes)
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def make_space(cfg: SearchConfig, info: DataInfo) -> ss.SearchSpace:
+    """The SearchSpace for this config and dataset (config lists become tuples)."""
+    import dataclasses
+
+    allowed = {f.name for f in dataclasses.fields(ss.SearchSpace)} - {"in_channels", "num_classes", "input_size"}
+    unknown = sorted(set(cfg.space) - allowed)
+    if unknown:
+        raise SearchError(f"unknown search space option {unknown[0]!r}; options: {', '.join(sorted(allowed))}")
+    opts = {k: _tuples(v) for k, v in cfg.space.items()}
+    try:
+        return ss.SearchSpace(
+            **opts, in_channels=info.in_channels, num_classes=info.num_classes, input_size=info.input_size[0]
+        )
+    except (GenotypeError, TypeError, ValueError) as e:
+        raise SearchError(f"search space: {e}") from None
+
+
+def _tuples(v: Any) -> Any:
+    return tuple(_tuples(x) for x in v) if isinstance(v, list | tuple) else v
+
+
+def _prepare_folder(root: Path, resume: bool) -> int:
+    """Create or reopen the results folder and take its lock."""
+    if resume and not (root / CONFIG).exists():
+        raise SearchError(f"--resume {root}: no search there (no {CONFIG})")
+    if not resume and root.exists() and any(root.iterdir()):
+        raise SearchError(
+            f"results folder {root} already exists; pass --resume {root} to continue it, or choose another --name"
+        )
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise SearchError(f"cannot write to results folder {root}: {e.strerror}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise SearchError(
+            f"results folder {root} is in use by another search (pid {holder}); wait for it or stop it"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    return fd
+
+
+RESUME_OVERRIDES = (
+    "trials",
+    "concurrency",
+    "cpus_per_trial",
+    "gpus_per_trial",
+    "address",
+    "storage",
+    "engine",
+    "trial_timeout",
+)
+
+
+def _settle_config(root: Path, cfg: SearchConfig, resume: bool) -> SearchConfig:
+    """New search: save the config. Resume: the saved config, with only the run-time options taken from cfg."""
+    if not resume:
+        atomic_write(root / CONFIG, json.dumps(cfg.to_dict(), indent=2).encode())
+        return cfg
+    try:
+        saved = SearchConfig.from_dict(json.loads((root / CONFIG).read_text()))
+    except (ValueError, OSError) as e:
+        raise SearchError(f"{root / CONFIG} is unreadable: {e}") from None
+    import dataclasses
+
+    merged = dataclasses.replace(saved, **{k: getattr(cfg, k) for k in RESUME_OVERRIDES})
+    if merged != saved:
+        atomic_write(root / CONFIG, json.dumps(merged.to_dict(), indent=2).encode())
+    return merged
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write a file so that readers see the old or the new content, never a mix (tmp + fsync + rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def save_weights(state_dict: dict, path: Path) -> None:
+    """Trained weights as safetensors, written atomically."""
+    from safetensors.torch import save
+
+    atomic_write(path, save({k: v.contiguous() for k, v in state_dict.items()}))
+
+
+def _fmt(v: float | None) -> str:
+    return "  -  " if v is None or v != v else f"{v:.3f}"
+
+
+def _human(n: float | None) -> str:
+    if n is None:
+        return "-"
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f}{unit}"
+    return str(int(n))
+
+
+def _duration(seconds: float) -> str:
+    if seconds != seconds:
+        return "?"
+    m, s = divmod(int(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"

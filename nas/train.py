@@ -1,0 +1,330 @@
+"""Trial training: one genotype, one dataset, one config -> metrics and weights.
+
+Fast the way the fastest CIFAR trainers are (airbench, hlb-CIFAR10): the
+dataset goes to the device once as uint8; each epoch's augmentation (random
+crop with padding, horizontal flip) runs on the device over the whole set;
+batches are index gathers, normalised on the fly; bf16 autocast and
+channels_last on CUDA; the built graph is fx-traced into straight-line code;
+label smoothing; SGD with Nesterov momentum and a one-cycle or cosine
+schedule; the loss is read back once per epoch, so the hot loop never waits
+on the host. The CPU path is the same code.
+
+Failures are results, not crashes: a NaN or exploding loss gives status
+``diverged``, running out of memory ``oom`` (memory is freed), a genotype that
+does not build ``invalid``, the time limit ``timeout``, anything else
+``error`` with its message.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import resource
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import searchspace as ss
+from nas.data import DataSplits
+from searchspace.genotype import Genotype, GenotypeError
+
+SCHEDULES = ("onecycle", "cosine")
+FAULTS = ("", "nan", "oom", "raise", "hang")
+DIVERGED_LOSS = 1e4
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How one trial trains; saved with the search config."""
+
+    epochs: int = 10  # passes over the training split
+    batch_size: int = 128
+    lr: float = 0.05  # peak learning rate of SGD with Nesterov momentum
+    momentum: float = 0.9
+    weight_decay: float = 5e-4  # applied to conv and linear weights, not to norms and biases
+    label_smoothing: float = 0.1
+    schedule: str = "onecycle"  # onecycle: linear warm-up then linear decay; cosine: warm-up then cosine
+    warmup: float = 0.2  # fraction of all steps spent warming up
+    augment: bool = True  # random crop with padding, and flips where the dataset allows them
+    device: str = "auto"  # auto (CUDA if available), cpu, cuda, cuda:N
+    bf16: bool = True  # bfloat16 autocast (CUDA only)
+    channels_last: bool = True  # NHWC memory format (CUDA only)
+    trace: bool = True  # fx-trace the built graph into straight-line code
+    compile: bool = False  # torch.compile the model (slow start, faster steps)
+    max_seconds: float = 0.0  # training time limit per trial; 0 = none
+    eval_batch_size: int = 1024
+    threads: int = 0  # CPU threads for this trial; 0 = torch's default
+    memory_fraction: float = 0.0  # cap on this process's share of GPU memory; 0 = no cap
+    keep_weights: bool = True  # return the trained weights
+    fault: str = ""  # fault injection for reliability tests: nan, oom, raise or hang, in the first epoch
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.epochs >= 1, "epochs must be >= 1"),
+            (self.batch_size >= 2, "batch_size must be >= 2"),
+            (self.lr > 0 and math.isfinite(self.lr), "lr must be a positive number"),
+            (self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}"),
+            (0.0 <= self.warmup < 1.0, "warmup must be in [0, 1)"),
+            (0.0 <= self.label_smoothing < 1.0, "label_smoothing must be in [0, 1)"),
+            (self.max_seconds >= 0, "max_seconds must be >= 0"),
+            (0.0 <= self.memory_fraction <= 1.0, "memory_fraction must be in [0, 1]"),
+            (self.fault in FAULTS, f"fault must be one of {', '.join(repr(f) for f in FAULTS)}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class TrialResult:
+    """What a trial produced: status, metrics and (optionally) trained weights."""
+
+    status: str
+    metrics: dict[str, Any] = field(default_factory=dict)
+    state_dict: dict[str, torch.Tensor] | None = None
+
+
+Report = Callable[[dict[str, Any]], None]
+
+
+def train_trial(
+    genotype: Genotype, data: DataSplits, cfg: TrainConfig, seed: int = 0, report: Report | None = None
+) -> TrialResult:
+    """Train and evaluate one genotype; never raises for the genotype's or the run's failures."""
+    started = time.perf_counter()
+    metrics: dict[str, Any] = {"seed": seed}
+    try:
+        params, flops = ss.complexity(genotype, data.in_channels, data.num_classes, data.input_size)
+        metrics |= {"params": params, "flops": flops}
+    except GenotypeError as e:
+        return TrialResult("invalid", metrics | {"error": str(e), "wall_seconds": time.perf_counter() - started})
+    device = resolve_device(cfg.device)
+    run = None
+    try:
+        run = _Run(genotype, data, cfg, seed, device)
+        status = run.fit(metrics, report)
+    except GenotypeError as e:
+        status, metrics["error"] = "invalid", str(e)
+    except Exception as e:  # noqa: BLE001 -- every failure becomes a result
+        status, metrics["error"] = (
+            ("oom", f"out of memory: {_first_line(e)}") if is_oom(e) else ("error", _error_text(e))
+        )
+    state = run.weights() if run is not None and status == "ok" and cfg.keep_weights else None
+    metrics["peak_memory_mb"] = _peak_memory_mb(device)
+    metrics["wall_seconds"] = time.perf_counter() - started
+    del run
+    _free_memory(device)
+    return TrialResult(status, metrics, state)
+
+
+class _Run:
+    """One training run's state: model, data on the device, optimizer, schedule."""
+
+    def __init__(self, genotype: Genotype, data: DataSplits, cfg: TrainConfig, seed: int, device: torch.device):
+        self.cfg, self.data, self.device = cfg, data, device
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+            if cfg.memory_fraction:
+                torch.cuda.set_per_process_memory_fraction(cfg.memory_fraction, device)
+            torch.cuda.reset_peak_memory_stats(device)
+        torch.manual_seed(seed)
+        self.gen = torch.Generator(device=device).manual_seed(seed)
+        self.fmt = torch.channels_last if device.type == "cuda" and cfg.channels_last else torch.contiguous_format
+        self.model = ss.build(genotype, data.in_channels, data.num_classes).to(device, memory_format=self.fmt)
+        self.net = self._compile(self.model)
+        self.train_x, self.train_y = data.train_x.to(device), data.train_y.to(device)
+        self.scale, self.shift = _normalizer(data, device)
+        self.steps_per_epoch = max(1, len(self.train_x) // cfg.batch_size)
+        self.opt = _optimizer(self.model, cfg)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, _lr_lambda(cfg, cfg.epochs * self.steps_per_epoch))
+        self.amp = device.type == "cuda" and cfg.bf16
+        self.loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+
+    def _compile(self, model: nn.Module) -> nn.Module:
+        net = ss.trace(model) if self.cfg.trace else model
+        return torch.compile(net) if self.cfg.compile else net
+
+    def fit(self, metrics: dict[str, Any], report: Report | None) -> str:
+        cfg, status, train_time, images = self.cfg, "ok", 0.0, 0
+        deadline = time.perf_counter() + cfg.max_seconds if cfg.max_seconds else math.inf
+        for epoch in range(1, cfg.epochs + 1):
+            t0 = time.perf_counter()
+            train_loss, seen, timed_out = self._epoch(epoch, deadline)
+            train_time += time.perf_counter() - t0
+            images += seen
+            val_acc, val_loss = self.evaluate(self.data.val_x, self.data.val_y)
+            metrics |= {"epochs": epoch, "train_loss": train_loss, "val_acc": val_acc, "val_loss": val_loss}
+            metrics |= {"train_seconds": train_time, "images_per_second": images / max(train_time, 1e-9)}
+            if not math.isfinite(train_loss) or train_loss > DIVERGED_LOSS:
+                status, metrics["error"] = "diverged", f"training loss {train_loss} in epoch {epoch}"
+                break
+            if report is not None:
+                report(dict(metrics))
+            if timed_out:
+                status, metrics["error"] = "timeout", f"stopped at the {cfg.max_seconds:g}s limit in epoch {epoch}"
+                break
+        if status == "ok":
+            metrics["test_acc"], metrics["test_loss"] = self.evaluate(self.data.test_x, self.data.test_y)
+        return status
+
+    def _epoch(self, epoch: int, deadline: float) -> tuple[float, int, bool]:
+        cfg, bs = self.cfg, self.cfg.batch_size
+        self.net.train()
+        images = augment(self.train_x, self.data, self.gen) if cfg.augment else self.train_x
+        order = torch.randperm(len(images), device=self.device, generator=self.gen)
+        total = torch.zeros((), device=self.device)
+        steps = 0
+        for step in range(self.steps_per_epoch):
+            idx = order[step * bs : (step + 1) * bs]
+            x = self._prepare(images.index_select(0, idx))
+            with torch.autocast(self.device.type, torch.bfloat16, enabled=self.amp):
+                loss = self.loss_fn(self.net(x), self.train_y.index_select(0, idx))
+            if epoch == 1 and step == 0 and cfg.fault:
+                loss = _inject(cfg.fault, loss)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+            self.sched.step()
+            total += loss.detach().float()
+            steps += 1
+            if time.perf_counter() > deadline:
+                return total.item() / steps, steps * bs, True
+        return total.item() / steps, steps * bs, False
+
+    def _prepare(self, xb: torch.Tensor) -> torch.Tensor:
+        return (xb.float() * self.scale + self.shift).contiguous(memory_format=self.fmt)
+
+    @torch.no_grad()
+    def evaluate(self, xs: torch.Tensor, ys: torch.Tensor) -> tuple[float, float]:
+        """Accuracy and mean loss (no label smoothing) over a split, in large batches."""
+        if len(xs) == 0:
+            return math.nan, math.nan
+        self.net.eval()
+        correct = torch.zeros((), device=self.device)
+        loss = torch.zeros((), device=self.device)
+        for i in range(0, len(xs), self.cfg.eval_batch_size):
+            x = self._prepare(xs[i : i + self.cfg.eval_batch_size].to(self.device, non_blocking=True))
+            y = ys[i : i + self.cfg.eval_batch_size].to(self.device, non_blocking=True)
+            with torch.autocast(self.device.type, torch.bfloat16, enabled=self.amp):
+                out = self.net(x).float()
+            loss += F.cross_entropy(out, y, reduction="sum")
+            correct += (out.argmax(1) == y).sum()
+        return correct.item() / len(xs), loss.item() / len(xs)
+
+    def weights(self) -> dict[str, torch.Tensor]:
+        return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in self.model.state_dict().items()}
+
+
+# ------------------------------------------------------------------ the pieces
+
+
+def augment(images: torch.Tensor, data: DataSplits, gen: torch.Generator) -> torch.Tensor:
+    """Random crop with zero padding (and a horizontal flip if the dataset allows), for a whole uint8 set."""
+    out = random_crop(images, data.crop_padding, gen) if data.crop_padding else images
+    if data.flip:
+        mask = torch.rand(len(out), device=out.device, generator=gen) < 0.5
+        out = torch.where(mask.view(-1, 1, 1, 1), out.flip(3), out)
+    return out
+
+
+def random_crop(images: torch.Tensor, pad: int, gen: torch.Generator) -> torch.Tensor:
+    """Each image shifted by up to `pad` pixels each way, zeros filling in: two passes of 2*pad+1 masked copies."""
+    n, _, h, w = images.shape
+    padded = F.pad(images, (pad, pad, pad, pad))
+    dy = torch.randint(0, 2 * pad + 1, (n, 1, 1, 1), device=images.device, generator=gen)
+    dx = torch.randint(0, 2 * pad + 1, (n, 1, 1, 1), device=images.device, generator=gen)
+    rows = padded[:, :, 0:h, :]
+    for s in range(1, 2 * pad + 1):
+        rows = torch.where(dy == s, padded[:, :, s : s + h, :], rows)
+    out = rows[:, :, :, 0:w]
+    for s in range(1, 2 * pad + 1):
+        out = torch.where(dx == s, rows[:, :, :, s : s + w], out)
+    return out.contiguous()
+
+
+def _normalizer(data: DataSplits, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """x_float = x_uint8 * scale + shift == (x / 255 - mean) / std, per channel."""
+    mean = torch.tensor(data.mean, device=device).view(1, -1, 1, 1)
+    std = torch.tensor(data.std, device=device).clamp_min(1e-3).view(1, -1, 1, 1)
+    return 1.0 / (255.0 * std), -mean / std
+
+
+def _optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    decay = [p for p in model.parameters() if p.ndim >= 2]
+    other = [p for p in model.parameters() if p.ndim < 2]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": other, "weight_decay": 0.0}]
+    return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0)
+
+
+def _lr_lambda(cfg: TrainConfig, total: int) -> Callable[[int], float]:
+    """Multiplier of the peak rate at each step."""
+    warm = max(1, int(cfg.warmup * total))
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        frac = min(1.0, (step - warm) / max(1, total - warm))
+        return 1.0 - frac if cfg.schedule == "onecycle" else 0.5 * (1.0 + math.cos(math.pi * frac))
+
+    return factor
+
+
+def _inject(fault: str, loss: torch.Tensor) -> torch.Tensor:
+    if fault == "nan":
+        return loss * float("nan")
+    if fault == "oom":
+        raise torch.OutOfMemoryError("CUDA out of memory (simulated by fault injection)")
+    if fault == "raise":
+        raise RuntimeError("injected failure")
+    if fault == "hang":
+        time.sleep(10**6)
+    return loss
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' means CUDA when available, else CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} requested but CUDA is not available")
+    return device
+
+
+def is_oom(e: BaseException) -> bool:
+    """CUDA OOM, or a CPU allocation failure."""
+    text = str(e)
+    return isinstance(e, torch.OutOfMemoryError) or "out of memory" in text or "can't allocate memory" in text
+
+
+def _peak_memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # process peak RSS (KiB on Linux)
+
+
+def _free_memory(device: torch.device) -> None:
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+
+
+def _first_line(e: BaseException) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+
+
+def _error_text(e: BaseException) -> str:
+    where = traceback.extract_tb(e.__traceback__)[-1] if e.__traceback__ else None
+    at = f" (at {where.filename.rsplit('/', 1)[-1]}:{where.lineno})" if where else ""
+    return f"{type(e).__name__}: {_first_line(e)}{at}"
