@@ -139,8 +139,11 @@ SEARCH_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "--ops": ("space.ops", {"type": csv, "help": "ops the search may use (default: all); see `launch.py ops`"}),
     "--wirings": ("space.wirings", {"type": csv, "help": "chain,residual,dense,ws (default: all)"}),
     "--epochs": ("train.epochs", {"type": positive_int, "help": "epochs per trial (default 8)"}),
-    "--batch-size": ("train.batch_size", {"type": positive_int, "help": "batch size (default 128)"}),
-    "--lr": ("train.lr", {"type": float, "help": "peak learning rate (default 0.05)"}),
+    "--batch-size": (
+        "train.batch_size",
+        {"type": positive_int, "help": "batch size (default: auto, ~40 steps per epoch, 32..512)"},
+    ),
+    "--lr": ("train.lr", {"type": float, "help": "peak learning rate (default 0.2)"}),
     "--device": ("train.device", {"help": "auto (default), cpu, cuda, cuda:N"}),
     "--compile": (
         "train.compile",

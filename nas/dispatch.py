@@ -125,12 +125,13 @@ def _trainable(config: dict[str, Any], data=None, train_cfg=None) -> None:
     from nas.train import train_trial
 
     genotype = Genotype.from_json(config["genotype"])
+    where = {"node": ray.get_runtime_context().get_node_id()[:12]}
 
     def report(metrics: dict[str, Any]) -> None:
-        tune.report(metrics | {"final": False})
+        tune.report(metrics | where | {"final": False})
 
     result = train_trial(genotype, data, train_cfg, seed=config["seed"], report=report)
-    final = result.metrics | {"status": result.status, "final": True}
+    final = result.metrics | where | {"status": result.status, "final": True}
     if result.state_dict is None:
         tune.report(final)
         return

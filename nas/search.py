@@ -94,6 +94,8 @@ def stderr_log(line: str) -> None:
 class SearchState:
     """One search's results folder and controller; see the module docstring."""
 
+    max_skips = MAX_CONSECUTIVE_SKIPS  # proposals in a row that may be rejected or duplicates before giving up
+
     def __init__(
         self, cfg: SearchConfig, root: str | Path, info: DataInfo, *, resume: bool = False, log: Log = stderr_log
     ):
@@ -138,9 +140,9 @@ class SearchState:
     def propose(self) -> Pending | None:
         """The next proposal to train, or None when the budget is spent (in flight included)."""
         while self.remaining() > 0:
-            if self.skips_in_a_row >= MAX_CONSECUTIVE_SKIPS:
+            if self.skips_in_a_row >= self.max_skips:
                 raise SearchError(
-                    f"{MAX_CONSECUTIVE_SKIPS} proposals in a row were rejected or duplicates; "
+                    f"{self.max_skips} proposals in a row were rejected or duplicates; "
                     "loosen --max-params/--max-flops or widen the search space"
                 )
             p = self.controller.ask()
@@ -246,6 +248,8 @@ class SearchState:
         }
         if started is not None and row["wall_seconds"] is None:
             row["wall_seconds"] = now - started
+        if metrics.get("node") and status != "duplicate":
+            row["node"] = metrics["node"]  # the Ray node that trained it
         if duplicate_of:
             row["duplicate_of"] = duplicate_of
         if p.meta:
@@ -309,6 +313,7 @@ class SearchState:
                 "variant": cfg.variant,
                 "mutations": cfg.mutations,
                 "init": [self._init_genotype(name) for name in cfg.init],
+                "init_names": list(cfg.init),
             }
         elif cfg.controller in ("tpe", "nsga2"):
             options = {"storage": self.root / "optuna.journal", "study_name": cfg.name}

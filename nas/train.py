@@ -44,8 +44,8 @@ class TrainConfig:
     """How one trial trains; saved with the search config."""
 
     epochs: int = 10  # passes over the training split
-    batch_size: int = 128
-    lr: float = 0.05  # peak learning rate of SGD with Nesterov momentum
+    batch_size: int = 0  # 0 = auto: about 40 steps per epoch, a power of two in [32, 512]
+    lr: float = 0.2  # peak learning rate of SGD with Nesterov momentum
     momentum: float = 0.9
     weight_decay: float = 5e-4  # applied to conv and linear weights, not to norms and biases
     label_smoothing: float = 0.1
@@ -67,7 +67,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         checks = [
             (self.epochs >= 1, "epochs must be >= 1"),
-            (self.batch_size >= 2, "batch_size must be >= 2"),
+            (self.batch_size == 0 or self.batch_size >= 2, "batch_size must be 0 (auto) or >= 2"),
             (self.lr > 0 and math.isfinite(self.lr), "lr must be a positive number"),
             (self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}"),
             (0.0 <= self.warmup < 1.0, "warmup must be in [0, 1)"),
@@ -145,7 +145,8 @@ class _Run:
         self.net = self._compile(self.model)
         self.train_x, self.train_y = data.train_x.to(device), data.train_y.to(device)
         self.scale, self.shift = _normalizer(data, device)
-        self.steps_per_epoch = max(1, len(self.train_x) // cfg.batch_size)
+        self.batch_size = cfg.batch_size or auto_batch_size(len(self.train_x))
+        self.steps_per_epoch = max(1, len(self.train_x) // self.batch_size)
         self.opt = _optimizer(self.model, cfg)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, _lr_lambda(cfg, cfg.epochs * self.steps_per_epoch))
         self.amp = device.type == "cuda" and cfg.bf16
@@ -179,7 +180,7 @@ class _Run:
         return status
 
     def _epoch(self, epoch: int, deadline: float) -> tuple[float, int, bool]:
-        cfg, bs = self.cfg, self.cfg.batch_size
+        cfg, bs = self.cfg, self.batch_size
         self.net.train()
         images = augment(self.train_x, self.data, self.gen) if cfg.augment else self.train_x
         order = torch.randperm(len(images), device=self.device, generator=self.gen)
@@ -251,6 +252,14 @@ def random_crop(images: torch.Tensor, pad: int, gen: torch.Generator) -> torch.T
     for s in range(1, 2 * pad + 1):
         out = torch.where(dx == s, rows[:, :, :, s : s + w], out)
     return out.contiguous()
+
+
+def auto_batch_size(n: int) -> int:
+    """About 40 steps per epoch: the largest power of two <= n / 40, within [32, 512]."""
+    size = 32
+    while size * 2 <= min(512, n // 40):
+        size *= 2
+    return size
 
 
 def _normalizer(data: DataSplits, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:

@@ -42,6 +42,7 @@ class Evolution(Controller):
         variant: str = "aging",
         mutations: int = 1,
         init: Sequence[Genotype] = (),
+        init_names: Sequence[str] = (),
     ):
         super().__init__(space, seed, objectives)
         if variant not in VARIANTS:
@@ -52,7 +53,8 @@ class Evolution(Controller):
         self.sample_size = sample
         self.variant = variant
         self.mutations = mutations  # d in max(d - t, 1); 1 = one mutation per child
-        self.init = [g for g in init]
+        self.init = list(init)
+        self.init_names = list(init_names)  # zoo names of the initial genotypes, for the record
         self.rounds = 0  # children proposed by mutation (t)
         self.population: list[dict[str, Any]] = []  # oldest first: trial_id, genotype, metrics, generation
 
@@ -62,7 +64,8 @@ class Evolution(Controller):
         if self.asked <= self.population_size or not self.population:
             index = self.asked - 1
             if index < len(self.init):
-                return Proposal(trial_id, self.init[index], (), 0, {"origin": "init"})
+                meta = {"origin": "init"} | ({"zoo": self.init_names[index]} if index < len(self.init_names) else {})
+                return Proposal(trial_id, self.init[index], (), 0, meta)
             return Proposal(trial_id, self.space.sample(self.rng), (), 0, {"origin": "random"})
         return self._child(trial_id)
 
@@ -133,6 +136,7 @@ class Evolution(Controller):
             "rounds": self.rounds,
             "population": self.population,
             "init": [g.to_dict() for g in self.init],
+            "init_names": self.init_names,
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -144,3 +148,4 @@ class Evolution(Controller):
         self.rounds = state["rounds"]
         self.population = [dict(m) for m in state["population"]]
         self.init = [Genotype.from_dict(g) for g in state["init"]]
+        self.init_names = list(state.get("init_names", []))

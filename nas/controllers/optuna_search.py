@@ -112,8 +112,9 @@ class OptunaSearch(Controller):
         """Forget outstanding proposals and mark every RUNNING Optuna trial FAIL."""
         for t in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             self.study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
+        gone = sorted(set(self.numbers) | set(super().drop_pending()))
         self.numbers.clear()
-        return super().drop_pending()
+        return gone
 
     def state_dict(self) -> dict[str, Any]:
         return super().state_dict() | {

@@ -1,0 +1,205 @@
+"""Controllers without Ray: evolution's population, aging and tournaments; reproducibility; state; Optuna."""
+
+import json
+import random
+import subprocess
+import sys
+
+import pytest
+
+import searchspace as ss
+from nas.controllers import Evolution, RandomSearch, make_controller
+from nas.controllers.optuna_search import OptunaSearch
+
+SPACE = ss.SearchSpace(in_channels=1, input_size=8)
+
+
+def fake_accuracy(genotype) -> float:
+    """A deterministic stand-in score of an architecture (the controllers only see numbers)."""
+    return (int(genotype.fingerprint()[:6], 16) % 1000) / 1000
+
+
+def drive(ctrl, n: int, results: dict | None = None) -> list:
+    """Ask/tell n times, one proposal outstanding; returns the proposals."""
+    out = []
+    for _ in range(n):
+        p = ctrl.ask()
+        acc = fake_accuracy(p.genotype)
+        if results is not None:
+            results[p.trial_id] = acc
+        ctrl.tell(p.trial_id, "ok", {"val_acc": acc, "params": ss.count_params(p.genotype, 1, 10)})
+        out.append(p)
+    return out
+
+
+def test_controllers_do_not_import_torch_or_ray():
+    code = (
+        "import sys, nas.controllers.base, nas.controllers.evolution, nas.controllers.random_search;"
+        "print(sorted(m for m in ('torch', 'ray') if m in sys.modules))"
+    )
+    # searchspace (passed in as the space) uses torch; the controller modules themselves must not need it
+    src = open("nas/controllers/evolution.py").read() + open("nas/controllers/base.py").read()
+    assert "import torch" not in src and "import ray" not in src
+    assert "ray" not in subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+
+
+def test_aging_evolution_keeps_the_most_recent_population():
+    ctrl = Evolution(SPACE, seed=0, population=6, sample=3)
+    proposals = drive(ctrl, 20)
+    assert len(ctrl.population) == 6
+    assert [m["trial_id"] for m in ctrl.population] == [p.trial_id for p in proposals[-6:]]  # the oldest died
+    assert all(p.parents == () for p in proposals[:6])  # initial population: random
+    assert all(len(p.parents) == 1 for p in proposals[6:])  # then children of one parent
+
+
+def test_tournament_picks_the_best_of_the_sample():
+    ctrl = Evolution(SPACE, seed=1, population=5, sample=5)  # S = P: the parent is the population's best
+    scores: dict = {}
+    drive(ctrl, 5, scores)
+    child = ctrl.ask()
+    best = max(ctrl.population, key=lambda m: m["metrics"]["val_acc"])
+    assert child.parents == (best["trial_id"],)
+    assert child.generation == best["generation"] + 1
+    assert child.genotype.fingerprint() != ss.Genotype.from_dict(best["genotype"]).fingerprint()
+
+
+def test_seeds_variant_removes_the_least_fit_and_anneals_mutations():
+    ctrl = Evolution(SPACE, seed=2, population=4, sample=4, variant="tournament", mutations=4)
+    drive(ctrl, 4)
+    kids = [ctrl.ask() for _ in range(4)]
+    assert [len(k.meta["mutations"]) for k in kids] == [3, 2, 1, 1]  # max(d - t, 1), t = 1, 2, 3, 4
+    for k in kids:
+        ctrl.tell(k.trial_id, "ok", {"val_acc": 0.0 if k is kids[0] else 0.99, "params": 1})
+    assert kids[0].trial_id not in {m["trial_id"] for m in ctrl.population}  # least fit removed
+    assert len(ctrl.population) == 4
+
+
+def test_failures_do_not_enter_the_population():
+    ctrl = Evolution(SPACE, seed=0, population=4, sample=2)
+    for status in ("diverged", "oom", "invalid", "error", "timeout", "rejected"):
+        p = ctrl.ask()
+        ctrl.tell(p.trial_id, status, {"error": "x"})
+    assert ctrl.population == []
+    assert len(ctrl.observed) == 6
+
+
+def test_same_seed_same_proposals():
+    a = [p.genotype for p in drive(Evolution(SPACE, seed=7, population=4, sample=2), 12)]
+    b = [p.genotype for p in drive(Evolution(SPACE, seed=7, population=4, sample=2), 12)]
+    c = [p.genotype for p in drive(Evolution(SPACE, seed=8, population=4, sample=2), 12)]
+    assert a == b and a != c
+
+
+@pytest.mark.parametrize("name", ["evolution", "random"])
+def test_state_round_trip_continues_identically(name):
+    original = make_controller(name, SPACE, seed=3, **({"population": 5, "sample": 3} if name == "evolution" else {}))
+    drive(original, 9)
+    state = json.loads(json.dumps(original.state_dict()))  # through JSON, as on disk
+    restored = make_controller(name, SPACE, seed=999)
+    restored.load_state_dict(state)
+    assert restored.state_dict() == original.state_dict()
+    assert [p.genotype for p in drive(original, 6)] == [p.genotype for p in drive(restored, 6)]
+
+
+def test_telling_twice_is_a_no_op_and_unknown_trials_can_be_replayed():
+    ctrl = Evolution(SPACE, seed=0, population=3, sample=2)
+    p = ctrl.ask()
+    ctrl.tell(p.trial_id, "ok", {"val_acc": 0.5, "params": 10})
+    ctrl.tell(p.trial_id, "ok", {"val_acc": 0.9, "params": 10})
+    assert len(ctrl.population) == 1 and ctrl.population[0]["metrics"]["val_acc"] == 0.5
+    fresh = Evolution(SPACE, seed=0, population=3, sample=2)
+    fresh.tell("00042", "ok", {"val_acc": 0.7, "params": 3}, genotype=p.genotype)  # a resumed search replaying
+    assert fresh.population[0]["trial_id"] == "00042"
+
+
+def test_pareto_ranking_prefers_non_dominated_members():
+    ctrl = Evolution(SPACE, seed=0, population=4, sample=4, objectives={"val_acc": "max", "params": "min"})
+    ps = [ctrl.ask() for _ in range(4)]
+    metrics = [(0.90, 1000), (0.80, 100), (0.85, 5000), (0.70, 2000)]  # the last two are dominated
+    for p, (acc, params) in zip(ps, metrics, strict=True):
+        ctrl.tell(p.trial_id, "ok", {"val_acc": acc, "params": params})
+    front = {ps[0].trial_id, ps[1].trial_id}
+    parents = {ctrl.ask().parents[0] for _ in range(20)}
+    assert parents <= front
+    ctrl_single = Evolution(SPACE, seed=0, population=4, sample=4)
+    for p, (acc, params) in zip([ctrl_single.ask() for _ in range(4)], metrics, strict=True):
+        ctrl_single.tell(p.trial_id, "ok", {"val_acc": acc, "params": params})
+    assert ctrl_single.ask().parents == (ctrl_single.population[0]["trial_id"],)  # 0.90 is the best scalar
+
+
+def test_async_evolution_proposes_while_trials_are_outstanding():
+    ctrl = Evolution(SPACE, seed=0, population=4, sample=2)
+    outstanding = [ctrl.ask() for _ in range(10)]  # nothing told yet: all initial/random, never blocks
+    assert len({p.trial_id for p in outstanding}) == 10
+    ctrl.tell(outstanding[0].trial_id, "ok", {"val_acc": 0.5, "params": 1})
+    child = ctrl.ask()
+    assert child.parents == (outstanding[0].trial_id,)
+
+
+def test_evolution_starts_from_zoo_genotypes():
+    space = ss.SearchSpace(input_size=32)
+    seeds = [ss.zoo.get("allcnn_c"), ss.zoo.get("highway_cnn")]
+    ctrl = Evolution(space, seed=0, population=4, sample=2, init=seeds, init_names=["allcnn_c", "highway_cnn"])
+    first, second, third = ctrl.ask(), ctrl.ask(), ctrl.ask()
+    assert first.genotype == seeds[0] and first.meta == {"origin": "init", "zoo": "allcnn_c"}
+    assert second.genotype == seeds[1] and third.meta["origin"] == "random"
+
+
+def test_random_search_is_seeded_and_independent_of_results():
+    a = [p.genotype for p in drive(RandomSearch(SPACE, seed=5), 5)]
+    b = RandomSearch(SPACE, seed=5)
+    assert [b.ask().genotype for _ in range(5)] == a
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "nsga2"])
+def test_optuna_study_survives_a_restart(tmp_path, sampler):
+    storage = tmp_path / "optuna.journal"
+    objectives = {"val_acc": "max", "params": "min"} if sampler == "nsga2" else None
+    ctrl = OptunaSearch(SPACE, seed=0, objectives=objectives, sampler=sampler, storage=storage, population=4)
+    drive(ctrl, 8)
+    hanging = ctrl.ask()  # the process dies with this trial running
+    state = json.loads(json.dumps(ctrl.state_dict()))
+    again = OptunaSearch(SPACE, seed=0, objectives=objectives, sampler=sampler, storage=storage, population=4)
+    again.load_state_dict(state)
+    assert len(again.study.trials) >= 9
+    dropped = again.drop_pending()
+    assert hanging.trial_id in dropped
+    states = [t.state.name for t in again.study.trials]
+    assert "RUNNING" not in states
+    assert states.count("COMPLETE") == 8
+    drive(again, 4)
+    assert [t.state.name for t in again.study.trials].count("COMPLETE") == 12
+
+
+def test_optuna_drives_the_same_space_through_the_chooser(tmp_path):
+    ctrl = OptunaSearch(SPACE, seed=0, sampler="tpe", storage=tmp_path / "s.journal")
+    p = ctrl.ask()
+    trial = ctrl.study.trials[-1]
+    assert "width" in trial.params and any(k.endswith(".wiring") for k in trial.params)
+    SPACE.validate(p.genotype)
+
+
+def test_failed_trials_are_failures_in_optuna(tmp_path):
+    ctrl = OptunaSearch(SPACE, seed=0, sampler="tpe", storage=tmp_path / "s.journal")
+    p = ctrl.ask()
+    ctrl.tell(p.trial_id, "diverged", {"error": "nan"})
+    assert ctrl.study.trials[-1].state.name == "FAIL"
+
+
+def test_bad_options_raise():
+    with pytest.raises(ValueError, match="variant must be one of"):
+        Evolution(SPACE, variant="steady")
+    with pytest.raises(ValueError, match="population >= 2"):
+        Evolution(SPACE, population=1)
+    with pytest.raises(ValueError, match="unknown controller 'bayes'"):
+        make_controller("bayes", SPACE)
+    with pytest.raises(ValueError, match="objective 'val_acc' must be 'max' or 'min'"):
+        RandomSearch(SPACE, objectives={"val_acc": "up"})
+
+
+def test_random_proposals_are_random_search_of_the_space():
+    rng_space = ss.SearchSpace(in_channels=1, input_size=8, ops=("conv", "maxpool"))
+    ctrl = RandomSearch(rng_space, seed=0)
+    ops = {n.op for _ in range(20) for s in ctrl.ask().genotype.stages for n in s.nodes}
+    assert ops == {"conv", "maxpool"}
+    assert random.Random(0).random() == random.Random(0).random()  # the module's rng is untouched
