@@ -8,6 +8,7 @@ how to resume.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from pathlib import Path
@@ -92,10 +93,10 @@ SEARCH_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
         "val_fraction",
         {"type": float, "help": "share of the training set used for validation (default 0.1)"},
     ),
-    "--trials": ("trials", {"type": positive_int, "help": "architectures to train (default 24)"}),
+    "--trials": ("trials", {"type": positive_int, "help": "architectures to train (default 20)"}),
     "--objectives": (
         "objectives",
-        {"type": csv, "help": "val_acc[,params][,flops] (default val_acc; nsga2: val_acc,params)"},
+        {"type": csv, "help": "val_acc[,params][,flops] (default val_acc,params; tpe: val_acc)"},
     ),
     "--seed": ("seed", {"type": int, "help": "random seed (default 0)"}),
     "--max-params": (
@@ -128,8 +129,8 @@ SEARCH_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
         "keep_weights",
         {"choices": ["front", "all", "none"], "help": "which trials' weights to keep (default front)"},
     ),
-    "--population": ("population", {"type": positive_int, "help": "evolution/nsga2 population size (default 16)"}),
-    "--sample": ("sample", {"type": positive_int, "help": "evolution tournament size (default 4)"}),
+    "--population": ("population", {"type": positive_int, "help": "evolution/nsga2 population size (default 8)"}),
+    "--sample": ("sample", {"type": positive_int, "help": "evolution tournament size (default 3)"}),
     "--variant": (
         "variant",
         {"choices": ["aging", "tournament"], "help": "evolution: aging (Real et al.) or tournament (seeds)"},
@@ -138,10 +139,10 @@ SEARCH_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "--init": ("init", {"type": csv, "help": "zoo architectures to seed the population, e.g. resnet18_cifar,allcnn_c"}),
     "--ops": ("space.ops", {"type": csv, "help": "ops the search may use (default: all); see `launch.py ops`"}),
     "--wirings": ("space.wirings", {"type": csv, "help": "chain,residual,dense,ws (default: all)"}),
-    "--epochs": ("train.epochs", {"type": positive_int, "help": "epochs per trial (default 8)"}),
+    "--epochs": ("train.epochs", {"type": positive_int, "help": "epochs per trial (default 6)"}),
     "--batch-size": (
         "train.batch_size",
-        {"type": positive_int, "help": "batch size (default: auto, ~40 steps per epoch, 32..512)"},
+        {"type": positive_int, "help": "batch size (default: auto, ~20 steps per epoch, 32..512)"},
     ),
     "--lr": ("train.lr", {"type": float, "help": "peak learning rate (default 0.2)"}),
     "--device": ("train.device", {"help": "auto (default), cpu, cuda, cuda:N"}),
@@ -164,6 +165,22 @@ def build_parser() -> Parser:
     s.add_argument("--resume", metavar="DIR", help="continue the search in this results folder")
     for flag, (_, kw) in SEARCH_OPTIONS.items():
         s.add_argument(flag, **kw)
+    t = sub.add_parser(
+        "train",
+        help="train one architecture (longer): GENOTYPE.json, zoo:NAME or RESULTS_DIR:TRIAL",
+        description="Train one architecture with the full budget; writes a results folder like a search.",
+    )
+    t.add_argument("architecture", help="a genotype JSON file, zoo:NAME, or RESULTS_DIR:TRIAL (TRIAL may be 'best')")
+    t.add_argument("--name", help="results folder name (default train-<architecture>)")
+    t.add_argument("--results-dir", default="results")
+    for flag in ("--dataset", "--data-dir", "--download", "--limit", "--image-size", "--seed", "--engine", "--address"):
+        t.add_argument(flag, **SEARCH_OPTIONS[flag][1])
+    for flag in ("--epochs", "--batch-size", "--lr", "--device", "--compile", "--gpus-per-trial", "--cpus-per-trial"):
+        t.add_argument(flag, **SEARCH_OPTIONS[flag][1])
+    plot = sub.add_parser("plot", help="write PNG/SVG figures and the HTML report of results folder(s)")
+    plot.add_argument("results", nargs="+", help="results folder(s)")
+    plot.add_argument("--trial", default="best", help="trial whose architecture to draw (default best)")
+    plot.add_argument("--out", help="output folder (default <results>/figures)")
     show = sub.add_parser("show", help="summarise a results folder")
     show.add_argument("results", nargs="+", help="results folder(s)")
     show.add_argument("--top", type=positive_int, default=10, help="rows of the front to show")
@@ -242,10 +259,13 @@ def cmd_search(args: argparse.Namespace) -> int:
             state.stopping = True
         finally:
             signal.signal(signal.SIGTERM, previous)
-        if not state.done:
-            print(f"stopped after {state.dispatched}/{state.cfg.trials} trials; continue with:", file=sys.stderr)
-            print(f"  python launch.py search --resume {root}", file=sys.stderr)
-            return 143 if getattr(state, "terminated", False) else 130
+        finished = state.done
+        stopped_at = f"{state.dispatched}/{state.cfg.trials}"
+    write_report_quietly(root)
+    if not finished:
+        print(f"stopped after {stopped_at} trials; continue with:", file=sys.stderr)
+        print(f"  python launch.py search --resume {root}", file=sys.stderr)
+        return 143 if getattr(state, "terminated", False) else 130
     from nas import report
 
     print(report.summary(root))
@@ -261,11 +281,118 @@ def _sigterm(state):
     return handler
 
 
+def load_architecture(spec: str):
+    """A genotype from a JSON file, ``zoo:NAME`` or ``RESULTS_DIR:TRIAL`` ('best' = most accurate ok trial)."""
+    import searchspace as ss
+    from searchspace.genotype import Genotype
+
+    if spec.startswith("zoo:"):
+        try:
+            return ss.zoo.get(spec[4:]), spec[4:]
+        except KeyError as e:
+            raise UsageError(str(e).strip("'\"")) from None
+    path = Path(spec)
+    if path.is_file():
+        try:
+            return Genotype.from_json(path.read_bytes()), path.stem
+        except OSError as e:
+            raise UsageError(f"cannot read {path}: {e.strerror}") from None
+    folder, _, trial = spec.rpartition(":")
+    if folder and Path(folder).is_dir():
+        row = find_trial(folder, trial or "best")
+        return Genotype.from_json(row["genotype"]), f"{Path(folder).name}-{row['trial_id']}"
+    raise UsageError(f"{spec!r} is not a genotype JSON file, zoo:NAME, or RESULTS_DIR:TRIAL")
+
+
+def find_trial(folder: str | Path, trial: str):
+    """The record row of a trial id, or of the most accurate ok trial for 'best'."""
+    from nas import results
+
+    try:
+        df = results.load(folder)
+    except FileNotFoundError:
+        raise UsageError(f"{folder}: no results there (no trials.jsonl)") from None
+    if trial == "best":
+        try:
+            return results.best(df)
+        except ValueError as e:
+            raise UsageError(f"{folder}: {e}") from None
+    match = df[df["trial_id"] == trial]
+    if match.empty:
+        raise UsageError(f"{folder}: no trial {trial!r}; trials are {', '.join(df['trial_id'].head(8))}...")
+    return match.iloc[0]
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from nas.controllers.fixed import Fixed
+    from nas.data import load_dataset
+    from nas.search import DataInfo, SearchState, make_space, run_local
+
+    genotype, label = load_architecture(args.architecture)
+    data: dict[str, Any] = {"controller": "train", "trials": 1, "keep_weights": "all", "concurrency": 1}
+    data["name"] = args.name or f"train-{label}"
+    base = search_config(argparse.Namespace(**{**_empty_search_args(), **vars(args), "config": None, "resume": None}))
+    cfg = dataclasses.replace(base, **{k: v for k, v in data.items() if k != "name"}, name=data["name"])
+    splits = load_dataset(
+        cfg.dataset, cfg.data_dir, download=cfg.download, seed=cfg.seed, image_size=cfg.image_size, limit=cfg.limit
+    )
+    info = DataInfo.of(splits)
+    make_space(cfg, info).validate(genotype)
+    root = Path(args.results_dir) / cfg.name
+    controller = Fixed(make_space(cfg, info), [genotype], origin=args.architecture)
+    with SearchState(cfg, root, info, controller=controller) as state:
+        if cfg.engine == "local":
+            run_local(state, splits)
+        else:
+            from nas.dispatch import run_ray
+
+            run_ray(state, splits)
+    write_report_quietly(root)
+    from nas import report
+
+    print(report.summary(root))
+    return 0
+
+
+def _empty_search_args() -> dict[str, Any]:
+    return {flag.lstrip("-").replace("-", "_"): None for flag in SEARCH_OPTIONS} | {"name": None}
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     from nas import report
 
     print(report.summary(args.results if len(args.results) > 1 else args.results[0], top=args.top))
     return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from nas import html_report, plots
+
+    paths = args.results if len(args.results) > 1 else args.results[0]
+    out = Path(args.out) if args.out else Path(args.results[0]) / "figures"
+    try:
+        written = plots.plot_results(paths, out, trial=args.trial)
+        written.append(html_report.write_report(paths, out / "report.html" if len(args.results) > 1 else None))
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    for path in written:
+        print(path)
+    return 0
+
+
+def write_report_quietly(root: Path) -> None:
+    """The HTML report at the end of a search; a failure to draw it never fails the search."""
+    try:
+        from nas import html_report
+
+        path = html_report.write_report(root)
+        print(f"report: {path}", file=sys.stderr)
+    except Exception as e:  # noqa: BLE001 -- the record is what matters; the report can be redrawn with `plot`
+        print(
+            f"warning: could not write the HTML report ({_one_line(e)}); try `launch.py plot {root}`", file=sys.stderr
+        )
 
 
 def cmd_ops(args: argparse.Namespace) -> int:
@@ -279,7 +406,7 @@ def cmd_ops(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"search": cmd_search, "show": cmd_show, "ops": cmd_ops}
+COMMANDS = {"search": cmd_search, "train": cmd_train, "show": cmd_show, "plot": cmd_plot, "ops": cmd_ops}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -298,6 +425,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _one_line(e: BaseException) -> str:

@@ -33,8 +33,8 @@ class SearchConfig:
     val_fraction: float = 0.1  # share of the training set held out for validation (what the search optimizes)
     limit: int | None = None  # use at most this many training images
     image_size: int | None = None  # resize images (imagefolder; default 32)
-    trials: int = 24  # architectures to train; rejected and duplicate proposals are logged, not counted
-    objectives: tuple[str, ...] = ()  # val_acc, params, flops; default: val_acc (nsga2: val_acc, params)
+    trials: int = 20  # architectures to train; rejected and duplicate proposals are logged, not counted
+    objectives: tuple[str, ...] = ()  # val_acc, params, flops; default: val_acc and params (tpe: val_acc)
     seed: int = 0
     max_params: int | None = None  # proposals over this are never trained
     max_flops: int | None = None
@@ -49,19 +49,19 @@ class SearchConfig:
     reuse_actors: bool = True
     trial_timeout: float = 0.0  # seconds of training per trial; 0 = no limit
     keep_weights: str = "front"  # front (Pareto front + most accurate), all, none
-    population: int = 16  # evolution: population size P
-    sample: int = 4  # evolution: tournament size S
+    population: int = 8  # evolution: population size P
+    sample: int = 3  # evolution: tournament size S
     variant: str = "aging"  # evolution: aging (Real et al.) or tournament (seeds' Algorithm 1)
     mutations: int = 1  # evolution: d in max(d - t, 1) mutations per child (tournament variant)
     init: tuple[str, ...] = ()  # zoo architectures to seed the initial population
     space: dict[str, Any] = field(default_factory=dict)  # SearchSpace overrides, e.g. {"ops": ["conv", "sepconv"]}
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=8))
+    train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
         from nas.controllers import CONTROLLERS
 
         rules = [
-            (self.controller in CONTROLLERS, "controller", f"one of {', '.join(CONTROLLERS)}"),
+            (self.controller in (*CONTROLLERS, "train"), "controller", f"one of {', '.join(CONTROLLERS)}"),
             (self.trials >= 1, "trials", "an integer >= 1"),
             (self.concurrency >= 1, "concurrency", "an integer >= 1"),
             (self.cpus_per_trial > 0, "cpus_per_trial", "a number > 0"),
@@ -84,7 +84,7 @@ class SearchConfig:
 
     def objective_senses(self) -> dict[str, str]:
         """Objectives in order with 'max'/'min'."""
-        names = self.objectives or (("val_acc", "params") if self.controller == "nsga2" else ("val_acc",))
+        names = self.objectives or (("val_acc",) if self.controller in ("tpe", "random") else ("val_acc", "params"))
         return {n: OBJECTIVE_SENSES[n] for n in names}
 
     def to_dict(self) -> dict[str, Any]:

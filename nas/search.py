@@ -48,6 +48,7 @@ METRICS = (
 )
 MAX_CONSECUTIVE_SKIPS = 2000
 CONFIG, STATE = "config.json", "state/controller.json"
+SMALL_INPUT_WIDTHS = (8, 16, 24, 32)
 
 
 class SearchError(RuntimeError):
@@ -97,7 +98,14 @@ class SearchState:
     max_skips = MAX_CONSECUTIVE_SKIPS  # proposals in a row that may be rejected or duplicates before giving up
 
     def __init__(
-        self, cfg: SearchConfig, root: str | Path, info: DataInfo, *, resume: bool = False, log: Log = stderr_log
+        self,
+        cfg: SearchConfig,
+        root: str | Path,
+        info: DataInfo,
+        *,
+        resume: bool = False,
+        log: Log = stderr_log,
+        controller: Controller | None = None,
     ):
         self.root = Path(root)
         self.info = info
@@ -108,7 +116,7 @@ class SearchState:
             self.cfg = _settle_config(self.root, cfg, resume)
             self.space = make_space(self.cfg, info)
             self.record = results.Record.open(self.root / results.JSONL)
-            self.controller = self._restore_controller()
+            self.controller = controller if controller is not None else self._restore_controller()
         except BaseException:
             self.close(final=False)
             raise
@@ -278,6 +286,8 @@ class SearchState:
     # ------------------------------------------------------------ controller state
 
     def _restore_controller(self) -> Controller:
+        if self.cfg.controller == "train":
+            raise SearchError(f"{self.root} is a `launch.py train` run; it cannot be resumed, run it again")
         ctrl = self._new_controller()
         state_path = self.root / STATE
         if state_path.exists():
@@ -451,6 +461,8 @@ def make_space(cfg: SearchConfig, info: DataInfo) -> ss.SearchSpace:
     if unknown:
         raise SearchError(f"unknown search space option {unknown[0]!r}; options: {', '.join(sorted(allowed))}")
     opts = {k: _tuples(v) for k, v in cfg.space.items()}
+    if "widths" not in opts and max(info.input_size) <= 16:
+        opts["widths"] = SMALL_INPUT_WIDTHS  # tiny images (digits' 8x8) need no 64-wide first stages
     try:
         return ss.SearchSpace(
             **opts, in_channels=info.in_channels, num_classes=info.num_classes, input_size=info.input_size[0]

@@ -43,8 +43,8 @@ DIVERGED_LOSS = 1e4
 class TrainConfig:
     """How one trial trains; saved with the search config."""
 
-    epochs: int = 10  # passes over the training split
-    batch_size: int = 0  # 0 = auto: about 40 steps per epoch, a power of two in [32, 512]
+    epochs: int = 6  # passes over the training split
+    batch_size: int = 0  # 0 = auto: about 20 steps per epoch, a power of two in [32, 512]
     lr: float = 0.2  # peak learning rate of SGD with Nesterov momentum
     momentum: float = 0.9
     weight_decay: float = 5e-4  # applied to conv and linear weights, not to norms and biases
@@ -255,9 +255,9 @@ def random_crop(images: torch.Tensor, pad: int, gen: torch.Generator) -> torch.T
 
 
 def auto_batch_size(n: int) -> int:
-    """About 40 steps per epoch: the largest power of two <= n / 40, within [32, 512]."""
+    """About 20 steps per epoch: the largest power of two <= n / 20, within [32, 512]."""
     size = 32
-    while size * 2 <= min(512, n // 40):
+    while size * 2 <= min(512, n // 20):
         size *= 2
     return size
 

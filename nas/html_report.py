@@ -1,0 +1,289 @@
+"""One self-contained HTML page summarising one or more searches, to open in any browser or attach.
+
+    from nas import html_report
+    html_report.write_report("results/digits-evolution")              # -> results/digits-evolution/report.html
+    html_report.write_report("results")                                # every search under results/, compared
+    html_report.write_report(["results/a", "results/b"], "ab.html")
+
+The page needs no server and nothing from the network: CSS is inline and every figure is an inline
+SVG. All text from the record (names, ids, errors, op names) is escaped with `html.escape`. The
+file is written to a temporary file next to the target and renamed over it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import math
+import os
+import tempfile
+from collections.abc import Collection, Iterable
+from contextlib import suppress
+from pathlib import Path
+
+import pandas as pd
+
+from nas import plots, results
+from nas.report import op_mix
+
+MAX_ARCHITECTURES = 12  # architecture drawings per search, best first along the front
+MAX_FAILURE_ROWS = 20  # distinct (status, error) rows in a search's failure table
+FRONT = {"val_acc": "max", "params": "min"}
+
+CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
+       margin: 2rem auto; max-width: 1200px; padding: 0 1rem; color: #222; line-height: 1.45; }
+h1 { margin-bottom: 0.2rem; } h2 { margin-top: 2.5rem; border-bottom: 1px solid #ddd; padding-bottom: 0.2rem; }
+.muted { color: #666; font-size: 0.9rem; }
+table { border-collapse: collapse; margin: 0.8rem 0; font-size: 0.9rem; }
+th, td { border: 1px solid #ddd; padding: 0.3rem 0.6rem; text-align: left; vertical-align: top; }
+th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+figure { margin: 1rem 0; } figure svg { max-width: 100%; height: auto; }
+figcaption { font-size: 0.85rem; color: #555; }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(340px, 1fr)); gap: 1rem; }
+.grid figure { border: 1px solid #eee; padding: 0.5rem; margin: 0; }
+"""
+
+
+def write_report(
+    paths_or_root: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    out_path: str | os.PathLike[str] | None = None,
+) -> Path:
+    """Write the HTML report of the searches; default path <root>/report.html (the common folder of several)."""
+    searches = plots.load_searches(paths_or_root)
+    df = plots.combined(searches)
+    if plots.plotted(df, "params").empty:
+        names = ", ".join(s.name for s in searches)
+        raise ValueError(f"no ok trials to report in {names} ({len(df)} recorded; {plots.left_out(df, 0)})")
+    target = Path(out_path) if out_path is not None else _default_root(paths_or_root, searches) / "report.html"
+    page = render_page(searches)
+    _write_atomic(target, page)
+    return target
+
+
+def render_page(searches: list[plots.Search]) -> str:
+    """The report as one HTML document."""
+    df = plots.combined(searches)
+    ref = reference_point(df)
+    names = ", ".join(s.name for s in searches)
+    generated = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    sources = ", ".join(str(s.path) for s in searches if s.path is not None)
+    parts = [
+        f"<h1>NAS report: {_e(names)}</h1>",
+        f'<p class="muted">generated {generated}' + (f" from {_e(sources)}" if sources else "") + "</p>",
+        "<h2>Summary</h2>",
+        _summary_table(searches, ref),
+        f'<p class="muted">Hypervolume of each search\'s (val_acc max, params min) front, measured from the '
+        f"reference point val_acc = 0, params = {ref[1]:,.0f} (1.1 &times; the most parameters of any ok trial "
+        "here); the normalised value divides by that box, so 1 would be 100% accuracy at zero parameters. "
+        "Compare searches only within one report, where they share the reference point.</p>",
+        "<h2>Accuracy vs parameters</h2>",
+        _figure(plots.accuracy_figure(df, "params"), "Validation accuracy of every ok trial; fronts as step lines."),
+        "<h2>Best so far</h2>",
+        _figure(plots.best_so_far_figure(df), "Best validation accuracy after each trial, in order of completion."),
+    ]
+    for search in searches:
+        parts += _search_section(search)
+    body = "\n".join(parts)
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>NAS report: {_e(names)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
+    )
+
+
+def reference_point(df: pd.DataFrame) -> tuple[float, float]:
+    """(val_acc, params) reference for the hypervolume: 0 and 1.1 x the most parameters of any ok trial."""
+    params = plots.plotted(df, "params")["params"].to_numpy(dtype="float64")
+    return 0.0, float(params.max()) * 1.1
+
+
+def hypervolume(df: pd.DataFrame, ref: tuple[float, float]) -> float:
+    """Hypervolume of the ok trials' (val_acc max, params min) front w.r.t. ref."""
+    return results.hypervolume(plots.plotted(df, "params"), list(ref), FRONT)
+
+
+# ----------------------------------------------------------------------------- sections
+
+
+def _summary_table(searches: list[plots.Search], ref: tuple[float, float]) -> str:
+    head = [
+        "search",
+        "controller",
+        "dataset",
+        "epochs",
+        "trials",
+        "by status",
+        "best val acc",
+        "its test acc",
+        "its params",
+        "front",
+        "hypervolume",
+        "normalised",
+    ]
+    rows = [_summary_row(s, ref) for s in searches]
+    return _table(head, rows, numeric={3, 4, 6, 7, 8, 9, 10, 11})
+
+
+def _summary_row(search: plots.Search, ref: tuple[float, float]) -> list[object]:
+    df = search.trials
+    counts = df["status"].value_counts()
+    by_status = ", ".join(f"{k} {s}" for s, k in counts.items())
+    config, train = search.config, search.config.get("train", {})
+    row = [search.name, plots.controllers(df), config.get("dataset", ""), train.get("epochs", ""), len(df), by_status]
+    if plots.plotted(df, "params").empty:
+        return [*row, "", "", "", 0, 0, 0]
+    best = results.best(plots.plotted(df, "params"))
+    hv = hypervolume(df, ref)
+    front = results.pareto_front(plots.plotted(df, "params"), FRONT)
+    return [
+        *row,
+        f"{_pct(best['val_acc'])} ({best['trial_id']})",
+        _pct(best["test_acc"]),
+        _count(best["params"]),
+        len(front),
+        f"{hv:.4g}",
+        f"{hv / (1.0 * ref[1]):.4f}",
+    ]
+
+
+def _search_section(search: plots.Search) -> list[str]:
+    """A search's heading, front table, front architectures and failures."""
+    shown = plots.plotted(search.trials, "params")
+    parts = [f"<h2>Search {_e(search.name)}</h2>"]
+    if shown.empty:
+        return [*parts, "<p>No ok trials.</p>", *_failures(search.trials)]
+    front = results.pareto_front(shown, FRONT)
+    parts += [
+        f"<h3>Pareto front (val_acc max, params min): {len(front)} of {len(shown)} ok trials</h3>",
+        _front_table(front),
+        "<h3>Architectures on the front</h3>",
+    ]
+    drawn = front.head(MAX_ARCHITECTURES)
+    if len(front) > len(drawn):
+        parts.append(f'<p class="muted">The {len(drawn)} most accurate of {len(front)} front members.</p>')
+    parts.append('<div class="grid">' + "".join(_architecture(row) for _, row in drawn.iterrows()) + "</div>")
+    return parts + _failures(search.trials)
+
+
+def _front_table(front: pd.DataFrame) -> str:
+    zoo = plots.zoo_names(front)
+    rows = [
+        [
+            row["trial_id"] + (f" ({name})" if name else ""),
+            _pct(row["val_acc"]),
+            _pct(row["test_acc"]),
+            _count(row["params"]),
+            _si(row["flops"]),
+            _op_mix(row["genotype"]),
+        ]
+        for (_, row), name in zip(front.iterrows(), zoo, strict=True)
+    ]
+    return _table(["trial", "val acc", "test acc", "params", "FLOPs", "op mix"], rows, numeric={1, 2, 3, 4})
+
+
+def _architecture(row: pd.Series) -> str:
+    """A front member's architecture as an inline SVG figure (or a note when it cannot be drawn)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = plots.render_architecture(row, Path(tmp) / "architecture.svg")
+        except ValueError as e:  # a genotype that no longer parses (GenotypeError is a ValueError)
+            return f"<figure><figcaption>trial {_e(row['trial_id'])}: cannot draw: {_e(str(e))}</figcaption></figure>"
+        svg = plots.inline_svg(path.read_text(encoding="utf-8"))
+    return f"<figure>{svg}<figcaption>{_e(plots.trial_title(row))}</figcaption></figure>"
+
+
+def _failures(df: pd.DataFrame) -> list[str]:
+    """Trials that did not finish ok, grouped by status and error message."""
+    failed = df[(df["status"] != "ok").to_numpy(dtype=bool, na_value=False)]
+    if failed.empty:
+        return []
+    errors = failed.assign(error=failed["error"].fillna("")).groupby(["status", "error"], sort=False)["trial_id"]
+    groups = sorted(errors, key=lambda item: -len(item[1]))
+    rows = [[status, len(ids), _ids(ids), error] for (status, error), ids in groups[:MAX_FAILURE_ROWS]]
+    parts = [f"<h3>Trials not ok: {len(failed)}</h3>", _table(["status", "trials", "ids", "error"], rows, numeric={1})]
+    if len(groups) > MAX_FAILURE_ROWS:
+        parts.append(f'<p class="muted">{len(groups) - MAX_FAILURE_ROWS} more kinds of failure not listed.</p>')
+    return parts
+
+
+# ----------------------------------------------------------------------------- html helpers
+
+
+def _figure(fig: object, caption: str) -> str:
+    return f"<figure>{plots.svg_text(fig)}<figcaption>{_e(caption)}</figcaption></figure>"
+
+
+def _table(head: list[str], rows: list[list[object]], numeric: Collection[int] = ()) -> str:
+    """An HTML table; every cell escaped, numeric columns right-aligned."""
+    th = "".join(f"<th>{_e(h)}</th>" for h in head)
+    body = "".join("<tr>" + "".join(_cell(c, i in numeric) for i, c in enumerate(row)) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _cell(value: object, numeric: bool) -> str:
+    return f'<td class="num">{_e(value)}</td>' if numeric else f"<td>{_e(value)}</td>"
+
+
+def _e(value: object) -> str:
+    return html.escape("" if value is None or value is pd.NA else str(value))
+
+
+def _ids(ids: pd.Series, most: int = 8) -> str:
+    shown = [str(i) for i in ids.head(most)]
+    return ", ".join(shown) + (f", ... ({len(ids) - most} more)" if len(ids) > most else "")
+
+
+def _pct(value: object) -> str:
+    return f"{float(value):.2%}" if _finite(value) else ""
+
+
+def _count(value: object) -> str:
+    return f"{int(value):,}" if _finite(value) else ""
+
+
+def _si(value: object) -> str:
+    return plots.si(float(value)) if _finite(value) else ""
+
+
+def _finite(value: object) -> bool:
+    try:
+        return value is not None and value is not pd.NA and math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _op_mix(genotype: object) -> str:
+    try:
+        return op_mix(genotype) if isinstance(genotype, str) else ""
+    except (ValueError, KeyError, TypeError):
+        return "(unreadable genotype)"
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def _default_root(paths_or_root: object, searches: list[plots.Search]) -> Path:
+    """The folder named, or the common folder of the searches' folders."""
+    if isinstance(paths_or_root, str | os.PathLike):
+        path = Path(paths_or_root)
+        return path.parent if path.is_file() else path
+    folders = [s.path.parent if s.path.is_file() else s.path for s in searches if s.path is not None]
+    return folders[0] if len(folders) == 1 else Path(os.path.commonpath([f.resolve() for f in folders]))
+
+
+def _write_atomic(target: Path, text: str) -> None:
+    """Write text to a temp file in the target's folder, fsync, and rename it over the target."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fchmod(f.fileno(), 0o644)
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(tmp)
+        raise
