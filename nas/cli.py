@@ -11,6 +11,7 @@ import argparse
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -247,18 +248,18 @@ def cmd_search(args: argparse.Namespace) -> int:
             f"searching with {state.cfg.controller} for {state.cfg.trials} trials ({state.dispatched} done) -> {root}",
             file=sys.stderr,
         )
-        previous = signal.signal(signal.SIGTERM, _sigterm(state))
+        restore = install_stop_handlers(state)
         try:
             if state.cfg.engine == "local":
                 run_local(state, data)
             else:
                 from nas.dispatch import run_ray
 
-                run_ray(state, data)
+                run_ray(state, data, after_init=lambda: install_stop_handlers(state))  # over Ray's own handlers
         except KeyboardInterrupt:
             state.stopping = True
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            restore()
         finished = state.done
         stopped_at = f"{state.dispatched}/{state.cfg.trials}"
     write_report_quietly(root)
@@ -272,13 +273,24 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sigterm(state):
-    def handler(signum, frame):
-        state.stopping = True
-        state.terminated = True
-        raise KeyboardInterrupt  # unwinds like Ctrl-C: finished trials are on disk, unfinished ones dropped
+def install_stop_handlers(state) -> Callable[[], None]:
+    """Ctrl-C and SIGTERM stop the search cleanly: finished trials are on disk, unfinished ones are dropped.
 
-    return handler
+    With Ray, the first signal asks Tune to stop the running trials (a Tune Stopper watches
+    ``state.stopping``); a second one, or any signal in the local engine, interrupts at once.
+    Returns a function that puts the previous handlers back.
+    """
+
+    def handler(signum: int, frame: object) -> None:
+        first = not state.stopping
+        state.stopping = True
+        state.terminated = signum == signal.SIGTERM
+        if state.cfg.engine == "local" or not first:
+            raise KeyboardInterrupt
+        print("stopping: Ray is stopping the running trials (press Ctrl-C again to force)", file=sys.stderr)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    return lambda: [signal.signal(sig, h) for sig, h in previous.items()] and None
 
 
 def load_architecture(spec: str):

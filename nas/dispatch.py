@@ -23,6 +23,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # our record r
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")  # the CLI's handlers set state.stopping; _StopWhenAsked acts
 
 import ray  # noqa: E402
 from ray import tune  # noqa: E402
@@ -73,6 +75,19 @@ class NasSearcher(Searcher):
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         """Results are recorded by RecordCallback, which also sees checkpoints and errors."""
+
+
+class _StopWhenAsked(tune.Stopper):
+    """Ends the whole Tune run once the driver is asked to stop (Ctrl-C, SIGTERM)."""
+
+    def __init__(self, state: SearchState):
+        self.state = state
+
+    def __call__(self, trial_id: str, result: dict) -> bool:
+        return False
+
+    def stop_all(self) -> bool:
+        return self.state.stopping
 
 
 class RecordCallback(tune.Callback):
@@ -142,10 +157,16 @@ def _trainable(config: dict[str, Any], data=None, train_cfg=None) -> None:
         tune.report(final, checkpoint=tune.Checkpoint.from_directory(folder))
 
 
-def run_ray(state: SearchState, data) -> None:
-    """Run the search's remaining trials through Ray Tune; returns when the budget is spent or on interrupt."""
+def run_ray(state: SearchState, data, after_init: Callable[[], Any] | None = None) -> None:
+    """Run the search's remaining trials through Ray Tune; returns when the budget is spent or on interrupt.
+
+    `after_init` runs once Ray is up: the place to install signal handlers, since ``ray.init``
+    installs its own (which abort the process on SIGTERM).
+    """
     cfg = state.cfg
     init_ray(cfg.address, num_cpus=None, num_gpus=None)
+    if after_init is not None:
+        after_init()
     trainable = tune.with_parameters(_trainable, data=data, train_cfg=trial_train_config(cfg))
     trainable = tune.with_resources(trainable, {"cpu": cfg.cpus_per_trial, "gpu": cfg.gpus_per_trial})
     scheduler = None
@@ -171,6 +192,7 @@ def run_ray(state: SearchState, data) -> None:
             name=f"run-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}",
             storage_path=str(storage) if "://" not in str(cfg.storage or "") else cfg.storage,
             verbose=0,
+            stop=_StopWhenAsked(state),
             failure_config=tune.FailureConfig(max_failures=1),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=None),  # one per trial, moved out on completion
             callbacks=[RecordCallback(state)],

@@ -102,3 +102,31 @@ def test_two_node_cluster_runs_trials_on_both_nodes(tmp_path):
     assert len(rows) == 6
     nodes = Counter(r["node"] for r in rows)
     assert len(nodes) == 2, nodes  # both simulated nodes trained trials
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_sigterm_and_ctrl_c_stop_cleanly_and_resume(tmp_path, sig, code):
+    root = tmp_path / "stopped"
+    proc = launch("--results-dir", str(tmp_path), "--name", "stopped", n=5, start_new_session=True)
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline and not (
+            (root / "trials.jsonl").exists() and len(results.read_rows(root)[0]) >= 1
+        ):
+            time.sleep(0.2)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        kill_group(proc)
+    assert proc.returncode == code, err[-2000:]
+    assert f"--resume {root}" in err
+    before = results.Record.open(root).rows()  # opens cleanly: no torn tail
+    assert 1 <= len(counted(before)) < 5
+    resumed = launch("--resume", str(root), n=5, start_new_session=True)
+    try:
+        out, err = resumed.communicate(timeout=300)
+    finally:
+        kill_group(resumed)
+    assert resumed.returncode == 0, err[-2000:]
+    rows = results.Record.open(root).rows()
+    assert rows[: len(before)] == before and len(counted(rows)) == 5
