@@ -21,6 +21,7 @@ import json
 import os
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,10 +124,12 @@ class SearchState:
         self.in_flight: dict[str, Pending] = {}
         self.waiting: dict[str, list[Proposal]] = {}  # fingerprint -> proposals waiting for an in-flight twin
         self.known: dict[str, list[dict[str, Any]]] = {}  # fingerprint -> recorded rows with results to replay
+        self.rows: list[dict[str, Any]] = []  # the record's rows, in order (kept here: no re-reading)
+        self.counts: Counter[str] = Counter()  # rows by status
         for row in self.record.rows():
             self._index(row)
         self.skips_in_a_row = 0
-        self.resumed_with = len(self.record)
+        self.resumed_dispatched = self.dispatched
         self.stopping = False  # set on interrupt: unfinished trials are abandoned, not recorded
 
     # ------------------------------------------------------------ counts
@@ -134,7 +137,7 @@ class SearchState:
     @property
     def dispatched(self) -> int:
         """Trials trained (or attempted), from the record."""
-        return sum(1 for r in self.record.rows() if r.get("status") in COUNTED)
+        return sum(self.counts[s] for s in COUNTED)
 
     @property
     def done(self) -> bool:
@@ -274,6 +277,8 @@ class SearchState:
         self._finish(p, fp, "duplicate", metrics, count_seed=False, duplicate_of=twin["trial_id"])
 
     def _index(self, row: dict[str, Any]) -> None:
+        self.rows.append(row)
+        self.counts[row.get("status", "")] += 1
         if row.get("status") in COUNTED and row.get("status") != "error":
             self.known.setdefault(row["fingerprint"], []).append(row)
 
@@ -299,11 +304,12 @@ class SearchState:
                 ) from None
         dropped = ctrl.drop_pending()
         replayed = 0
-        for row in self.record.rows():
+        rows = self.record.rows()
+        for row in rows:
             if not ctrl.has_observed(row["trial_id"]):
                 ctrl.tell(row["trial_id"], row["status"], row, Genotype.from_dict(row["genotype"]))
                 replayed += 1
-        ids = [int(r["trial_id"]) for r in self.record.rows() if str(r.get("trial_id", "")).isdigit()]
+        ids = [int(r["trial_id"]) for r in rows if str(r.get("trial_id", "")).isdigit()]
         ctrl.asked = max([ctrl.asked, *ids])
         if len(self.record):
             self.log(
@@ -351,7 +357,7 @@ class SearchState:
 
     def front_ids(self) -> list[str]:
         """Trial ids on the Pareto front of validation accuracy (max) and parameters (min)."""
-        ok = [r for r in self.record.rows() if r.get("status") == "ok" and r.get("val_acc") is not None]
+        ok = self._ok_rows()
         if not ok:
             return []
         import numpy as np
@@ -360,8 +366,11 @@ class SearchState:
         return [r["trial_id"] for r, m in zip(ok, results.pareto_mask(values, [True, False]), strict=True) if m]
 
     def best_id(self) -> str | None:
-        ok = [r for r in self.record.rows() if r.get("status") == "ok" and r.get("val_acc") is not None]
+        ok = self._ok_rows()
         return max(ok, key=lambda r: (r["val_acc"], -(r.get("params") or 0)))["trial_id"] if ok else None
+
+    def _ok_rows(self) -> list[dict[str, Any]]:
+        return [r for r in self.rows if r.get("status") == "ok" and r.get("val_acc") is not None]
 
     def keep_set(self) -> set[str]:
         """Trials whose weights are kept: the Pareto front (val_acc, params) and the most accurate."""
@@ -381,25 +390,20 @@ class SearchState:
     # ------------------------------------------------------------ progress and closing
 
     def _progress(self, row: dict[str, Any]) -> None:
-        rows = self.record.rows()
-        counted = [r for r in rows if r.get("status") in COUNTED]
-        ok = [r for r in counted if r.get("status") == "ok"]
-        failed = len(counted) - len(ok) - sum(1 for r in counted if r.get("status") == "stopped")
-        best = max((r["val_acc"] for r in ok if r.get("val_acc") is not None), default=float("nan"))
-        skipped = {s: sum(1 for r in rows if r.get("status") == s) for s in NOT_COUNTED}
-        done_now = len(counted) - self.resumed_dispatched()
+        done = self.dispatched
+        failed = done - self.counts["ok"] - self.counts["stopped"]
+        best_id = self.best_id()
+        best = next(r["val_acc"] for r in self.rows if r["trial_id"] == best_id) if best_id else None
+        done_now = done - self.resumed_dispatched
         elapsed = time.time() - self.started
-        eta = elapsed / done_now * max(0, self.cfg.trials - len(counted)) if done_now > 0 else float("nan")
-        val = row.get("val_acc")
+        eta = elapsed / done_now * max(0, self.cfg.trials - done) if done_now > 0 else float("nan")
         self.log(
-            f"[{len(counted):>{len(str(self.cfg.trials))}}/{self.cfg.trials}] {row['trial_id']} {row['status']:<9}"
-            f" val {_fmt(val)}  params {_human(row.get('params'))}  flops {_human(row.get('flops'))}"
+            f"[{done:>{len(str(self.cfg.trials))}}/{self.cfg.trials}] {row['trial_id']} {row['status']:<9}"
+            f" val {_fmt(row.get('val_acc'))}  params {_human(row.get('params'))}  flops {_human(row.get('flops'))}"
             f" | best {_fmt(best)} | front {len(self.front_ids())}"
-            f" | failed {failed} | rejected {skipped['rejected']} | dup {skipped['duplicate']} | ETA {_duration(eta)}"
+            f" | failed {failed} | rejected {self.counts['rejected']} | dup {self.counts['duplicate']}"
+            f" | ETA {_duration(eta)}"
         )
-
-    def resumed_dispatched(self) -> int:
-        return sum(1 for r in self.record.rows()[: self.resumed_with] if r.get("status") in COUNTED)
 
     def close(self, final: bool = True) -> None:
         """Write the parquet copy, prune weights and release the lock."""
