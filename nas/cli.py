@@ -178,6 +178,16 @@ def build_parser() -> Parser:
         t.add_argument(flag, **SEARCH_OPTIONS[flag][1])
     for flag in ("--epochs", "--batch-size", "--lr", "--device", "--compile", "--gpus-per-trial", "--cpus-per-trial"):
         t.add_argument(flag, **SEARCH_OPTIONS[flag][1])
+    ex = sub.add_parser(
+        "export",
+        help="export a trial as standalone PyTorch code + weights",
+        description="Write model.py (torch only), weights.safetensors, genotype.json and README.md.",
+    )
+    ex.add_argument("results", help="results folder")
+    ex.add_argument("--trial", default="best", help="best (default), a trial id, or pareto (every front member)")
+    ex.add_argument("--out", required=True, help="output folder (must not exist or be empty)")
+    ex.add_argument("--format", type=csv, default=(), help="also write torchscript, export (torch.export) or onnx")
+    ex.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     plot = sub.add_parser("plot", help="write PNG/SVG figures and the HTML report of results folder(s)")
     plot.add_argument("results", nargs="+", help="results folder(s)")
     plot.add_argument("--trial", default="best", help="trial whose architecture to draw (default best)")
@@ -242,8 +252,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         image_size=data_cfg.image_size,
         limit=data_cfg.limit,
     )
-    print(f"nasgraph: {data}", file=sys.stderr)
     with SearchState(cfg, root, DataInfo.of(data), resume=bool(args.resume)) as state:
+        print(f"nasgraph: {data}", file=sys.stderr)
         print(
             f"searching with {state.cfg.controller} for {state.cfg.trials} trials ({state.dispatched} done) -> {root}",
             file=sys.stderr,
@@ -375,7 +385,59 @@ def _empty_search_args() -> dict[str, Any]:
 def cmd_show(args: argparse.Namespace) -> int:
     from nas import report
 
-    print(report.summary(args.results if len(args.results) > 1 else args.results[0], top=args.top))
+    try:
+        print(report.summary(args.results if len(args.results) > 1 else args.results[0], top=args.top))
+    except FileNotFoundError as e:
+        raise UsageError(str(e)) from None
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    import json
+
+    from nas import results
+    from nas.exporter import ExportError, export
+    from searchspace.genotype import Genotype
+
+    folder = Path(args.results)
+    try:
+        info = json.loads((folder / "data.json").read_text())
+    except FileNotFoundError:
+        raise UsageError(f"{folder}: not a results folder (no data.json)") from None
+    if args.trial == "pareto":
+        rows = [row for _, row in results.pareto_front(results.load(folder)).iterrows()]
+        outs = [Path(args.out) / row["trial_id"] for row in rows]
+    else:
+        rows, outs = [find_trial(folder, args.trial)], [Path(args.out)]
+    for row, out in zip(rows, outs, strict=True):
+        if row["status"] != "ok":
+            raise UsageError(
+                f"trial {row['trial_id']} did not train successfully (status {row['status']}); nothing to export"
+            )
+        weights = folder / "weights" / f"{row['trial_id']}.safetensors"
+        if not weights.exists():
+            raise UsageError(
+                f"trial {row['trial_id']} has no saved weights (kept: the Pareto front and the best); "
+                f"retrain it with `launch.py train {folder}:{row['trial_id']}`"
+            )
+        from safetensors.torch import load_file
+
+        metrics = {k: row[k] for k in ("val_acc", "test_acc", "params", "flops") if k in row and row[k] == row[k]}
+        try:
+            path = export(
+                Genotype.from_json(row["genotype"]),
+                load_file(weights),
+                out,
+                in_channels=info["in_channels"],
+                num_classes=info["num_classes"],
+                input_size=tuple(info["input_size"]),
+                metrics=metrics | {"trial": row["trial_id"], "search": row["search"]},
+                formats=args.format,
+                overwrite=args.overwrite,
+            )
+        except ExportError as e:
+            raise UsageError(str(e)) from None
+        print(path)
     return 0
 
 
@@ -418,20 +480,28 @@ def cmd_ops(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"search": cmd_search, "train": cmd_train, "show": cmd_show, "plot": cmd_plot, "ops": cmd_ops}
+COMMANDS = {
+    "search": cmd_search,
+    "train": cmd_train,
+    "show": cmd_show,
+    "plot": cmd_plot,
+    "export": cmd_export,
+    "ops": cmd_ops,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of launch.py and the `nasgraph` command."""
     from nas.config import ConfigError
     from nas.data import DataError
+    from nas.results import RecordError
     from nas.search import SearchError
     from searchspace.genotype import GenotypeError
 
     try:
         args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)
-    except (UsageError, ConfigError, DataError, SearchError, GenotypeError) as e:
+    except (UsageError, ConfigError, DataError, SearchError, GenotypeError, RecordError) as e:
         print(f"error: {_one_line(e)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

@@ -16,6 +16,7 @@ re-run, or counted twice.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import json
 import os
@@ -48,7 +49,7 @@ METRICS = (
     "wall_seconds",
 )
 MAX_CONSECUTIVE_SKIPS = 2000
-CONFIG, STATE = "config.json", "state/controller.json"
+CONFIG, STATE, DATA = "config.json", "state/controller.json", "data.json"
 SMALL_INPUT_WIDTHS = (8, 16, 24, 32)
 
 
@@ -76,8 +77,8 @@ class Pending:
 
     proposal: Proposal
     fingerprint: str
-    params: int
-    flops: int
+    params: int | None  # known before training only when a constraint needed it
+    flops: int | None
     seed: int
     started: float = field(default_factory=time.time)
 
@@ -115,6 +116,8 @@ class SearchState:
         self._lock_fd = _prepare_folder(self.root, resume)
         try:
             self.cfg = _settle_config(self.root, cfg, resume)
+            if not (self.root / DATA).exists():  # what export needs to rebuild a trial's network
+                atomic_write(self.root / DATA, json.dumps(dataclasses.asdict(info)).encode())
             self.space = make_space(self.cfg, info)
             self.record = results.Record.open(self.root / results.JSONL)
             self.controller = controller if controller is not None else self._restore_controller()
@@ -180,9 +183,7 @@ class SearchState:
             self.waiting.setdefault(fp, []).append(p)
             return None
         try:
-            params, flops = ss.complexity(
-                p.genotype, self.info.in_channels, self.info.num_classes, self.info.input_size
-            )
+            params, flops = self._complexity(p.genotype)
         except GenotypeError as e:
             self._finish(p, fp, "rejected", {"error": f"does not build at this input size: {e}"}, count_seed=False)
             return None
@@ -192,7 +193,17 @@ class SearchState:
             return None
         return Pending(p, fp, params, flops, self.trial_seed(p.trial_id))
 
-    def _violates(self, params: int, flops: int) -> str | None:
+    def _complexity(self, g: Genotype) -> tuple[int | None, int | None]:
+        """What the constraints need, and no more: the trial itself measures parameters and FLOPs."""
+        info = self.info
+        if self.cfg.max_flops:
+            return ss.complexity(g, info.in_channels, info.num_classes, info.input_size)
+        if self.cfg.max_params:
+            return ss.count_params(g, info.in_channels, info.num_classes), None
+        ss.validate(g, info.in_channels, info.num_classes, info.input_size)  # still: does it fit the input?
+        return None, None
+
+    def _violates(self, params: int | None, flops: int | None) -> str | None:
         if self.cfg.max_params and params > self.cfg.max_params:
             return f"{params:,} parameters > --max-params {self.cfg.max_params:,}"
         if self.cfg.max_flops and flops > self.cfg.max_flops:

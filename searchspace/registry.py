@@ -31,7 +31,7 @@ class Int:
     odd: bool = False
 
     def error(self, v: Any) -> str | None:
-        if not isinstance(v, int) or isinstance(v, bool):
+        if type(v) is not int:
             return f"must be an integer, got {type(v).__name__} {v!r:.30}"
         if not self.lo <= v <= self.hi:
             return f"must be in [{self.lo}, {self.hi}], got {v}"
@@ -50,7 +50,7 @@ class Float:
     search: tuple[float, ...] = ()
 
     def error(self, v: Any) -> str | None:
-        if not isinstance(v, int | float) or isinstance(v, bool) or not math.isfinite(v):
+        if type(v) not in (int, float) or not math.isfinite(v):
             return f"must be a finite number, got {type(v).__name__} {v!r:.30}"
         if not self.lo <= v <= self.hi:
             return f"must be in [{self.lo}, {self.hi}], got {v}"
@@ -66,7 +66,7 @@ class Choice:
     search: tuple[str, ...] = ()
 
     def error(self, v: Any) -> str | None:
-        if v not in self.options or not isinstance(v, str):
+        if type(v) is not str or v not in self.options:
             return f"must be one of {', '.join(self.options)}; got {v!r:.30}"
         return None
 
@@ -79,7 +79,7 @@ class Bool:
     search: tuple[bool, ...] = ()
 
     def error(self, v: Any) -> str | None:
-        return None if isinstance(v, bool) else f"must be true or false, got {v!r:.30}"
+        return None if type(v) is bool else f"must be true or false, got {v!r:.30}"
 
 
 Param = Int | Float | Choice | Bool

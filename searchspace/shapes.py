@@ -155,7 +155,7 @@ def _infer_stage(stage: Stage, where: str, in_ch: int, in_scale: Scale, in_size:
         plans[i] = plan
         shapes[i] = (plan.out_ch, plan.scale, plan.size)
     _check_outputs(stage, where)
-    out, ch, scale, size = _merge(stage.out_merge, stage.output_nodes(), shapes, f"{where} output")
+    out, ch, scale, size = _merge(stage.out_merge, stage.output_nodes(), shapes, f"{where} output", stage.width)
     return StagePlan(
         where, stage.stride, in_ch, order, tuple(plans[i] for i in range(len(stage.nodes))), out, ch, scale, size
     )
@@ -170,7 +170,7 @@ def _infer_node(stage: Stage, i: int, shapes: dict, where: str) -> NodePlan:
     if err:
         raise GenotypeError(f"{where}: {err}")
     params = spec.resolve(node.params)
-    merge, in_ch, scale, size = _merge(node.merge, node.inputs, shapes, where)
+    merge, in_ch, scale, size = _merge(node.merge, node.inputs, shapes, where, stage.width)
     stride = stage.stride if node.inputs == (INPUT,) else 1
     if stride > 1 and not spec.strides:
         can = ", ".join(n for n, s in registry.REGISTRY.items() if s.strides)
@@ -209,8 +209,10 @@ def _node_size(spec: registry.OpSpec, size: Size, stride: int, params: dict, whe
     return out
 
 
-def _merge(kind: str, sources: Sequence[int], shapes: dict, where: str) -> tuple[MergePlan, int, Scale, Size]:
-    """Plan a merge: coarsest grid wins; finer inputs are projected by a strided 1x1 conv."""
+def _merge(
+    kind: str, sources: Sequence[int], shapes: dict, where: str, width: int
+) -> tuple[MergePlan, int, Scale, Size]:
+    """Plan a merge: coarsest grid wins, finer inputs pass a strided 1x1 conv; sums are taken at the stage width."""
     chs = [shapes[j][0] for j in sources]
     scales = [shapes[j][1] for j in sources]
     sizes = [shapes[j][2] for j in sources]
@@ -228,7 +230,10 @@ def _merge(kind: str, sources: Sequence[int], shapes: dict, where: str) -> tuple
             )
         strides = [int(r) for r in ratios]
     out_size = _merged_size(sources, sizes, strides, where)
-    out_ch = sum(chs) if kind == "concat" else max(chs)
+    if len(sources) == 1:
+        out_ch = chs[0]  # nothing to merge
+    else:
+        out_ch = sum(chs) if kind == "concat" else width
     if out_ch > MAX_WIDTH:
         raise GenotypeError(f"{where}: concatenation gives {out_ch} channels; at most {MAX_WIDTH}")
     plan = MergePlan(kind, tuple(sources), tuple(chs), tuple(strides), out_ch)
@@ -247,9 +252,20 @@ def _merged_size(sources: Sequence[int], sizes: list[Size], strides: list[int], 
     return projected[0]
 
 
+def _is_int(v: Any) -> bool:
+    return type(v) is int  # not bool, not an int subclass with surprises
+
+
 def _check_stage_fields(stage: Stage, where: str) -> None:
     if not isinstance(stage, Stage):
         raise GenotypeError(f"{where}: expected a Stage, got {type(stage).__name__}")
+    for key in ("width", "stride"):
+        if not _is_int(getattr(stage, key)):
+            raise GenotypeError(f"{where}: {key} must be an integer, got {getattr(stage, key)!r:.40}")
+    if not all(_is_int(o) for o in stage.outputs):
+        raise GenotypeError(f"{where}: outputs must be node indices, got {list(stage.outputs)!r:.60}")
+    if not all(type(x) is str for x in (stage.out_merge, stage.wiring.kind)):
+        raise GenotypeError(f"{where}: out_merge and wiring kind must be strings")
     if not 1 <= stage.width <= MAX_WIDTH:
         raise GenotypeError(f"{where}: width must be in [1, {MAX_WIDTH}], got {stage.width}")
     if not 1 <= stage.stride <= MAX_STRIDE:
@@ -265,6 +281,10 @@ def _check_stage_fields(stage: Stage, where: str) -> None:
 def _check_inputs(node: Node, i: int, n: int, where: str) -> None:
     if not isinstance(node, Node):
         raise GenotypeError(f"{where}: expected a Node, got {type(node).__name__}")
+    if type(node.op) is not str or type(node.merge) is not str or not _is_int(node.width):
+        raise GenotypeError(f"{where}: op and merge must be strings and width an integer")
+    if not all(_is_int(j) for j in node.inputs):
+        raise GenotypeError(f"{where}: inputs must be node indices, got {list(node.inputs)!r:.60}")
     if node.merge not in MERGES:
         raise GenotypeError(f"{where}: merge must be one of {', '.join(MERGES)}, got {node.merge!r}")
     if not node.inputs:
@@ -295,6 +315,10 @@ def _check_outputs(stage: Stage, where: str) -> None:
 
 def _check_head(g: Genotype, in_ch: int) -> None:
     h = g.head
+    if not (_is_int(h.pool_size) and all(_is_int(w) for w in h.hidden) and type(h.act) is str):
+        raise GenotypeError("head: pool_size and hidden widths must be integers, act a string")
+    if type(h.dropout) not in (int, float):
+        raise GenotypeError(f"head: dropout must be a number, got {h.dropout!r:.40}")
     if not 1 <= h.pool_size <= 64:
         raise GenotypeError(f"head: pool_size must be in [1, 64], got {h.pool_size}")
     if len(h.hidden) > MAX_HEAD_LAYERS:

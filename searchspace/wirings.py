@@ -117,9 +117,11 @@ def make_stage(
 def check_wiring(stage: Stage, where: str) -> None:
     """Raise if a generated wiring's edges no longer match its genes."""
     kind = stage.wiring.kind
-    if kind == "custom":
-        return
     params = dict(stage.wiring.params)
+    if kind == "custom":
+        if params:
+            raise GenotypeError(f"{where}: a custom wiring has no parameters, got {sorted(params)}")
+        return
     if kind == "ws":
         err = ws_error(len(stage.nodes), params)
         if err:

@@ -1,6 +1,6 @@
 """Export a trained architecture as a standalone PyTorch module.
 
-    from nas.export import export
+    from nas.exporter import export
     export(genotype, model.state_dict(), "exports/best", in_channels=3, num_classes=10,
            input_size=32, metrics={"val_acc": 0.93}, formats=("export",))
 

@@ -1,0 +1,139 @@
+"""The command line: bad input is one clear line and exit code 2; config files; show, plot, train."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nas import results
+from nas.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+QUICK = ["--engine", "local", "--epochs", "1", "--limit", "300", "--ops", "conv,sepconv,maxpool", "--wirings", "chain"]
+
+
+def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "launch.py"), *args], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["search", "--trials", "0"], "--trials: expected an integer >= 1"),
+        (["search", "--controller", "bayes"], "invalid choice: 'bayes'"),
+        (["search", "--max-params", "lots"], "expected a count like 250000, 250k or 1.5M"),
+        (["search", "--dataset", "imagenet"], "unknown dataset 'imagenet'"),
+        (["search", "--dataset", "cifar10", "--data-dir", "/nonexistent/data"], "cifar10: no CIFAR-10 files"),
+        (["search", "--dataset", "imagefolder:/no/such/folder"], "/no/such/folder"),
+        (["search", "--objectives", "val_acc,speed"], "objectives must be from val_acc, params, flops"),
+        (["search", "--name", "../escape"], "name must be letters, digits"),
+        (["search", "--init", "resnet9000", "--trials", "1"], "unknown zoo architecture 'resnet9000'"),
+        (["search", "--resume", "/no/such/results"], "no search there"),
+        (["search", "--config", "/no/such/file.yaml"], "cannot read config file /no/such/file.yaml"),
+        (["show", "/no/such/results"], "no trials.jsonl at /no/such/results"),
+        (["train", "zoo:nope"], "unknown zoo architecture 'nope'"),
+        (["bogus"], "invalid choice: 'bogus'"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_code_2(tmp_path, args, message):
+    proc = run_cli(*args, "--results-dir", str(tmp_path)) if args[0] in ("search", "train") else run_cli(*args)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert message.lower() in lines[0].lower(), lines[0]
+    assert "Traceback" not in proc.stderr
+
+
+def test_malformed_config_files(tmp_path):
+    cases = {
+        "bad.yaml": ("trials: [1, 2", "is not valid yaml"),
+        "bad.json": ('{"trials": ', "is not valid json"),
+        "list.yaml": ("- 1\n- 2\n", "must hold a mapping"),
+        "unknown.yaml": ("tirals: 3\n", "unknown option 'tirals'"),
+        "type.yaml": ("trials: three\n", "trials must be int"),
+        "train.yaml": ("train: {epochs: 0}\n", "epochs must be >= 1"),
+        "evil.yaml": ("trials: !!python/object/apply:os.system ['echo pwned']\n", "is not valid yaml"),
+    }
+    for name, (text, message) in cases.items():
+        path = tmp_path / name
+        path.write_text(text)
+        proc = run_cli("search", "--config", str(path), "--results-dir", str(tmp_path / "r"))
+        assert proc.returncode == 2 and message in proc.stderr.lower(), (name, proc.stderr)
+        assert len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "r").exists()  # nothing written
+
+
+def test_config_file_then_flags(tmp_path, capsys):
+    cfg = tmp_path / "search.yaml"
+    cfg.write_text("controller: random\ntrials: 3\ntrain:\n  epochs: 1\nspace:\n  wirings: [chain]\n")
+    code = main(
+        ["search", "--config", str(cfg), "--trials", "2", "--results-dir", str(tmp_path), "--name", "c", *QUICK]
+    )
+    assert code == 0
+    saved = json.loads((tmp_path / "c" / "config.json").read_text())
+    assert saved["controller"] == "random" and saved["trials"] == 2 and saved["space"]["wirings"] == ["chain"]
+    assert len([r for r in results.Record.open(tmp_path / "c").rows() if r["status"] == "ok"]) == 2
+    out = capsys.readouterr().out
+    assert "Pareto front" in out and str(tmp_path / "c") in out
+
+
+def test_existing_results_are_never_overwritten(tmp_path):
+    assert main(["search", "--trials", "1", "--results-dir", str(tmp_path), "--name", "x", *QUICK]) == 0
+    before = (tmp_path / "x" / "trials.jsonl").read_bytes()
+    proc = run_cli("search", "--trials", "1", "--results-dir", str(tmp_path), "--name", "x", *QUICK)
+    assert proc.returncode == 2 and "already exists; pass --resume" in proc.stderr
+    assert (tmp_path / "x" / "trials.jsonl").read_bytes() == before
+
+
+def test_show_plot_and_train_from_a_search(tmp_path, capsys):
+    assert main(["search", "--trials", "3", "--results-dir", str(tmp_path), "--name", "s", *QUICK]) == 0
+    capsys.readouterr()
+    assert main(["show", str(tmp_path / "s")]) == 0
+    shown = capsys.readouterr().out
+    assert "search s: 3 rows" in shown and "Pareto front" in shown
+    assert main(["plot", str(tmp_path / "s")]) == 0
+    figures = {p.name for p in (tmp_path / "s" / "figures").iterdir()}
+    assert {"accuracy_vs_params.png", "best_so_far.svg"} <= figures
+    assert (tmp_path / "s" / "report.html").exists()  # written at the end of the search
+    code = main(
+        ["train", f"{tmp_path / 's'}:best", "--engine", "local", "--epochs", "2", "--limit", "300"]
+        + ["--results-dir", str(tmp_path), "--name", "retrain"]
+    )
+    assert code == 0
+    (row,) = results.Record.open(tmp_path / "retrain").rows()
+    best = results.best(results.load(tmp_path / "s"))
+    assert row["controller"] == "train" and row["epochs"] == 2 and row["fingerprint"] == best["fingerprint"]
+    assert (tmp_path / "retrain" / "weights" / f"{row['trial_id']}.safetensors").exists()
+
+
+def test_ops_lists_every_op_and_the_zoo(capsys):
+    assert main(["ops"]) == 0
+    out = capsys.readouterr().out
+    assert "deformable" in out and "highway" in out and "resnet50" in out
+
+
+def test_export_best_pareto_and_refusals(tmp_path, capsys):
+    import nas
+
+    assert main(["search", "--trials", "3", "--results-dir", str(tmp_path), "--name", "s", *QUICK]) == 0
+    folder = tmp_path / "s"
+    assert main(["export", str(folder), "--trial", "best", "--out", str(tmp_path / "best")]) == 0
+    assert {"model.py", "weights.safetensors", "genotype.json", "README.md"} <= {
+        p.name for p in (tmp_path / "best").iterdir()
+    }
+    assert main(["export", str(folder), "--trial", "pareto", "--out", str(tmp_path / "front")]) == 0
+    front = results.pareto_front(results.load(folder))
+    assert {p.name for p in (tmp_path / "front").iterdir()} == set(front["trial_id"])
+    capsys.readouterr()
+    for args, message in [
+        (["--trial", "99999", "--out", str(tmp_path / "x")], "no trial '99999'"),
+        (["--trial", "best", "--out", str(tmp_path / "best")], "not empty"),
+        (["--trial", "best", "--out", str(tmp_path / "y"), "--format", "gif"], "format"),
+    ]:
+        assert main(["export", str(folder), *args]) == 2
+        assert message in capsys.readouterr().err.lower()
+    assert callable(nas.export)  # the Python API: nas.export(genotype, state_dict, out_dir, ...)
