@@ -68,39 +68,47 @@ def network_graph(g: Genotype) -> nx.DiGraph:
 
 
 def render(g: Genotype, path: str | Path, title: str | None = None) -> Path:
-    """Write a drawing of the genotype (format from the suffix: .svg, .png, .pdf)."""
-    import matplotlib
+    """Write a drawing of the genotype (format from the suffix: .svg, .png, .pdf).
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Uses a bare matplotlib Figure on the Agg canvas: pyplot's global state is left alone.
+    """
+    from matplotlib import rc_context
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    plt.rcParams["svg.fonttype"] = "none"  # keep labels as searchable text in SVG
     net = network_graph(g)
     pos = nx.multipartite_layout(net, subset_key="layer", align="horizontal", scale=1.0)
     pos = {n: (x, -y) for n, (x, y) in pos.items()}  # input at the top
     layers = max(d["layer"] for _, d in net.nodes(data=True)) + 1
     widest = max(sum(1 for _, d in net.nodes(data=True) if d["layer"] == k) for k in range(layers))
-    fig, ax = plt.subplots(figsize=(max(6.0, 2.2 * widest), max(4.0, 0.55 * layers)))
-    short = [(u, v) for u, v in net.edges if net.nodes[v]["layer"] - net.nodes[u]["layer"] == 1]
-    skips = [(u, v) for u, v in net.edges if net.nodes[v]["layer"] - net.nodes[u]["layer"] > 1]
-    style = {"ax": ax, "arrows": True, "arrowsize": 8, "edge_color": "#666666", "width": 0.8, "node_size": 400}
-    nx.draw_networkx_edges(net, pos, edgelist=short, **style)
-    nx.draw_networkx_edges(net, pos, edgelist=skips, connectionstyle="arc3,rad=0.35", alpha=0.6, **style)
-    for n, (x, y) in pos.items():
-        d = net.nodes[n]
-        ax.text(
-            x,
-            y,
-            d["label"],
-            ha="center",
-            va="center",
-            fontsize=7,
-            bbox={"boxstyle": "round,pad=0.3", "fc": COLORS.get(d["kind"], "#ffffff"), "ec": "#555555", "lw": 0.6},
-        )
-    ax.set_title(title or f"{len(g.stages)} stages, {sum(len(s.nodes) for s in g.all_stages())} nodes", fontsize=9)
-    ax.axis("off")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, bbox_inches="tight")
-    plt.close(fig)
+    with rc_context({"svg.fonttype": "none"}):  # labels stay searchable text in SVG
+        fig = Figure(figsize=(max(6.0, 2.2 * widest), max(4.0, 0.55 * layers)))
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        _draw_edges(net, pos, ax)
+        for n, (x, y) in pos.items():
+            d = net.nodes[n]
+            box = {"boxstyle": "round,pad=0.3", "fc": COLORS.get(d["kind"], "#ffffff"), "ec": "#555555", "lw": 0.6}
+            ax.text(x, y, d["label"], ha="center", va="center", fontsize=7, bbox=box, zorder=3)
+        nodes = sum(len(s.nodes) for s in g.all_stages())
+        ax.set_title(title or f"{len(g.stages)} stages, {nodes} nodes", fontsize=9)
+        ax.axis("off")
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, bbox_inches="tight", dpi=150)
     return path
+
+
+def _draw_edges(net: nx.DiGraph, pos: dict, ax) -> None:
+    """Edges between adjacent layers straight; skips as arcs, alternating sides, wider for longer spans."""
+    style = {"ax": ax, "arrows": True, "arrowsize": 8, "edge_color": "#666666", "width": 0.8}
+    margins = {"min_source_margin": 8, "min_target_margin": 9}  # stop arrows at the label boxes
+    short = [(u, v) for u, v in net.edges if net.nodes[v]["layer"] - net.nodes[u]["layer"] == 1]
+    nx.draw_networkx_edges(net, pos, edgelist=short, **style, **margins)
+    skips = [(u, v) for u, v in net.edges if net.nodes[v]["layer"] - net.nodes[u]["layer"] > 1]
+    for k, (u, v) in enumerate(skips):
+        span = net.nodes[v]["layer"] - net.nodes[u]["layer"]
+        rad = (0.2 + 0.04 * min(span, 8)) * (1 if k % 2 == 0 else -1)
+        nx.draw_networkx_edges(
+            net, pos, edgelist=[(u, v)], connectionstyle=f"arc3,rad={rad}", alpha=0.55, **style, **margins
+        )
