@@ -63,7 +63,7 @@ def nonneg_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0:
+    if not 0 <= value < float("inf"):
         raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
     return value
 
@@ -212,7 +212,8 @@ def search_config(args: argparse.Namespace):
             continue
         if "." in key:
             section, sub = key.split(".", 1)
-            data[section] = dict(data[section]) | {sub: list(value) if isinstance(value, tuple) else value}
+            if isinstance(data[section], dict):  # otherwise SearchConfig says what is wrong with it
+                data[section] = dict(data[section]) | {sub: list(value) if isinstance(value, tuple) else value}
         else:
             data[key] = list(value) if isinstance(value, tuple) else value
     if args.name:
@@ -240,9 +241,12 @@ def cmd_search(args: argparse.Namespace) -> int:
             saved = SearchConfig.from_dict(json.loads((root / "config.json").read_text()))
         except FileNotFoundError:
             raise UsageError(f"--resume {root}: no search there (no config.json)") from None
+        except (OSError, ValueError) as e:  # a file for a folder, or a config.json that is not JSON
+            raise UsageError(f"--resume {root}: cannot read its config.json ({_one_line(e)})") from None
         data_cfg = saved
     else:
         data_cfg = cfg
+    preflight(cfg, data_cfg.train.device)
     data = load_dataset(
         data_cfg.dataset,
         data_cfg.data_dir,
@@ -252,35 +256,65 @@ def cmd_search(args: argparse.Namespace) -> int:
         image_size=data_cfg.image_size,
         limit=data_cfg.limit,
     )
-    with SearchState(cfg, root, DataInfo.of(data), resume=bool(args.resume)) as state:
-        print(f"nasgraph: {data}", file=sys.stderr)
-        print(
-            f"searching with {state.cfg.controller} for {state.cfg.trials} trials ({state.dispatched} done) -> {root}",
-            file=sys.stderr,
-        )
-        restore = install_stop_handlers(state)
+    state, finished, restore = None, False, lambda: None
+    try:
+        with SearchState(cfg, root, DataInfo.of(data), resume=bool(args.resume)) as state:
+            print(f"nasgraph: {data}", file=sys.stderr)
+            print(
+                f"searching with {state.cfg.controller} for {state.cfg.trials} trials ({state.dispatched} done)"
+                f" -> {root}",
+                file=sys.stderr,
+            )
+            restore = install_stop_handlers(state)
+            try:
+                if state.done:
+                    pass  # a finished search resumed: only the parquet copy and the report are (re)written
+                elif state.cfg.engine == "local":
+                    run_local(state, data)
+                else:
+                    from nas.dispatch import run_ray
+
+                    run_ray(state, data, after_init=lambda: install_stop_handlers(state))  # over Ray's own handlers
+            except KeyboardInterrupt:
+                pass
+            state.stopping = True  # the trials are over: from here on a signal interrupts the wrap-up at once
+            finished = state.done
+        write_report_quietly(root)
+        if finished:
+            from nas import report
+
+            print(report.summary(root))
+            return 0
+    except KeyboardInterrupt:
+        if state is None:
+            raise
+        if finished:  # the record is complete; only the parquet copy or the report may be missing
+            print(
+                f"interrupted while writing the results; all {state.cfg.trials} trials are recorded in {root}; "
+                f"`python launch.py search --resume {root}` finishes writing them",
+                file=sys.stderr,
+            )
+            return 143 if getattr(state, "terminated", False) else 130
+    finally:
+        restore()
+    print(f"stopped after {state.dispatched}/{state.cfg.trials} trials; continue with:", file=sys.stderr)
+    print(f"  python launch.py search --resume {root}", file=sys.stderr)
+    return 143 if getattr(state, "terminated", False) else 130
+
+
+def preflight(cfg, device: str) -> None:
+    """What would only fail once the results folder exists: the local device, the cluster's address."""
+    if cfg.engine == "local":
+        from nas.train import resolve_device
+
         try:
-            if state.cfg.engine == "local":
-                run_local(state, data)
-            else:
-                from nas.dispatch import run_ray
+            resolve_device(device)
+        except ValueError as e:
+            raise UsageError(f"--device: {e}") from None
+    elif cfg.address:
+        from nas.dispatch import check_reachable
 
-                run_ray(state, data, after_init=lambda: install_stop_handlers(state))  # over Ray's own handlers
-        except KeyboardInterrupt:
-            state.stopping = True
-        finally:
-            restore()
-        finished = state.done
-        stopped_at = f"{state.dispatched}/{state.cfg.trials}"
-    write_report_quietly(root)
-    if not finished:
-        print(f"stopped after {stopped_at} trials; continue with:", file=sys.stderr)
-        print(f"  python launch.py search --resume {root}", file=sys.stderr)
-        return 143 if getattr(state, "terminated", False) else 130
-    from nas import report
-
-    print(report.summary(root))
-    return 0
+        check_reachable(cfg.address)
 
 
 def install_stop_handlers(state) -> Callable[[], None]:
@@ -357,6 +391,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     data["name"] = args.name or f"train-{label}"
     base = search_config(argparse.Namespace(**{**_empty_search_args(), **vars(args), "config": None, "resume": None}))
     cfg = dataclasses.replace(base, **{k: v for k, v in data.items() if k != "name"}, name=data["name"])
+    preflight(cfg, cfg.train.device)
     splits = load_dataset(
         cfg.dataset, cfg.data_dir, download=cfg.download, seed=cfg.seed, image_size=cfg.image_size, limit=cfg.limit
     )
@@ -404,9 +439,18 @@ def cmd_export(args: argparse.Namespace) -> int:
         info = json.loads((folder / "data.json").read_text())
     except FileNotFoundError:
         raise UsageError(f"{folder}: not a results folder (no data.json)") from None
+    except (OSError, ValueError) as e:
+        raise UsageError(f"{folder}: cannot read data.json ({_one_line(e)})") from None
+    try:
+        shape = {k: int(info[k]) for k in ("in_channels", "num_classes")}
+        shape["input_size"] = tuple(int(v) for v in info["input_size"])
+    except (KeyError, TypeError, ValueError):
+        raise UsageError(f"{folder}: data.json must give in_channels, num_classes and input_size") from None
     if args.trial == "pareto":
         rows = [row for _, row in results.pareto_front(results.load(folder)).iterrows()]
         outs = [Path(args.out) / row["trial_id"] for row in rows]
+        if not rows:
+            raise UsageError(f"{folder}: no trial trained successfully, so there is no Pareto front to export")
     else:
         rows, outs = [find_trial(folder, args.trial)], [Path(args.out)]
     for row, out in zip(rows, outs, strict=True):
@@ -420,17 +464,23 @@ def cmd_export(args: argparse.Namespace) -> int:
                 f"trial {row['trial_id']} has no saved weights (kept: the Pareto front and the best); "
                 f"retrain it with `launch.py train {folder}:{row['trial_id']}`"
             )
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
 
+        try:
+            state_dict = load_file(weights)  # safetensors: never unpickles
+        except (SafetensorError, OSError) as e:
+            raise UsageError(
+                f"{weights} is not a readable safetensors file ({_one_line(e)}); "
+                f"retrain it with `launch.py train {folder}:{row['trial_id']}`"
+            ) from None
         metrics = {k: row[k] for k in ("val_acc", "test_acc", "params", "flops") if k in row and row[k] == row[k]}
         try:
             path = export(
                 Genotype.from_json(row["genotype"]),
-                load_file(weights),
+                state_dict,
                 out,
-                in_channels=info["in_channels"],
-                num_classes=info["num_classes"],
-                input_size=tuple(info["input_size"]),
+                **shape,
                 metrics=metrics | {"trial": row["trial_id"], "search": row["search"]},
                 formats=args.format,
                 overwrite=args.overwrite,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -63,15 +64,16 @@ class SearchConfig:
         rules = [
             (self.controller in (*CONTROLLERS, "train"), "controller", f"one of {', '.join(CONTROLLERS)}"),
             (self.trials >= 1, "trials", "an integer >= 1"),
+            (self.seed >= 0, "seed", "an integer >= 0"),
             (self.concurrency >= 1, "concurrency", "an integer >= 1"),
-            (self.cpus_per_trial > 0, "cpus_per_trial", "a number > 0"),
-            (self.gpus_per_trial >= 0, "gpus_per_trial", "a number >= 0"),
+            (0 < self.cpus_per_trial < math.inf, "cpus_per_trial", "a number > 0"),
+            (0 <= self.gpus_per_trial < math.inf, "gpus_per_trial", "a number >= 0"),
             (self.engine in ENGINES, "engine", f"one of {', '.join(ENGINES)}"),
             (self.keep_weights in KEEP_WEIGHTS, "keep_weights", f"one of {', '.join(KEEP_WEIGHTS)}"),
             (0.0 < self.val_fraction < 0.9, "val_fraction", "a number in (0, 0.9)"),
             (self.max_params is None or self.max_params > 0, "max_params", "a positive integer"),
             (self.max_flops is None or self.max_flops > 0, "max_flops", "a positive integer"),
-            (self.trial_timeout >= 0, "trial_timeout", "a number >= 0 (seconds)"),
+            (0 <= self.trial_timeout < math.inf, "trial_timeout", "a number >= 0 (seconds)"),
             (self.population >= 2 and 1 <= self.sample <= self.population, "population/sample", "2 <= P, 1 <= S <= P"),
             (all(o in OBJECTIVE_SENSES for o in self.objectives), "objectives", f"from {', '.join(OBJECTIVE_SENSES)}"),
             (not self.name or _safe_name(self.name), "name", "letters, digits, '.', '_' and '-' only"),
@@ -113,6 +115,8 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
         text = path.read_text()
     except OSError as e:
         raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"config file {path} is not UTF-8 text ({e.reason} at byte {e.start})") from None
     try:
         if path.suffix in (".yaml", ".yml"):
             import yaml

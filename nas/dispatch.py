@@ -13,17 +13,44 @@ Tune's own experiment state is never used to resume: each run is a fresh Tune
 experiment fed from our record and controller state (Tune silently starts an
 empty experiment from a corrupted state file, and does not handle SIGTERM).
 Trials get ``max_failures=1``: a dead worker is retried once, then recorded as
-``error``; failures inside training are results and are never retried.
+``error``; failures inside training are results and are never retried. A
+trial that Tune ends without telling a callback (it aborts a trial whose
+reused worker would not reset) is recorded as ``error`` at the end of that
+step, so no trial is ever silently lost.
+
+Hung trials. ``--trial-timeout`` (``TrainConfig.max_seconds``) is cooperative:
+the training loop checks it between steps, so a trial stuck inside a step --
+a deadlock, a stalled collective, ``fault: hang`` -- never reaches the check.
+The trainable therefore runs `train_trial` in a thread of the worker and
+watches it. Once the trial has run ``TrainConfig.hang_limit()`` seconds (2 x
+the time limit + 60 s, or ``train.hang_seconds``), the trainable reports a
+final result with status ``timeout``, the reason and ``retire=True``, and when
+the driver has taken it, the worker process ends itself (the stuck thread
+cannot be stopped, and a reused worker must not carry it). The driver records
+the trial as ``timeout`` on that result (`RecordCallback.on_trial_result`);
+Tune then sees a dead worker and requeues the trial, and the scheduler
+(`_RetireHung`) stops that retry before it starts, so a doomed architecture
+is recorded once and trained once. A worker so stuck that the watchdog thread
+cannot run (C code holding the GIL) is ended by `faulthandler` 30 s later,
+which writes every thread's stack to the worker's log; Tune sees a dead
+worker (retried once, then ``error``). Without a time limit nothing is hung.
 """
 
 from __future__ import annotations
 
+import faulthandler
+import itertools
 import logging
+import math
 import os
 import shutil
+import socket
+import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +62,17 @@ os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")  # the CLI's handlers 
 
 import ray  # noqa: E402
 from ray import tune  # noqa: E402
+from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler  # noqa: E402
 from ray.tune.search import Searcher  # noqa: E402
 
-from nas.search import SearchState, trial_train_config  # noqa: E402
+from nas.search import SearchError, SearchState, storage_errors, trial_train_config  # noqa: E402
 from searchspace.genotype import Genotype  # noqa: E402
 
 WEIGHTS_FILE = "weights.safetensors"
+HANG_BACKSTOP_S = 30.0  # faulthandler ends a worker this long after the hang limit if the watchdog could not
+HANG_POLL_S = 0.2  # how often the trainable looks at its training thread
+EXIT_HUNG_WORKER = 75  # exit status of a worker process that ends itself because it holds a hung trial
+SEGMENT_TRIALS = 500  # trials per Tune experiment: Tune keeps each experiment's trials in memory (see run_ray)
 
 
 def init_ray(address: str | None = None, num_cpus: int | None = None, num_gpus: int | None = None) -> None:
@@ -49,24 +81,47 @@ def init_ray(address: str | None = None, num_cpus: int | None = None, num_gpus: 
         return
     common = {"log_to_driver": False, "logging_level": "WARNING", "configure_logging": True}
     if address:
+        check_reachable(address)
         ray.init(address=address, **common)
     else:
-        ray.init(num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, **common)
+        # "local" always starts a fresh runtime: with no address, ray.init would join whatever cluster
+        # /tmp/ray/ray_current_cluster names, a stale one after a killed run (it then retries for minutes)
+        ray.init(address="local", num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, **common)
+
+
+def check_reachable(address: str, timeout: float = 10.0) -> None:
+    """Fail fast, in one line, on a HOST:PORT nobody answers at (ray.init would retry for minutes)."""
+    if "://" in address or address in ("auto", "local"):
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except (OSError, ValueError, OverflowError) as e:
+        raise SearchError(
+            f"--address {address}: no Ray cluster answers there ({e}); check the address printed by `ray start --head`"
+        ) from None
 
 
 class NasSearcher(Searcher):
     """Tune Searcher whose suggestions come from a SearchState (controller + dedupe + constraints)."""
 
-    def __init__(self, state: SearchState):
+    def __init__(self, state: SearchState, limit: int | None = None):
         super().__init__(metric="val_acc", mode="max")
         self.state = state
+        self.left = limit  # suggestions this experiment may still make (None: no limit)
 
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
-        if self.state.stopping:
+        if self.state.stopping or self.left == 0:
             return Searcher.FINISHED
-        pending = self.state.propose()
+        try:
+            pending = self.state.propose()
+        except SearchError as e:  # raised out of Tune it would come back wrapped; run_ray re-raises it
+            self.state.fail(e)
+            return Searcher.FINISHED
         if pending is None:
             return Searcher.FINISHED
+        if self.left is not None:
+            self.left -= 1
         return {
             "trial_id": pending.trial_id,
             "genotype": pending.proposal.genotype.to_json(),
@@ -90,11 +145,56 @@ class _StopWhenAsked(tune.Stopper):
         return self.state.stopping
 
 
+class _RetireHung:
+    """Scheduler mixin: lets a hung trial's worker end itself, and cancels Tune's retry of that trial."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._cancelled: list = []
+
+    def cancel(self, trial) -> None:
+        """Stop this (requeued) trial before it starts again."""
+        self._cancelled.append(trial)
+
+    def on_trial_result(self, tune_controller, trial, result: dict) -> str:
+        if result.get("retire"):
+            return TrialScheduler.CONTINUE  # Tune asks the worker for more, and the worker ends itself
+        return super().on_trial_result(tune_controller, trial, result)
+
+    def choose_trial_to_run(self, tune_controller):
+        while self._cancelled:
+            tune_controller.stop_trial(self._cancelled.pop())  # the scheduler API Hyperband uses
+        return super().choose_trial_to_run(tune_controller)
+
+
+class _FIFO(_RetireHung, FIFOScheduler):
+    """Trials in order of suggestion."""
+
+
+class _ASHA(_RetireHung, ASHAScheduler):
+    """Asynchronous successive halving (stops poor trials early)."""
+
+
 class RecordCallback(tune.Callback):
     """Records every finished Tune trial through the SearchState."""
 
-    def __init__(self, state: SearchState):
+    def __init__(self, state: SearchState, scheduler: _RetireHung):
         self.state = state
+        self.scheduler = scheduler
+        self.retired: set[str] = set()  # Tune ids of trials whose worker ended itself after a hang
+
+    def on_trial_result(self, iteration: int, trials: list, trial, result: dict, **info: Any) -> None:
+        """A hung trial is recorded on its last result: its worker ends itself right after."""
+        our_id = trial.config["trial_id"]
+        if not result.get("retire") or our_id not in self.state.in_flight:
+            return
+        self.retired.add(trial.trial_id)
+        with self._failures_stop_the_run():
+            self.state.complete(our_id, result.get("status", "timeout"), result)
+
+    def on_trial_recover(self, iteration: int, trials: list, trial, **info: Any) -> None:
+        if trial.trial_id in self.retired:  # the worker that ended itself: no retry of the hung architecture
+            self.scheduler.cancel(trial)
 
     def on_trial_complete(self, iteration: int, trials: list, trial, **info: Any) -> None:
         our_id = trial.config["trial_id"]
@@ -108,9 +208,10 @@ class RecordCallback(tune.Callback):
             return
         else:
             status = "stopped"  # stopped early by the scheduler (ASHA); its last epoch's metrics stand
-        if status == "ok" and trial.checkpoint is not None:
-            self._adopt_weights(our_id, trial.checkpoint)
-        self.state.complete(our_id, status, result)
+        with self._failures_stop_the_run():
+            if status == "ok" and trial.checkpoint is not None:
+                self._adopt_weights(our_id, trial.checkpoint)
+            self.state.complete(our_id, status, result)
 
     def on_trial_error(self, iteration: int, trials: list, trial, **info: Any) -> None:
         our_id = trial.config["trial_id"]
@@ -120,7 +221,30 @@ class RecordCallback(tune.Callback):
             self.state.abandon(our_id)
             return
         message = _first_line(getattr(trial, "error_msg", None) or "") or "the Ray worker failed"
-        self.state.complete(our_id, "error", {"error": f"Ray trial failed twice: {message}"})
+        with self._failures_stop_the_run():
+            self.state.complete(our_id, "error", {"error": f"Ray trial failed twice: {message}"})
+
+    def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
+        """Record trials that Tune ended without a callback (an aborted reuse of a worker) as errors."""
+        for trial in trials:
+            our_id = trial.config.get("trial_id")
+            if trial.status not in ("ERROR", "TERMINATED") or our_id not in self.state.in_flight:
+                continue
+            if self.state.stopping:
+                self.state.abandon(our_id)
+                continue
+            message = _first_line(getattr(trial, "error_msg", None) or "") or "no result"
+            with self._failures_stop_the_run():
+                self.state.complete(our_id, "error", {"error": f"Ray ended the trial without a result: {message}"})
+
+    @contextmanager
+    def _failures_stop_the_run(self) -> Iterator[None]:
+        """A record that cannot be written ends the run (raised after Tune stops), not the Tune loop."""
+        try:
+            with storage_errors(self.state.root):
+                yield
+        except SearchError as e:
+            self.state.fail(e)
 
     def _adopt_weights(self, trial_id: str, checkpoint: tune.Checkpoint) -> None:
         if self.state.cfg.keep_weights == "none":
@@ -137,16 +261,23 @@ class RecordCallback(tune.Callback):
 
 def _trainable(config: dict[str, Any], data=None, train_cfg=None) -> None:
     """Ray Tune function trainable: train one genotype, report per epoch, then once with final=True."""
-    from nas.train import train_trial
-
     genotype = Genotype.from_json(config["genotype"])
     where = {"node": ray.get_runtime_context().get_node_id()[:12]}
+    reporting = threading.Event()
 
     def report(metrics: dict[str, Any]) -> None:
-        tune.report(metrics | where | {"final": False})
+        if metrics.get("epochs") == train_cfg.epochs:
+            return  # the final report carries the last epoch (reported twice, ASHA would stop it at max_t first)
+        reporting.set()  # waiting for the driver is not hanging
+        try:
+            tune.report(metrics | where | {"final": False})
+        finally:
+            reporting.clear()
 
-    result = train_trial(genotype, data, train_cfg, seed=config["seed"], report=report)
-    final = result.metrics | where | {"status": result.status, "final": True}
+    result, hung = _watched(genotype, data, train_cfg, config["seed"], report, reporting)
+    final = {"val_acc": math.nan} | result.metrics | where | {"status": result.status, "final": True}  # Tune wants it
+    if hung:
+        _retire(final)
     if result.state_dict is None:
         tune.report(final)
         return
@@ -157,11 +288,53 @@ def _trainable(config: dict[str, Any], data=None, train_cfg=None) -> None:
         tune.report(final, checkpoint=tune.Checkpoint.from_directory(folder))
 
 
+def _watched(genotype: Genotype, data, train_cfg, seed: int, report, reporting: threading.Event):
+    """`train_trial` in a thread, ended as ``timeout`` if it runs past the hang limit (see the module docstring)."""
+    from nas.train import TrialResult, train_trial
+
+    limit = train_cfg.hang_limit()
+    if not limit:
+        return train_trial(genotype, data, train_cfg, seed=seed, report=report), False
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["result"] = train_trial(genotype, data, train_cfg, seed=seed, report=report)
+        except BaseException as e:  # noqa: BLE001 -- handed to the trainable's thread (Tune's stop is SystemExit)
+            box["error"] = e
+
+    thread = threading.Thread(target=work, name="nasgraph-trial", daemon=True)
+    faulthandler.dump_traceback_later(limit + HANG_BACKSTOP_S, exit=True)  # if even this thread cannot run
+    started = time.monotonic()
+    thread.start()
+    while thread.is_alive() and (time.monotonic() - started < limit or reporting.is_set()):
+        thread.join(HANG_POLL_S)
+    faulthandler.cancel_dump_traceback_later()
+    if "error" in box:
+        raise box["error"]
+    if "result" in box:
+        return box["result"], False
+    seconds = time.monotonic() - started
+    error = f"hung: still running after {seconds:.0f}s (limit {limit:g}s); its worker was retired"
+    return TrialResult("timeout", {"error": error, "wall_seconds": seconds}), True
+
+
+def _retire(final: dict[str, Any]) -> None:
+    """Report a hung trial's result, then end this worker process once the driver has taken it."""
+    try:
+        tune.report(final | {"retire": True})  # returns when the driver asks for more (or stops the trial)
+    finally:
+        print("nasgraph: a trial hung in this worker; ending the worker process", file=sys.stderr, flush=True)
+        os._exit(EXIT_HUNG_WORKER)
+
+
 def run_ray(state: SearchState, data, after_init: Callable[[], Any] | None = None) -> None:
     """Run the search's remaining trials through Ray Tune; returns when the budget is spent or on interrupt.
 
     `after_init` runs once Ray is up: the place to install signal handlers, since ``ray.init``
-    installs its own (which abort the process on SIGTERM).
+    installs its own (which abort the process on SIGTERM). Trials run in Tune experiments of at most
+    `SEGMENT_TRIALS` trials, one after another: Tune keeps every trial of an experiment in the
+    driver's memory, so a long search in one experiment would grow without bound.
     """
     cfg = state.cfg
     init_ray(cfg.address, num_cpus=None, num_gpus=None)
@@ -169,18 +342,39 @@ def run_ray(state: SearchState, data, after_init: Callable[[], Any] | None = Non
         after_init()
     trainable = tune.with_parameters(_trainable, data=data, train_cfg=trial_train_config(cfg))
     trainable = tune.with_resources(trainable, {"cpu": cfg.cpus_per_trial, "gpu": cfg.gpus_per_trial})
-    scheduler = None
-    if cfg.asha:
-        from ray.tune.schedulers import ASHAScheduler
+    quiet = [logging.getLogger(n) for n in ("ray.tune", "ray.train", "ray.air")]
+    levels = [q.level for q in quiet]
+    for q in quiet:
+        q.setLevel(logging.ERROR)  # our progress lines replace Tune's; its end-of-run analysis has no logs to read
+    try:
+        for segment in itertools.count():
+            before = len(state.rows)
+            _tuner(state, trainable, segment).fit()
+            if state.done or state.stopping or len(state.rows) == before:
+                break  # finished, stopped, or nothing came of a whole experiment (do not spin)
+    finally:
+        for q, level in zip(quiet, levels, strict=True):
+            q.setLevel(level)
+        for trial_id in list(state.in_flight):
+            state.abandon(trial_id)
+    if state.failure is not None:
+        raise state.failure
 
-        scheduler = ASHAScheduler(time_attr="training_iteration", max_t=cfg.train.epochs, grace_period=cfg.grace_epochs)
+
+def _tuner(state: SearchState, trainable, segment: int) -> tune.Tuner:
+    """One Tune experiment over the next `SEGMENT_TRIALS` proposals of the search."""
+    cfg = state.cfg
+    if cfg.asha:
+        scheduler = _ASHA(time_attr="training_iteration", max_t=cfg.train.epochs, grace_period=cfg.grace_epochs)
+    else:
+        scheduler = _FIFO()
     storage = Path(cfg.storage or state.root / "ray").absolute()
-    tuner = tune.Tuner(
+    return tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(
             metric="val_acc",
             mode="max",
-            search_alg=NasSearcher(state),
+            search_alg=NasSearcher(state, limit=SEGMENT_TRIALS),
             scheduler=scheduler,
             num_samples=-1,
             max_concurrent_trials=cfg.concurrency,
@@ -189,26 +383,15 @@ def run_ray(state: SearchState, data, after_init: Callable[[], Any] | None = Non
             trial_dirname_creator=_trial_name,
         ),
         run_config=tune.RunConfig(
-            name=f"run-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}",
+            name=f"run-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{segment}",
             storage_path=str(storage) if "://" not in str(cfg.storage or "") else cfg.storage,
             verbose=0,
             stop=_StopWhenAsked(state),
             failure_config=tune.FailureConfig(max_failures=1),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=None),  # one per trial, moved out on completion
-            callbacks=[RecordCallback(state)],
+            callbacks=[RecordCallback(state, scheduler)],
         ),
     )
-    quiet = [logging.getLogger(n) for n in ("ray.tune", "ray.train", "ray.air")]
-    levels = [q.level for q in quiet]
-    for q in quiet:
-        q.setLevel(logging.ERROR)  # our progress lines replace Tune's; its end-of-run analysis has no logs to read
-    try:
-        tuner.fit()
-    finally:
-        for q, level in zip(quiet, levels, strict=True):
-            q.setLevel(level)
-        for trial_id in list(state.in_flight):
-            state.abandon(trial_id)
 
 
 def _trial_name(trial) -> str:

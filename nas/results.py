@@ -29,6 +29,7 @@ JSONL and holds as many rows. This module imports neither torch nor Ray.
 from __future__ import annotations
 
 import bisect
+import errno
 import gc
 import json
 import math
@@ -316,11 +317,13 @@ def _append_line(fd: int, line: bytes, path: Path) -> None:
     try:
         written = os.write(fd, line)
         if written != len(line):
-            raise OSError(f"{path}: short write ({written} of {len(line)} bytes)")
+            raise OSError(errno.EIO, f"short write ({written} of {len(line)} bytes)", str(path))
         os.fsync(fd)
-    except BaseException:
+    except BaseException as e:
         with suppress(OSError):
             os.ftruncate(fd, size)  # so the next append does not land after half a line
+        if isinstance(e, OSError) and e.filename is None:
+            raise OSError(e.errno, e.strerror or str(e), str(path)) from e  # say which file
         raise
 
 

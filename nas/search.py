@@ -11,7 +11,21 @@ before the controller is told; the controller's state is saved atomically
 after every tell. On resume the record is the truth: the saved state is loaded,
 proposals that never finished are dropped, and any recorded trial the state
 has not seen is replayed into the controller, so no completed trial is lost,
-re-run, or counted twice.
+re-run, or counted twice. A saved state that has seen trials the record lacks
+(a record cut short by hand or by a lost write) is rebuilt from the record.
+
+Failures of the folder itself -- a full disk, a read-only or immutable
+folder -- end the search with `StorageError` (one line, exit code 2): a line
+is appended whole or rolled back, and state and config files are replaced
+atomically, so the record stays the old one or the new one, never half of
+each. Two searches never share a folder: the second is refused by the lock.
+
+Hung trials: ``--trial-timeout`` is checked between training steps; a trial
+stuck inside a step runs until ``TrainConfig.hang_limit()``, when `run_local`
+interrupts it (SIGALRM in the main thread) and records it as ``timeout``.
+(`nas.dispatch` does the same for Ray workers.) An architecture whose training
+fails with ``error`` twice is not trained a third time: later proposals of it
+are recorded as duplicates.
 """
 
 from __future__ import annotations
@@ -20,10 +34,15 @@ import dataclasses
 import fcntl
 import json
 import os
+import random
+import shutil
+import signal
 import sys
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +74,23 @@ SMALL_INPUT_WIDTHS = (8, 16, 24, 32)
 
 class SearchError(RuntimeError):
     """A search that cannot start or continue; the message is one line for the user."""
+
+
+class StorageError(SearchError):
+    """The results folder cannot be written (full disk, read-only, permissions); what was recorded is kept."""
+
+
+@contextmanager
+def storage_errors(root: Path) -> Iterator[None]:
+    """Turn a failed write under `root` into a one-line StorageError that says how to continue."""
+    try:
+        yield
+    except OSError as e:
+        what = e.filename or f"to {root}"
+        raise StorageError(
+            f"cannot write {what}: {e.strerror or e}; the trials recorded so far are intact -- "
+            f"free space or make the folder writable, then `launch.py search --resume {root}`"
+        ) from e
 
 
 @dataclass(frozen=True)
@@ -113,27 +149,39 @@ class SearchState:
         self.info = info
         self.log = log
         self.started = time.time()
+        fresh = not resume and not self.root.exists()
         self._lock_fd = _prepare_folder(self.root, resume)
         try:
-            self.cfg = _settle_config(self.root, cfg, resume)
-            if not (self.root / DATA).exists():  # what export needs to rebuild a trial's network
-                atomic_write(self.root / DATA, json.dumps(dataclasses.asdict(info)).encode())
-            self.space = make_space(self.cfg, info)
-            self.record = results.Record.open(self.root / results.JSONL)
-            self.controller = controller if controller is not None else self._restore_controller()
+            with storage_errors(self.root):
+                self.cfg = _settle_config(self.root, cfg, resume)
+                if not (self.root / DATA).exists():  # what export needs to rebuild a trial's network
+                    atomic_write(self.root / DATA, json.dumps(dataclasses.asdict(info)).encode())
+                self.space = make_space(self.cfg, info)
+                self.record = results.Record.open(self.root / results.JSONL)
+                self.controller = controller if controller is not None else self._restore_controller()
         except BaseException:
             self.close(final=False)
+            if fresh:  # a search that never started leaves no folder behind to be --resume'd
+                shutil.rmtree(self.root, ignore_errors=True)
             raise
         self.in_flight: dict[str, Pending] = {}
         self.waiting: dict[str, list[Proposal]] = {}  # fingerprint -> proposals waiting for an in-flight twin
         self.known: dict[str, list[dict[str, Any]]] = {}  # fingerprint -> recorded rows with results to replay
+        self.errored: dict[str, list[dict[str, Any]]] = {}  # fingerprint -> rows that failed once with "error"
         self.rows: list[dict[str, Any]] = []  # the record's rows, in order (kept here: no re-reading)
         self.counts: Counter[str] = Counter()  # rows by status
+        self.leaders = Leaders()  # the Pareto front and the best row, kept up to date row by row
         for row in self.record.rows():
             self._index(row)
         self.skips_in_a_row = 0
         self.resumed_dispatched = self.dispatched
         self.stopping = False  # set on interrupt: unfinished trials are abandoned, not recorded
+        self.failure: SearchError | None = None  # why an engine had to stop (raised once it has)
+
+    def fail(self, error: SearchError) -> None:
+        """Stop the search because of `error`; the engine raises it once its trials have stopped."""
+        self.failure = self.failure or error
+        self.stopping = True
 
     # ------------------------------------------------------------ counts
 
@@ -153,6 +201,10 @@ class SearchState:
 
     def propose(self) -> Pending | None:
         """The next proposal to train, or None when the budget is spent (in flight included)."""
+        with storage_errors(self.root):  # rejected and duplicate proposals are recorded too
+            return self._propose()
+
+    def _propose(self) -> Pending | None:
         while self.remaining() > 0:
             if self.skips_in_a_row >= self.max_skips:
                 raise SearchError(
@@ -219,6 +271,10 @@ class SearchState:
         self, trial_id: str, status: str, metrics: dict[str, Any], weights: dict | None = None
     ) -> dict[str, Any]:
         """Record a finished trial (fsync'd), tell the controller, resolve waiting twins; returns the row."""
+        with storage_errors(self.root):
+            return self._complete(trial_id, status, metrics, weights)
+
+    def _complete(self, trial_id: str, status: str, metrics: dict[str, Any], weights: dict | None) -> dict[str, Any]:
         pending = self.in_flight.pop(trial_id)
         if weights is not None and status == "ok" and self.cfg.keep_weights != "none":
             save_weights(weights, self.weights_path(trial_id))
@@ -289,15 +345,19 @@ class SearchState:
 
     def _index(self, row: dict[str, Any]) -> None:
         self.rows.append(row)
-        self.counts[row.get("status", "")] += 1
-        if row.get("status") in COUNTED and row.get("status") != "error":
+        status = row.get("status")
+        self.counts[status or ""] += 1
+        self.leaders.add(row)
+        if status == "error":  # maybe bad luck (a lost worker): one more try, then it is the architecture's result
+            failed = self.errored.setdefault(row["fingerprint"], [])
+            if _twin(failed, Genotype.from_dict(row["genotype"])) is None:
+                failed.append(row)
+                return
+        if status in COUNTED:
             self.known.setdefault(row["fingerprint"], []).append(row)
 
     def _known_twin(self, fp: str, g: Genotype) -> dict[str, Any] | None:
-        for row in self.known.get(fp, []):
-            if ss.same_architecture(Genotype.from_dict(row["genotype"]), g):
-                return row
-        return None
+        return _twin(self.known.get(fp, []), g)
 
     # ------------------------------------------------------------ controller state
 
@@ -306,16 +366,22 @@ class SearchState:
             raise SearchError(f"{self.root} is a `launch.py train` run; it cannot be resumed, run it again")
         ctrl = self._new_controller()
         state_path = self.root / STATE
+        rows = self.record.rows()
         if state_path.exists():
             try:
                 ctrl.load_state_dict(json.loads(state_path.read_text()))
-            except (ValueError, KeyError, TypeError) as e:
+            except (ValueError, KeyError, TypeError, AttributeError, IndexError) as e:
                 raise SearchError(
-                    f"{state_path} is unreadable ({e}); remove it to rebuild the state from the record"
+                    f"{state_path} is unreadable ({e!r:.200}); remove it to rebuild the state from the record"
                 ) from None
+            recorded = {r["trial_id"] for r in rows}
+            ahead = [t for t in ctrl.observed if t not in recorded]
+            if ahead:  # the record lost rows the state saw (cut short): the record is the truth
+                self.log(f"{state_path} has seen trials the record lacks ({', '.join(ahead[:3])}); rebuilding it")
+                asked, ctrl = ctrl.asked, self._new_controller()
+                ctrl.asked = asked  # ids are never reused
         dropped = ctrl.drop_pending()
         replayed = 0
-        rows = self.record.rows()
         for row in rows:
             if not ctrl.has_observed(row["trial_id"]):
                 ctrl.tell(row["trial_id"], row["status"], row, Genotype.from_dict(row["genotype"]))
@@ -367,25 +433,16 @@ class SearchState:
         return self.root / "weights" / f"{trial_id}.safetensors"
 
     def front_ids(self) -> list[str]:
-        """Trial ids on the Pareto front of validation accuracy (max) and parameters (min)."""
-        ok = self._ok_rows()
-        if not ok:
-            return []
-        import numpy as np
-
-        values = np.array([[r["val_acc"], r.get("params") or 0] for r in ok], dtype=float)
-        return [r["trial_id"] for r, m in zip(ok, results.pareto_mask(values, [True, False]), strict=True) if m]
+        """Trial ids on the Pareto front of validation accuracy (max) and parameters (min), in record order."""
+        return [r["trial_id"] for r in self.leaders.front]
 
     def best_id(self) -> str | None:
-        ok = self._ok_rows()
-        return max(ok, key=lambda r: (r["val_acc"], -(r.get("params") or 0)))["trial_id"] if ok else None
-
-    def _ok_rows(self) -> list[dict[str, Any]]:
-        return [r for r in self.rows if r.get("status") == "ok" and r.get("val_acc") is not None]
+        return self.leaders.best["trial_id"] if self.leaders.best is not None else None
 
     def keep_set(self) -> set[str]:
         """Trials whose weights are kept: the Pareto front (val_acc, params) and the most accurate."""
-        return set(self.front_ids()) | ({self.best_id()} if self.best_id() else set())
+        best = self.best_id()
+        return set(self.front_ids()) | ({best} if best else set())
 
     def prune_weights(self) -> None:
         if self.cfg.keep_weights != "front":
@@ -396,22 +453,22 @@ class SearchState:
         keep = self.keep_set() | set(self.in_flight)
         for f in folder.glob("*.safetensors"):
             if f.stem not in keep:
-                f.unlink(missing_ok=True)
+                with suppress(OSError):  # a read-only folder keeps a few weights too many
+                    f.unlink(missing_ok=True)
 
     # ------------------------------------------------------------ progress and closing
 
     def _progress(self, row: dict[str, Any]) -> None:
         done = self.dispatched
         failed = done - self.counts["ok"] - self.counts["stopped"]
-        best_id = self.best_id()
-        best = next(r["val_acc"] for r in self.rows if r["trial_id"] == best_id) if best_id else None
+        best = self.leaders.best["val_acc"] if self.leaders.best is not None else None
         done_now = done - self.resumed_dispatched
         elapsed = time.time() - self.started
         eta = elapsed / done_now * max(0, self.cfg.trials - done) if done_now > 0 else float("nan")
         self.log(
             f"[{done:>{len(str(self.cfg.trials))}}/{self.cfg.trials}] {row['trial_id']} {row['status']:<9}"
             f" val {_fmt(row.get('val_acc'))}  params {_human(row.get('params'))}  flops {_human(row.get('flops'))}"
-            f" | best {_fmt(best)} | front {len(self.front_ids())}"
+            f" | best {_fmt(best)} | front {len(self.leaders.front)}"
             f" | failed {failed} | rejected {self.counts['rejected']} | dup {self.counts['duplicate']}"
             f" | ETA {_duration(eta)}"
         )
@@ -421,8 +478,11 @@ class SearchState:
         record = getattr(self, "record", None)
         if record is not None:
             if final:
-                record.write_parquet()
-                self.prune_weights()
+                try:
+                    record.write_parquet()
+                    self.prune_weights()
+                except OSError as e:  # a copy and a clean-up: the record itself is complete
+                    self.log(f"warning: could not write {e.filename or 'trials.parquet'} ({e.strerror or e})")
             record.close()
         if self._lock_fd is not None:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
@@ -439,17 +499,95 @@ class SearchState:
 # ------------------------------------------------------------------ engine: the plain loop
 
 
+class Leaders:
+    """The ok rows on the (val_acc max, params min) Pareto front, and the most accurate ok row.
+
+    Updated one row at a time in O(front size), so the driver's per-trial bookkeeping does not grow
+    with the record. Same answers as `results.pareto_mask` (identical rows are both kept; rows without
+    an accuracy never count) and `results.best` (ties: fewer parameters, then the earlier row).
+    """
+
+    def __init__(self) -> None:
+        self.front: list[dict[str, Any]] = []  # in record order
+        self.best: dict[str, Any] | None = None
+
+    def add(self, row: dict[str, Any]) -> None:
+        acc = row.get("val_acc")
+        if row.get("status") != "ok" or acc is None or acc != acc:  # not trained, or no (or a NaN) accuracy
+            return
+        key = _objectives(row)
+        if self.best is None or key > _objectives(self.best):
+            self.best = row
+        if any(_dominates(_objectives(f), key) for f in self.front):
+            return
+        self.front = [f for f in self.front if not _dominates(key, _objectives(f))] + [row]
+
+
+def _objectives(row: dict[str, Any]) -> tuple[float, float]:
+    """(val_acc, -params): larger is better in both."""
+    return row["val_acc"], -(row.get("params") or 0)
+
+
+def _dominates(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return a[0] >= b[0] and a[1] >= b[1] and a != b
+
+
 def run_local(state: SearchState, data, should_stop: Callable[[], bool] = lambda: False) -> None:
     """Train proposals one after another in this process (no Ray); the baseline engine."""
-    from nas.train import train_trial
+    from nas.train import resolve_device, train_trial
 
     train_cfg = trial_train_config(state.cfg)
+    try:
+        resolve_device(train_cfg.device)  # this process trains: a device it lacks is the user's to fix
+    except ValueError as e:
+        raise SearchError(f"--device: {e}") from None
     while not should_stop():
         pending = state.propose()
         if pending is None:
             break
-        result = train_trial(pending.proposal.genotype, data, train_cfg, seed=pending.seed)
+        with _hang_alarm(train_cfg.hang_limit()) as trial:
+            trial.result = train_trial(pending.proposal.genotype, data, train_cfg, seed=pending.seed)
+        result = trial.result
         state.complete(pending.trial_id, result.status, result.metrics, result.state_dict)
+
+
+class TrialHung(BaseException):
+    """Raised into a trial that ran past its hang limit (a BaseException: training must not catch it)."""
+
+
+@dataclass
+class _Outcome:
+    result: Any = None  # the TrialResult; a timeout when the alarm went off
+
+
+@contextmanager
+def _hang_alarm(limit: float) -> Iterator[_Outcome]:
+    """Interrupt the body with TrialHung after `limit` seconds (SIGALRM; main thread only), a timeout result."""
+    outcome = _Outcome()
+    if not limit or threading.current_thread() is not threading.main_thread():
+        yield outcome
+        return
+
+    def on_alarm(signum: int, frame: object) -> None:
+        raise TrialHung
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    started = time.monotonic()
+    signal.setitimer(signal.ITIMER_REAL, limit)
+    try:
+        try:
+            yield outcome
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    except TrialHung:  # also when the alarm beat the line above: training had just run out of time anyway
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        from nas.train import TrialResult
+
+        seconds = time.monotonic() - started
+        error = f"hung: still running after {seconds:.0f}s (limit {limit:g}s); interrupted"
+        outcome.result = TrialResult("timeout", {"error": error, "wall_seconds": seconds})
+    finally:
+        signal.signal(signal.SIGALRM, previous)
 
 
 def trial_train_config(cfg: SearchConfig):
@@ -479,11 +617,21 @@ def make_space(cfg: SearchConfig, info: DataInfo) -> ss.SearchSpace:
     if "widths" not in opts and max(info.input_size) <= 16:
         opts["widths"] = SMALL_INPUT_WIDTHS  # tiny images (digits' 8x8) need no 64-wide first stages
     try:
-        return ss.SearchSpace(
+        space = ss.SearchSpace(
             **opts, in_channels=info.in_channels, num_classes=info.num_classes, input_size=info.input_size[0]
         )
+        space.sample(random.Random(cfg.seed))  # options that only fail when sampling fail here, before any trial
     except (GenotypeError, TypeError, ValueError) as e:
         raise SearchError(f"search space: {e}") from None
+    return space
+
+
+def _twin(rows: list[dict[str, Any]], g: Genotype) -> dict[str, Any] | None:
+    """The first row whose genotype is the same architecture as g."""
+    for row in rows:
+        if ss.same_architecture(Genotype.from_dict(row["genotype"]), g):
+            return row
+    return None
 
 
 def _tuples(v: Any) -> Any:
@@ -494,7 +642,7 @@ def _prepare_folder(root: Path, resume: bool) -> int:
     """Create or reopen the results folder and take its lock."""
     if resume and not (root / CONFIG).exists():
         raise SearchError(f"--resume {root}: no search there (no {CONFIG})")
-    if not resume and root.exists() and any(root.iterdir()):
+    if not resume and root.exists() and any(p.name != ".lock" for p in root.iterdir()):
         raise SearchError(
             f"results folder {root} already exists; pass --resume {root} to continue it, or choose another --name"
         )
@@ -511,8 +659,18 @@ def _prepare_folder(root: Path, resume: bool) -> int:
         raise SearchError(
             f"results folder {root} is in use by another search (pid {holder}); wait for it or stop it"
         ) from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    if not resume and any(p.name != ".lock" for p in root.iterdir()):  # another search started here meanwhile
+        os.close(fd)
+        raise SearchError(f"results folder {root} was just created by another search; choose another --name")
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        for folder in (root, root / "state", root / "weights"):  # a killed search's half-written files
+            for tmp in folder.glob(".*.tmp"):
+                tmp.unlink()
+    except OSError as e:
+        os.close(fd)
+        raise SearchError(f"cannot write to results folder {root}: {e.strerror}") from None
     return fd
 
 
@@ -555,8 +713,11 @@ def atomic_write(path: Path, data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
+    except BaseException as e:
+        with suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise OSError(e.errno, e.strerror or str(e), str(path)) from e  # name the file, not its temporary
         raise
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:

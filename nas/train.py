@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gc
 import math
+import random
 import resource
 import time
 import traceback
@@ -37,6 +38,7 @@ from searchspace.genotype import Genotype, GenotypeError
 SCHEDULES = ("onecycle", "cosine")
 FAULTS = ("", "nan", "oom", "raise", "hang")
 DIVERGED_LOSS = 1e4
+HANG_FACTOR, HANG_GRACE = 2.0, 60.0  # auto hang limit: a trial still running at 2 x max_seconds + 60 s is hung
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,8 @@ class TrainConfig:
     memory_fraction: float = 0.0  # cap on this process's share of GPU memory; 0 = no cap
     keep_weights: bool = True  # return the trained weights
     fault: str = ""  # fault injection for reliability tests: nan, oom, raise or hang, in the first epoch
+    fault_rate: float = 1.0  # share of trials the fault hits, drawn from each trial's seed
+    hang_seconds: float = 0.0  # a trial still running this long is hung and ended; 0 = auto (see hang_limit)
 
     def __post_init__(self) -> None:
         checks = [
@@ -72,9 +76,16 @@ class TrainConfig:
             (self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}"),
             (0.0 <= self.warmup < 1.0, "warmup must be in [0, 1)"),
             (0.0 <= self.label_smoothing < 1.0, "label_smoothing must be in [0, 1)"),
-            (self.max_seconds >= 0, "max_seconds must be >= 0"),
+            (0.0 <= self.momentum < math.inf, "momentum must be a number >= 0"),
+            (0.0 <= self.weight_decay < math.inf, "weight_decay must be a number >= 0"),
+            (self.eval_batch_size >= 1, "eval_batch_size must be >= 1"),
+            (self.threads >= 0, "threads must be >= 0 (0: torch's default)"),
+            (0 <= self.max_seconds < math.inf, "max_seconds must be a number >= 0"),
+            (_device_ok(self.device), f"device must be auto, cpu, mps, cuda or cuda:N, got {self.device!r}"),
             (0.0 <= self.memory_fraction <= 1.0, "memory_fraction must be in [0, 1]"),
             (self.fault in FAULTS, f"fault must be one of {', '.join(repr(f) for f in FAULTS)}"),
+            (0.0 <= self.fault_rate <= 1.0, "fault_rate must be in [0, 1]"),
+            (0 <= self.hang_seconds < math.inf, "hang_seconds must be a number >= 0"),
         ]
         for ok, message in checks:
             if not ok:
@@ -82,6 +93,12 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def hang_limit(self) -> float:
+        """Seconds after which a trial that has not ended is hung (0: never); `max_seconds` alone is cooperative."""
+        if self.hang_seconds:
+            return self.hang_seconds
+        return self.max_seconds * HANG_FACTOR + HANG_GRACE if self.max_seconds else 0.0
 
 
 @dataclass
@@ -107,7 +124,10 @@ def train_trial(
         metrics |= {"params": params, "flops": flops}
     except GenotypeError as e:
         return TrialResult("invalid", metrics | {"error": str(e), "wall_seconds": time.perf_counter() - started})
-    device = resolve_device(cfg.device)
+    try:
+        device = resolve_device(cfg.device)
+    except ValueError as e:  # this worker has no such device
+        return TrialResult("error", metrics | {"error": str(e), "wall_seconds": time.perf_counter() - started})
     run = None
     try:
         run = _Run(genotype, data, cfg, seed, device)
@@ -151,6 +171,7 @@ class _Run:
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, _lr_lambda(cfg, cfg.epochs * self.steps_per_epoch))
         self.amp = device.type == "cuda" and cfg.bf16
         self.loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+        self.fault = cfg.fault if cfg.fault and random.Random(seed).random() < cfg.fault_rate else ""
 
     def _compile(self, model: nn.Module) -> nn.Module:
         net = ss.trace(model) if self.cfg.trace else model
@@ -191,8 +212,8 @@ class _Run:
             x = self._prepare(images.index_select(0, idx))
             with torch.autocast(self.device.type, torch.bfloat16, enabled=self.amp):
                 loss = self.loss_fn(self.net(x), self.train_y.index_select(0, idx))
-            if epoch == 1 and step == 0 and cfg.fault:
-                loss = _inject(cfg.fault, loss)
+            if epoch == 1 and step == 0 and self.fault:
+                loss = _inject(self.fault, loss)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             self.opt.step()
@@ -299,6 +320,16 @@ def _inject(fault: str, loss: torch.Tensor) -> torch.Tensor:
     if fault == "hang":
         time.sleep(10**6)
     return loss
+
+
+def _device_ok(name: str) -> bool:
+    """Whether a device name is well formed (availability is checked where the trial runs)."""
+    if name == "auto":
+        return True
+    try:
+        return torch.device(name).type in ("cpu", "cuda", "mps")
+    except (RuntimeError, TypeError):
+        return False
 
 
 def resolve_device(name: str) -> torch.device:

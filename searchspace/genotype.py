@@ -259,7 +259,7 @@ class Genotype:
             raise GenotypeError(f"genotype JSON is {len(text)} bytes; at most {MAX_JSON_BYTES} are read")
         try:
             data = json.loads(text)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        except ValueError as e:  # bad syntax or encoding, or an integer literal too long to convert
             raise GenotypeError(f"genotype is not valid JSON: {e}") from None
         except RecursionError:
             raise GenotypeError("genotype JSON is nested too deeply") from None

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -40,11 +41,19 @@ def kill_group(proc: subprocess.Popen) -> None:
 
 
 def test_short_search_through_ray_writes_n_rows(tmp_path):
+    # a killed run leaves /tmp/ray/ray_current_cluster naming its dead cluster: a new search must not try to join it
+    stale = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
+    planted = not stale.exists()
+    if planted:
+        stale.parent.mkdir(exist_ok=True)
+        stale.write_text("127.0.0.1:9\n")
     proc = launch("--results-dir", str(tmp_path), "--name", "short", n=4, start_new_session=True)
     try:
         out, err = proc.communicate(timeout=300)
     finally:
         kill_group(proc)
+        if planted:
+            stale.unlink(missing_ok=True)
     assert proc.returncode == 0, err[-3000:]
     rows = results.Record.open(tmp_path / "short").rows()
     assert len(counted(rows)) == 4 and all(r["status"] == "ok" for r in counted(rows))
@@ -130,3 +139,30 @@ def test_sigterm_and_ctrl_c_stop_cleanly_and_resume(tmp_path, sig, code):
     assert resumed.returncode == 0, err[-2000:]
     rows = results.Record.open(root).rows()
     assert rows[: len(before)] == before and len(counted(rows)) == 5
+
+
+def test_asha_stops_poor_trials_early_and_records_them(tmp_path):
+    argv = [*QUICK, "--asha", "--grace-epochs", "1", "--controller", "random"]
+    argv[argv.index("--epochs") + 1] = "4"
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "launch.py"), "search", *[a.format(n=8) for a in argv]]
+        + ["--results-dir", str(tmp_path), "--name", "asha"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=300)
+    finally:
+        kill_group(proc)
+    assert proc.returncode == 0, err[-3000:]
+    rows = counted(results.Record.open(tmp_path / "asha").rows())
+    assert len(rows) == 8
+    assert {r["status"] for r in rows} <= {"ok", "stopped"}
+    for r in rows:
+        if r["status"] == "stopped":
+            assert r["epochs"] < 4 and r["val_acc"] is not None  # ASHA's cut, with its last epoch's metrics
+        else:
+            assert r["epochs"] == 4

@@ -3,12 +3,15 @@
 import json
 from collections import Counter
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nas import results
 from nas.config import SearchConfig
 from nas.data import load_dataset
-from nas.search import COUNTED, DataInfo, SearchError, SearchState, run_local
+from nas.search import COUNTED, DataInfo, Leaders, SearchError, SearchState, run_local
 from nas.train import TrainConfig
 
 TINY_SPACE = {
@@ -158,3 +161,27 @@ def test_statuses_of_failed_trials_are_recorded(tmp_path, data):
     assert Counter(r["status"] for r in counted(rows)) == {"diverged": 2}
     assert all("nan" in r["error"] for r in rows)
     assert not list((root / "weights").glob("*")) if (root / "weights").exists() else True
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["ok", "ok", "ok", "error", "stopped"]),
+            st.one_of(st.none(), st.sampled_from([0.1, 0.5, 0.5, 0.9, 1.0, float("nan")])),
+            st.one_of(st.none(), st.sampled_from([10, 100, 100, 1000])),
+        ),
+        max_size=40,
+    )
+)
+def test_leaders_kept_row_by_row_match_the_batch_front_and_best(rows):
+    rows = [{"trial_id": f"t{i:03d}", "status": s, "val_acc": acc, "params": p} for i, (s, acc, p) in enumerate(rows)]
+    leaders = Leaders()
+    for row in rows:
+        leaders.add(row)
+    ok = [r for r in rows if r["status"] == "ok" and r["val_acc"] is not None and r["val_acc"] == r["val_acc"]]
+    values = np.array([[r["val_acc"], r["params"] or 0] for r in ok], dtype=float).reshape(-1, 2)
+    expected = [r["trial_id"] for r, m in zip(ok, results.pareto_mask(values, [True, False]), strict=True) if m]
+    assert [r["trial_id"] for r in leaders.front] == expected
+    best = max(ok, key=lambda r: (r["val_acc"], -(r["params"] or 0)), default=None)
+    assert leaders.best is best

@@ -1,0 +1,93 @@
+"""Faults under Ray: a worker process killed mid-trial, a node removed mid-search, trials that hang.
+
+Each search is a real driver (`launch.py search --address`) on a `ray.cluster_utils.Cluster`; the
+affected trials must be retried or recorded with a reason, and the search must finish with exactly the
+requested trials.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+from harness import QUICK, assert_intact, driver, rows_now, wait_until
+
+pytestmark = pytest.mark.slow
+
+
+def busy_workers(parent: int | None = None) -> list[int]:
+    """Pids of Tune trainable workers running a trial right now (optionally: children of `parent`)."""
+    ps = subprocess.run(["ps", "-eo", "pid=,ppid=,args="], capture_output=True, text=True, timeout=30).stdout
+    found = []
+    for line in ps.splitlines():
+        pid, ppid, args = line.split(None, 2)
+        if args.startswith("ray::ImplicitFunc.train") and (parent is None or int(ppid) == parent):
+            found.append(int(pid))
+    return found
+
+
+def search(tmp_path: Path, cluster, trials: int, *extra: str, config: str = ""):
+    args = ["search", "--trials", str(trials), *QUICK, "--address", cluster.address, *extra]
+    if config:
+        (tmp_path / "faults.yaml").write_text(config)
+        args += ["--config", str(tmp_path / "faults.yaml")]
+    return driver(*args, "--results-dir", str(tmp_path), "--name", "s", logs=tmp_path / "logs")
+
+
+def test_worker_killed_mid_trial_is_retried_and_failing_trials_are_recorded(tmp_path, ray_cluster):
+    # trials 1, 3 and 4 raise in their first step (fault_rate 0.3 over the trial seeds); the others train 15 epochs
+    config = "train:\n  fault: raise\n  fault_rate: 0.3\n  epochs: 15\n"
+    with search(tmp_path, ray_cluster, 6, config=config) as d:
+        wait_until(lambda: rows_now(tmp_path / "s") and busy_workers(), 180, "a trial in training", alive=d)
+        victim = busy_workers()[0]
+        os.kill(victim, signal.SIGKILL)
+        assert d.wait(300) == 0, d.stderr()[-3000:]
+        assert "ActorDiedError" in d.stderr()  # Tune saw the worker die under a running trial
+    rows = assert_intact(tmp_path / "s", 6)
+    assert victim not in busy_workers()
+    by_id = {r["trial_id"]: r for r in rows}
+    assert {t for t, r in by_id.items() if r["status"] == "error"} == {"00001", "00003", "00004"}
+    assert all("injected failure" in by_id[t]["error"] for t in ("00001", "00003", "00004"))
+    assert all(r["status"] == "ok" for t, r in by_id.items() if t not in ("00001", "00003", "00004"))  # retried
+
+
+def test_node_removed_mid_search_its_trial_is_retried_elsewhere(tmp_path, ray_cluster):
+    node = ray_cluster.add_node(num_cpus=1)
+    ray_cluster.wait_for_nodes()
+    raylet = node.all_processes["raylet"][0].process.pid
+    try:
+        with search(tmp_path, ray_cluster, 6, "--concurrency", "3", config="train:\n  epochs: 12\n") as d:
+            wait_until(lambda: busy_workers(parent=raylet), 180, "a trial on the extra node", alive=d)
+            ray_cluster.remove_node(node)  # the node and its worker processes are gone, mid-trial
+            assert d.wait(300) == 0, d.stderr()[-3000:]
+            assert "ActorDiedError" in d.stderr()  # Tune saw the trial's worker go with the node
+    finally:
+        if node in ray_cluster.worker_nodes:
+            ray_cluster.remove_node(node)
+    rows = assert_intact(tmp_path / "s", 6)
+    failed = [r for r in rows if r["status"] != "ok"]
+    assert all(r["status"] == "error" and r["error"] for r in failed), failed  # retried, or failed with a reason
+    assert node.node_id[:12] not in {r["node"] for r in rows[-2:]}  # the last trials ran on the nodes left
+
+
+def test_hung_trials_are_recorded_as_timeout_once_and_the_search_finishes(tmp_path, ray_cluster):
+    # trials 1, 3 and 4 hang in their first step (time.sleep); the hang limit is 4 s
+    config = "train:\n  fault: hang\n  fault_rate: 0.5\n  hang_seconds: 4\n"
+    logs = Path(ray_cluster.head_node.get_session_dir_path()) / "logs"
+    retired_before = _retired(logs)
+    with search(tmp_path, ray_cluster, 5, config=config) as d:
+        assert d.wait(300) == 0, d.stderr()[-3000:]
+    rows = assert_intact(tmp_path / "s", 5)
+    hung = {r["trial_id"]: r for r in rows if r["status"] == "timeout"}
+    assert set(hung) == {"00001", "00003", "00004"}
+    assert all("hung: still running after" in r["error"] for r in hung.values())
+    assert all(r["status"] == "ok" for r in rows if r["trial_id"] not in hung)
+    assert _retired(logs) - retired_before == 3  # each hung trial ran once: Tune's retry of it never started
+
+
+def _retired(logs: Path) -> int:
+    """How many workers ended themselves over a hung trial (their own log line)."""
+    return sum(p.read_text(errors="replace").count("a trial hung in this worker") for p in logs.glob("worker-*.err"))
