@@ -73,13 +73,22 @@ def test_fx_trace_of_zoo_models(name):
         torch.testing.assert_close(ss.trace(model)(x), model(x), rtol=0, atol=0)
 
 
-def test_meta_count_equals_real_count():
-    space = SearchSpace(input_size=16)
+def test_count_params_equals_the_built_model_for_samples_and_mutants():
+    space = SearchSpace(input_size=16, head_hidden=(0, 32))
     rng = random.Random(0)
-    for _ in range(20):
+    for _ in range(30):
         g = space.sample(rng)
-        real = sum(p.numel() for p in ss.build(g, 3, 10).parameters())
-        assert ss.count_params(g, 3, 10) == real
+        for h in (g, space.mutate(g, rng)):
+            real = sum(p.numel() for p in ss.build(h, 3, 10).parameters())
+            assert ss.count_params(h, 3, 10) == real
+
+
+@pytest.mark.parametrize("name", ss.zoo.names())
+def test_count_params_equals_the_built_model_for_every_zoo_network(name):
+    e = ss.zoo.info(name)
+    with torch.device("meta"):
+        built = ss.build(ss.zoo.get(name), e.in_channels, e.num_classes)
+    assert ss.count_params(ss.zoo.get(name), e.in_channels, e.num_classes) == sum(p.numel() for p in built.parameters())
 
 
 def test_flops_of_a_single_conv_are_twice_its_multiply_adds():
