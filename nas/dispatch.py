@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import faulthandler
 import itertools
+import json
 import logging
 import math
 import os
@@ -190,7 +191,7 @@ class RecordCallback(tune.Callback):
             return
         self.retired.add(trial.trial_id)
         with self._failures_stop_the_run():
-            self.state.complete(our_id, result.get("status", "timeout"), result)
+            self.state.complete(our_id, result.get("status", "timeout"), _unpacked(result))
 
     def on_trial_recover(self, iteration: int, trials: list, trial, **info: Any) -> None:
         if trial.trial_id in self.retired:  # the worker that ended itself: no retry of the hung architecture
@@ -211,7 +212,7 @@ class RecordCallback(tune.Callback):
         with self._failures_stop_the_run():
             if status == "ok" and trial.checkpoint is not None:
                 self._adopt_weights(our_id, trial.checkpoint)
-            self.state.complete(our_id, status, result)
+            self.state.complete(our_id, status, _unpacked(result))
 
     def on_trial_error(self, iteration: int, trials: list, trial, **info: Any) -> None:
         our_id = trial.config["trial_id"]
@@ -270,12 +271,12 @@ def _trainable(config: dict[str, Any], data=None, train_cfg=None) -> None:
             return  # the final report carries the last epoch (reported twice, ASHA would stop it at max_t first)
         reporting.set()  # waiting for the driver is not hanging
         try:
-            tune.report(metrics | where | {"final": False})
+            tune.report(_packed(metrics | where, final=False))
         finally:
             reporting.clear()
 
     result, hung = _watched(genotype, data, train_cfg, config["seed"], report, reporting)
-    final = {"val_acc": math.nan} | result.metrics | where | {"status": result.status, "final": True}  # Tune wants it
+    final = _packed(result.metrics | where, status=result.status, final=True)
     if hung:
         _retire(final)
     if result.state_dict is None:
@@ -286,6 +287,26 @@ def _trainable(config: dict[str, Any], data=None, train_cfg=None) -> None:
     with tempfile.TemporaryDirectory(prefix="nasgraph-") as folder:
         save_file(result.state_dict, os.path.join(folder, WEIGHTS_FILE))
         tune.report(final, checkpoint=tune.Checkpoint.from_directory(folder))
+
+
+def _packed(metrics: dict[str, Any], **flags: Any) -> dict[str, Any]:
+    """A trial's report to Tune: what ASHA and the callbacks read, and the metrics as one JSON string.
+
+    Tune's driver keeps running statistics (min, max, mean, last-5 and last-10 averages) of every
+    numeric key of every result of every trial of an experiment; one string instead of a dozen numbers
+    keeps that memory, and the time to update it, per trial small.
+    """
+    val_acc = metrics.get("val_acc")
+    return {
+        "val_acc": math.nan if val_acc is None else val_acc,  # Tune's metric: every result must have it
+        "epochs": metrics.get("epochs") or 0,
+        "metrics": json.dumps(metrics, default=str),
+    } | flags
+
+
+def _unpacked(result: dict[str, Any]) -> dict[str, Any]:
+    """The metrics of a `_packed` report."""
+    return json.loads(result["metrics"]) if "metrics" in result else {}
 
 
 def _watched(genotype: Genotype, data, train_cfg, seed: int, report, reporting: threading.Event):
