@@ -18,7 +18,6 @@ import math
 import os
 import tempfile
 from collections.abc import Collection, Iterable
-from contextlib import suppress
 from pathlib import Path
 
 import pandas as pd
@@ -57,7 +56,8 @@ def write_report(
         raise ValueError(f"no ok trials to report in {names} ({len(df)} recorded; {plots.left_out(df, 0)})")
     target = Path(out_path) if out_path is not None else _default_root(paths_or_root, searches) / "report.html"
     page = render_page(searches)
-    _write_atomic(target, page)
+    with results.atomic_file(target, "w") as f:
+        f.write(page)
     return target
 
 
@@ -270,20 +270,3 @@ def _default_root(paths_or_root: object, searches: list[plots.Search]) -> Path:
         return path.parent if path.is_file() else path
     folders = [s.path.parent if s.path.is_file() else s.path for s in searches if s.path is not None]
     return folders[0] if len(folders) == 1 else Path(os.path.commonpath([f.resolve() for f in folders]))
-
-
-def _write_atomic(target: Path, text: str) -> None:
-    """Write text to a temp file in the target's folder, fsync, and rename it over the target."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fchmod(f.fileno(), 0o644)
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(tmp)
-        raise

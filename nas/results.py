@@ -151,7 +151,8 @@ class Record:
     def write_parquet(self, path: str | os.PathLike[str] | None = None) -> Path:
         """Rewrite the parquet copy atomically (temp file in the same folder, fsync, rename); returns its path."""
         target = Path(path) if path is not None else self.path.with_suffix(".parquet")
-        _write_parquet_atomic(_frame(self._rows, str(self.path)), target)
+        with atomic_file(target) as f:
+            _frame(self._rows, str(self.path)).to_parquet(f, index=False)
         return target
 
     def close(self) -> None:
@@ -370,19 +371,28 @@ def _key(key: Any, where: str) -> str:
     raise TypeError(f"cannot store dict key {key!r} at {where} in a trial record; use str keys")
 
 
-def _write_parquet_atomic(frame: pd.DataFrame, target: Path) -> None:
-    """Write a frame to parquet via a temp file in the same folder, fsync and os.replace."""
+@contextmanager
+def atomic_file(target: str | os.PathLike[str], mode: str = "wb") -> Iterator[Any]:
+    """Write `target` so that readers see the old or the new file, never a mix.
+
+    Yields a temporary file beside it (``.NAME.*.tmp``); on success it is fsync'd, renamed over
+    `target` and the folder fsync'd; on any failure it is removed, and an OSError names `target`.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as f:
-            frame.to_parquet(f, index=False)
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+            yield f
             f.flush()
             os.fchmod(f.fileno(), 0o644)
             os.fsync(f.fileno())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as e:
         with suppress(OSError):
             os.unlink(tmp)
+        if isinstance(e, OSError):
+            raise OSError(e.errno, e.strerror or str(e), str(target)) from e  # name the file, not its temporary
         raise
     _fsync_dir(target.parent)
 

@@ -704,26 +704,9 @@ def _settle_config(root: Path, cfg: SearchConfig, resume: bool) -> SearchConfig:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write a file so that readers see the old or the new content, never a mix (tmp + fsync + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as e:
-        with suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        if isinstance(e, OSError):
-            raise OSError(e.errno, e.strerror or str(e), str(path)) from e  # name the file, not its temporary
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    """Write a file so that readers see the old or the new content, never a mix (`results.atomic_file`)."""
+    with results.atomic_file(path) as f:
+        f.write(data)
 
 
 def save_weights(state_dict: dict, path: Path) -> None:

@@ -644,3 +644,20 @@ def test_results_module_imports_neither_torch_nor_ray() -> None:
     code = "import sys, nas.results; print(sorted({'torch', 'ray'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_atomic_file_keeps_the_old_content_when_writing_fails(tmp_path: Path) -> None:
+    target = tmp_path / "sub" / "state.json"
+    with results.atomic_file(target, "w") as f:
+        f.write("old")
+    assert target.read_text() == "old" and oct(target.stat().st_mode & 0o777) == "0o644"
+    with pytest.raises(RuntimeError), results.atomic_file(target, "w") as f:
+        f.write("half of the new")
+        raise RuntimeError("killed mid-write")
+    assert target.read_text() == "old"
+    assert [p.name for p in target.parent.iterdir()] == ["state.json"]  # no temporary left behind
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(OSError) as info, results.atomic_file(blocker / "x.json") as f:  # its folder is a file
+        f.write(b"{}")
+    assert info.value.filename == str(blocker / "x.json") or str(blocker) in str(info.value)
