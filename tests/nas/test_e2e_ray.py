@@ -166,3 +166,25 @@ def test_asha_stops_poor_trials_early_and_records_them(tmp_path):
             assert r["epochs"] < 4 and r["val_acc"] is not None  # ASHA's cut, with its last epoch's metrics
         else:
             assert r["epochs"] == 4
+
+
+def test_the_dataset_ships_to_workers_as_arrays_mapped_without_a_copy():
+    import numpy as np
+    import ray
+    import torch
+
+    from nas.data import load_dataset
+    from nas.dispatch import _shippable, _unshipped
+
+    data = load_dataset("digits", limit=300)
+    shipped = _shippable(data)
+    assert all(isinstance(shipped[k], np.ndarray) for k in ("train_x", "train_y", "val_x", "test_y"))
+    arrays = ray.cloudpickle.loads(ray.cloudpickle.dumps(shipped))  # what a worker holds, made read-only
+    for a in arrays.values():
+        if isinstance(a, np.ndarray):
+            a.flags.writeable = False
+    back = _unshipped(arrays)
+    assert repr(back) == repr(data) and back.mean == data.mean and back.classes == data.classes
+    for k in ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y"):
+        assert torch.equal(getattr(back, k), getattr(data, k))
+        assert getattr(back, k).data_ptr() == arrays[k].ctypes.data  # the tensor is the shipped array itself
