@@ -219,28 +219,24 @@ class RecordCallback(tune.Callback):
             self.state.complete(our_id, status, _unpacked(result))
 
     def on_trial_error(self, iteration: int, trials: list, trial, **info: Any) -> None:
-        our_id = trial.config["trial_id"]
-        if our_id not in self.state.in_flight:
-            return
-        if self.state.stopping:
-            self.state.abandon(our_id)
-            return
-        message = _first_line(getattr(trial, "error_msg", None) or "") or "the Ray worker failed"
-        with self._failures_stop_the_run():
-            self.state.complete(our_id, "error", {"error": f"Ray trial failed twice: {message}"})
+        if trial.config["trial_id"] in self.state.in_flight:
+            self._record_failure(trial, "Ray trial failed twice", "the Ray worker failed")
 
     def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
         """Record trials that Tune ended without a callback (an aborted reuse of a worker) as errors."""
         for trial in trials:
-            our_id = trial.config.get("trial_id")
-            if trial.status not in ("ERROR", "TERMINATED") or our_id not in self.state.in_flight:
-                continue
-            if self.state.stopping:
-                self.state.abandon(our_id)
-                continue
-            message = _first_line(getattr(trial, "error_msg", None) or "") or "no result"
-            with self._failures_stop_the_run():
-                self.state.complete(our_id, "error", {"error": f"Ray ended the trial without a result: {message}"})
+            if trial.status in ("ERROR", "TERMINATED") and trial.config.get("trial_id") in self.state.in_flight:
+                self._record_failure(trial, "Ray ended the trial without a result", "no result")
+
+    def _record_failure(self, trial, what: str, fallback: str) -> None:
+        """Record an in-flight trial that ended without a result as ``error`` (dropped if the run is stopping)."""
+        our_id = trial.config["trial_id"]
+        if self.state.stopping:
+            self.state.abandon(our_id)
+            return
+        message = _first_line(getattr(trial, "error_msg", None) or "") or fallback
+        with self._failures_stop_the_run():
+            self.state.complete(our_id, "error", {"error": f"{what}: {message}"})
 
     @contextmanager
     def _failures_stop_the_run(self) -> Iterator[None]:
@@ -360,9 +356,7 @@ def _watched(genotype: Genotype, data, train_cfg, seed: int, report, reporting: 
         raise box["error"]
     if "result" in box:
         return box["result"], False
-    seconds = time.monotonic() - started
-    error = f"hung: still running after {seconds:.0f}s (limit {limit:g}s); its worker was retired"
-    return TrialResult("timeout", {"error": error, "wall_seconds": seconds}), True
+    return TrialResult.hung(time.monotonic() - started, limit, "its worker was retired"), True
 
 
 def _retire(final: dict[str, Any]) -> None:

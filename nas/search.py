@@ -583,9 +583,7 @@ def _hang_alarm(limit: float) -> Iterator[_Outcome]:
         signal.setitimer(signal.ITIMER_REAL, 0)
         from nas.train import TrialResult
 
-        seconds = time.monotonic() - started
-        error = f"hung: still running after {seconds:.0f}s (limit {limit:g}s); interrupted"
-        outcome.result = TrialResult("timeout", {"error": error, "wall_seconds": seconds})
+        outcome.result = TrialResult.hung(time.monotonic() - started, limit, "interrupted")
     finally:
         signal.signal(signal.SIGALRM, previous)
 

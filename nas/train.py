@@ -109,6 +109,12 @@ class TrialResult:
     metrics: dict[str, Any] = field(default_factory=dict)
     state_dict: dict[str, torch.Tensor] | None = None
 
+    @classmethod
+    def hung(cls, seconds: float, limit: float, ending: str) -> TrialResult:
+        """The result of a trial ended by the hang watchdog after `seconds` (`ending`: what was done about it)."""
+        error = f"hung: still running after {seconds:.0f}s (limit {limit:g}s); {ending}"
+        return cls("timeout", {"error": error, "wall_seconds": seconds})
+
 
 Report = Callable[[dict[str, Any]], None]
 
