@@ -118,3 +118,79 @@ def quiet_machine_note() -> str:
     if one_minute > 0.7:
         return f"warning: load average {load} on {cores} cores; timings may be disturbed"
     return ""
+
+
+class GpuSampler:
+    """Samples nvidia-smi in a thread while a block runs: GPU utilization, memory used, and per-process memory.
+
+    with GpuSampler() as gpu:
+        ...
+    gpu.summary()  # {"util_mean": %, "util_max": %, "memory_used_max_mb": MiB, "processes_max": n, ...}
+
+    Without nvidia-smi (a CPU machine) it records nothing and the summary is empty.
+    """
+
+    def __init__(self, interval: float = 0.5):
+        import shutil
+        import threading
+
+        self.interval = interval
+        self.available = shutil.which("nvidia-smi") is not None
+        self.samples: list[tuple[float, float, float]] = []  # (time, util %, memory used MiB)
+        self.processes: dict[int, float] = {}  # pid -> most memory seen (MiB)
+        self.concurrent_processes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> GpuSampler:
+        if self.available:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self.available:
+            self._thread.join(timeout=10)
+
+    def _query(self, what: str) -> list[list[str]]:
+        import subprocess
+
+        args = ["nvidia-smi", f"--query-{what}", "--format=csv,noheader,nounits"]
+        try:
+            out = subprocess.run(args, capture_output=True, text=True, timeout=10).stdout
+        except (OSError, subprocess.SubprocessError):
+            return []
+        return [[c.strip() for c in line.split(",")] for line in out.splitlines() if line.strip()]
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for util, used in self._query("gpu=utilization.gpu,memory.used")[:1]:
+                try:
+                    self.samples.append((time.time(), float(util), float(used)))
+                except ValueError:
+                    pass
+            apps = self._query("compute-apps=pid,used_memory")
+            live = 0
+            for pid, used in apps:
+                try:
+                    self.processes[int(pid)] = max(self.processes.get(int(pid), 0.0), float(used))
+                    live += 1
+                except ValueError:
+                    pass
+            self.concurrent_processes = max(self.concurrent_processes, live)
+            self._stop.wait(self.interval)
+
+    def summary(self) -> dict[str, Any]:
+        if not self.samples:
+            return {}
+        utils = [u for _, u, _ in self.samples]
+        return {
+            "samples": len(self.samples),
+            "util_mean": statistics.fmean(utils),
+            "util_median": statistics.median(utils),
+            "util_max": max(utils),
+            "memory_used_max_mb": max(m for _, _, m in self.samples),
+            "processes_seen": len(self.processes),
+            "processes_at_once_max": self.concurrent_processes,
+            "process_memory_max_mb": {str(k): v for k, v in sorted(self.processes.items())},
+        }

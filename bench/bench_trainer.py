@@ -2,7 +2,7 @@
 
     python bench/bench_trainer.py            # full: digits and CIFAR-shaped synthetic data, 6 networks
     python bench/bench_trainer.py --quick    # smoke test, under a minute
-    python bench/bench_trainer.py --device cuda --peak-tflops 989   # on a GPU machine (adds MFU)
+    python bench/bench_trainer.py --device cuda --set gpu --workers 0,8 --peak-tflops 989   # on a GPU (adds MFU)
 
 The baseline is what a torchvision tutorial writes: a `Dataset` that turns each uint8
 image into a PIL image and runs `RandomCrop(size, padding)`, `RandomHorizontalFlip` (where
@@ -24,6 +24,7 @@ import random
 import statistics
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from _common import machine, quiet_machine_note, table, write_results
@@ -58,6 +59,13 @@ FULL = [
     Workload("synthetic:3x32x32:10:500", "allcnn_c", repeats=1),
     Workload("synthetic:3x32x32:10:400", "resnet18_cifar", repeats=1),
 ]
+GPU = [  # CIFAR-sized work for a GPU: a small sampled network, All-CNN-C and ResNet-18 (CIFAR)
+    Workload("synthetic:3x32x32:10:20000", "small"),
+    Workload("synthetic:3x32x32:10:20000", "sampled:1"),
+    Workload("synthetic:3x32x32:10:20000", "allcnn_c"),
+    Workload("synthetic:3x32x32:10:20000", "resnet18_cifar"),
+]
+SETS = {"quick": QUICK, "full": FULL, "gpu": GPU}
 
 
 def small_net(width: int = 16) -> ss.Genotype:
@@ -303,6 +311,9 @@ def _size(r: dict) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="two small workloads, one epoch (< 1 minute)")
+    ap.add_argument("--set", choices=sorted(SETS), default=None, help="workloads (default: full, or quick)")
+    ap.add_argument("--no-profile", action="store_true", help="skip the torch.profiler tables")
+    ap.add_argument("--out", default=None, help="also write the JSON results here")
     ap.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     ap.add_argument("--epochs", type=int, default=0, help="epochs per run (default: 1 quick, 3 full)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads for both trainers (default 1, as a trial)")
@@ -319,30 +330,37 @@ def main() -> None:
     if note:
         print(note)
     rows = []
-    for w in QUICK if args.quick else FULL:
+    workloads = SETS[args.set or ("quick" if args.quick else "full")]
+    for w in workloads:
         t0 = time.perf_counter()
         rows.append(measure(w, epochs, threads, workers, repeats, device))
         print(f"  measured {w.dataset} {w.net} in {time.perf_counter() - t0:.0f}s", flush=True)
     text = report(rows, args.peak_tflops)
-    prof_text = "" if args.quick else profile(FULL[0], epochs, threads, device)
+    prof_text = "" if args.quick or args.no_profile else profile(workloads[0], epochs, threads, device)
     print(f"\ntrainer throughput, {device}, {threads} threads, {epochs} epochs, median of {repeats}\n{text}")
     small = [r for r in rows if r["net"] == "small"]
     ratios = [r["ours_images_per_second"] / r["plain"]["0"]["images_per_second"] for r in small if "0" in r["plain"]]
     if ratios:
         print(f"\nsmall networks, ours vs plain (workers=0): {min(ratios):.2f}x .. {max(ratios):.2f}x (target >= 3x)")
+    payload = {
+        "machine": machine(),
+        "device": str(device),
+        "threads": threads,
+        "epochs": epochs,
+        "repeats": repeats,
+        "workers": workers,
+        "rows": rows,
+        "table": text,
+        "peak_tflops": args.peak_tflops,
+    }
     path = write_results(
         "bench_trainer" + ("_quick" if args.quick else "") + ("" if device.type == "cpu" else f"_{device.type}"),
-        {
-            "machine": machine(),
-            "device": str(device),
-            "threads": threads,
-            "epochs": epochs,
-            "repeats": repeats,
-            "workers": workers,
-            "rows": rows,
-            "table": text,
-        },
+        payload,
     )
+    if args.out:
+        import json
+
+        Path(args.out).write_text(json.dumps(payload, indent=2, default=str) + "\n")
     if prof_text:
         prof_path = path.with_name(path.stem + "_profile.txt")
         prof_path.write_text(prof_text + "\n")

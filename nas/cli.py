@@ -137,7 +137,13 @@ SEARCH_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
         {"choices": ["aging", "tournament"], "help": "evolution: aging (Real et al.) or tournament (seeds)"},
     ),
     "--mutations": ("mutations", {"type": positive_int, "help": "evolution: d in max(d - t, 1) mutations per child"}),
-    "--init": ("init", {"type": csv, "help": "zoo architectures to seed the population, e.g. resnet18_cifar,allcnn_c"}),
+    "--init": (
+        "init",
+        {
+            "type": csv,
+            "help": "zoo architectures or genotype .json files to seed the population, e.g. resnet18_cifar,allcnn_c",
+        },
+    ),
     "--ops": ("space.ops", {"type": csv, "help": "ops the search may use (default: all); see `launch.py ops`"}),
     "--wirings": ("space.wirings", {"type": csv, "help": "chain,residual,dense,ws (default: all)"}),
     "--epochs": ("train.epochs", {"type": positive_int, "help": "epochs per trial (default 6)"}),
@@ -303,15 +309,19 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def preflight(cfg, device: str) -> None:
-    """What would only fail once the results folder exists: the local device, the cluster's address."""
-    if cfg.engine == "local":
+    """What would only fail once the results folder exists: the device, the cluster's address.
+
+    The device is checked here when trials run on this machine (the local engine, or a local Ray
+    runtime); on a cluster (``--address``) the driver may have no GPU at all, and the workers check it.
+    """
+    if cfg.engine == "local" or not cfg.address:
         from nas.train import resolve_device
 
         try:
             resolve_device(device)
         except ValueError as e:
             raise UsageError(f"--device: {e}") from None
-    elif cfg.address:
+    if cfg.engine != "local" and cfg.address:
         from nas.dispatch import check_reachable
 
         check_reachable(cfg.address)

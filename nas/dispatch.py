@@ -264,7 +264,7 @@ def _trainable(config: dict[str, Any], data=None, train_cfg=None) -> None:
     """Ray Tune function trainable: train one genotype, report per epoch, then once with final=True."""
     data = _unshipped(data)
     genotype = Genotype.from_json(config["genotype"])
-    where = {"node": ray.get_runtime_context().get_node_id()[:12]}
+    where = {"node": ray.get_runtime_context().get_node_id()[:12], "worker": os.getpid()}
     reporting = threading.Event()
 
     def report(metrics: dict[str, Any]) -> None:

@@ -74,7 +74,8 @@ COLUMNS: dict[str, str] = {
     "epochs": "Int64",  # epochs actually trained
     "train_seconds": "float64",  # time spent training
     "images_per_second": "float64",  # training throughput
-    "peak_memory_mb": "float64",  # peak accelerator memory
+    "peak_memory_mb": "float64",  # peak accelerator memory (CUDA: allocated by tensors); CPU: process peak RSS
+    "resident_memory_mb": "float64",  # CUDA memory the worker still reserved after the trial was freed
     "seed": "Int64",
     "wall_seconds": "float64",  # whole trial, setup included
     "finished": "datetime64[ns, UTC]",  # when the trial ended (stored as unix time)

@@ -65,6 +65,7 @@ METRICS = (
     "train_seconds",
     "images_per_second",
     "peak_memory_mb",
+    "resident_memory_mb",
     "wall_seconds",
 )
 MAX_CONSECUTIVE_SKIPS = 2000
@@ -326,8 +327,10 @@ class SearchState:
         }
         if started is not None and row["wall_seconds"] is None:
             row["wall_seconds"] = now - started
-        if metrics.get("node") and status != "duplicate":
-            row["node"] = metrics["node"]  # the Ray node that trained it
+        if status != "duplicate":
+            for key in ("node", "worker"):  # the Ray node, and the worker process, that trained it
+                if metrics.get(key):
+                    row[key] = metrics[key]
         if duplicate_of:
             row["duplicate_of"] = duplicate_of
         if p.meta:
@@ -415,10 +418,19 @@ class SearchState:
         return make_controller(cfg.controller, self.space, cfg.seed, cfg.objective_senses(), **options)
 
     def _init_genotype(self, name: str) -> Genotype:
-        try:
-            g = ss.zoo.get(name)
-        except KeyError as e:
-            raise SearchError(str(e).strip("'\"")) from None
+        """A zoo architecture by name, or a genotype JSON file (``path/to/genotype.json``)."""
+        if name.endswith(".json"):
+            try:
+                g = Genotype.from_json(Path(name).read_bytes())
+            except OSError as e:
+                raise SearchError(f"--init {name}: cannot read it ({e.strerror})") from None
+            except GenotypeError as e:
+                raise SearchError(f"--init {name}: not a genotype ({e})") from None
+        else:
+            try:
+                g = ss.zoo.get(name)
+            except KeyError as e:
+                raise SearchError(str(e).strip("'\"") + " (or give a genotype .json file)") from None
         try:
             return self.space.validate(g)
         except GenotypeError as e:

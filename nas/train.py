@@ -146,9 +146,11 @@ def train_trial(
         )
     state = run.weights() if run is not None and status == "ok" and cfg.keep_weights else None
     metrics["peak_memory_mb"] = _peak_memory_mb(device)
-    metrics["wall_seconds"] = time.perf_counter() - started
     del run
     _free_memory(device)
+    if device.type == "cuda":  # what this process still holds once the trial is gone (a reused worker keeps it)
+        metrics["resident_memory_mb"] = torch.cuda.memory_reserved(device) / 2**20
+    metrics["wall_seconds"] = time.perf_counter() - started
     return TrialResult(status, metrics, state)
 
 
@@ -339,12 +341,23 @@ def _device_ok(name: str) -> bool:
 
 
 def resolve_device(name: str) -> torch.device:
-    """'auto' means CUDA when available, else CPU."""
+    """'auto' means CUDA when available, else CPU; a CUDA index this machine lacks is refused.
+
+    A CUDA device always comes back with its index (``cuda`` -> ``cuda:0``, or whichever is current):
+    ``torch.cuda.set_per_process_memory_fraction`` refuses an index-less device.
+    """
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
     device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} requested but CUDA is not available")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {name!r} requested but CUDA is not available")
+        count = torch.cuda.device_count()
+        if device.index is not None and device.index >= count:
+            gpus = "cuda:0" if count == 1 else f"cuda:0 .. cuda:{count - 1}"
+            raise ValueError(f"device {name!r} requested but this machine has {count} CUDA device(s) ({gpus})")
+        if device.index is None:
+            device = torch.device("cuda", torch.cuda.current_device())
     return device
 
 

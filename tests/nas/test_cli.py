@@ -32,6 +32,7 @@ def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
         (["search", "--objectives", "val_acc,speed"], "objectives must be from val_acc, params, flops"),
         (["search", "--name", "../escape"], "name must be letters, digits"),
         (["search", "--init", "resnet9000", "--trials", "1"], "unknown zoo architecture 'resnet9000'"),
+        (["search", "--init", "/no/such/genotype.json", "--trials", "1"], "--init /no/such/genotype.json: cannot"),
         (["search", "--resume", "/no/such/results"], "no search there"),
         (["search", "--config", "/no/such/file.yaml"], "cannot read config file /no/such/file.yaml"),
         (["show", "/no/such/results"], "no trials.jsonl at /no/such/results"),
@@ -137,3 +138,35 @@ def test_export_best_pareto_and_refusals(tmp_path, capsys):
         assert main(["export", str(folder), *args]) == 2
         assert message in capsys.readouterr().err.lower()
     assert callable(nas.export)  # the Python API: nas.export(genotype, state_dict, out_dir, ...)
+
+
+@pytest.mark.parametrize("engine", ["ray", "local"])
+def test_a_device_this_machine_lacks_is_refused_before_anything_is_written(tmp_path, engine):
+    """With Ray on this machine (no --address) the device is checked at preflight too, not inside every trial."""
+    import torch
+
+    index = torch.cuda.device_count() if torch.cuda.is_available() else 0  # one past the last GPU, or any on a CPU
+    proc = run_cli("search", "--device", f"cuda:{index}", "--engine", engine, "--results-dir", str(tmp_path))
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"--device: device 'cuda:{index}' requested" in lines[0], proc.stderr
+    assert not any(tmp_path.iterdir())  # no results folder
+
+
+def test_init_from_a_genotype_file(tmp_path, capsys):
+    import searchspace as ss
+    from searchspace import wirings
+
+    stage = wirings.make_stage("chain", [ss.node("sepconv"), ss.node("maxpool")], 24, 2)
+    seed = ss.Genotype(ss.Stage(12, (ss.node("conv"),)), (stage,), ss.Head())  # inside QUICK's ops and wirings
+    spec = tmp_path / "mine.json"
+    spec.write_text(seed.to_json())
+    args = ["search", "--init", str(spec), "--trials", "2", "--results-dir", str(tmp_path), "--name", "g", *QUICK]
+    assert main(args) == 0
+    rows = results.Record.open(tmp_path / "g").rows()
+    assert ss.Genotype.from_dict(rows[0]["genotype"]) == seed and rows[0]["meta"]["origin"] == "init"
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"stem": 3}')
+    assert main(["search", "--init", str(bad), "--results-dir", str(tmp_path), "--name", "b", *QUICK]) == 2
+    assert "--init " + str(bad) + ": not a genotype" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()

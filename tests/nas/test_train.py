@@ -127,3 +127,42 @@ def test_one_cycle_and_cosine_schedules():
 def test_train_config_rejects_bad_values(kwargs, message):
     with pytest.raises(ValueError, match=message):
         TrainConfig(**kwargs)
+
+
+def test_a_cuda_index_past_the_last_gpu_is_refused(monkeypatch):
+    """On a one-GPU machine cuda:1 was accepted (only is_available() was checked) and failed inside every trial."""
+    from nas.train import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    assert resolve_device("cuda:0") == torch.device("cuda:0")
+    with pytest.raises(ValueError, match=r"'cuda:1' requested but this machine has 1 CUDA device\(s\) \(cuda:0\)"):
+        resolve_device("cuda:1")
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    assert resolve_device("cuda:3") == torch.device("cuda:3")
+    with pytest.raises(ValueError, match=r"cuda:0 \.\. cuda:3"):
+        resolve_device("cuda:4")
+
+
+def test_a_trial_on_the_cpu_records_no_resident_gpu_memory(digits):
+    m = train_trial(small_net(), digits, TrainConfig(epochs=1, threads=1, keep_weights=False), seed=0).metrics
+    assert "resident_memory_mb" not in m and m["peak_memory_mb"] > 0  # CUDA only; on the CPU the peak is RSS
+
+
+def test_a_cuda_device_comes_with_its_index(monkeypatch):
+    """Found preparing the first GPU run: with --gpus-per-trial 0.25 every trial would fail, because the memory
+    cap (torch.cuda.set_per_process_memory_fraction) refuses the index-less torch.device("cuda") it was given."""
+    from torch.cuda._utils import _get_device_index
+
+    from nas.train import resolve_device
+
+    with pytest.raises(ValueError, match="specified index"):
+        _get_device_index(torch.device("cuda"))  # what the memory cap does with its device argument
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 1)
+    for name in ("auto", "cuda"):
+        device = resolve_device(name)
+        assert device == torch.device("cuda:1") and _get_device_index(device) == 1
+    assert resolve_device("cuda:0") == torch.device("cuda:0")
