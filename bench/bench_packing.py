@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import logging
 import statistics
 import tempfile
@@ -97,7 +98,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dry-run", action="store_true", help="CPU, tiny: check the script")
     ap.add_argument("--ks", default="1,2,4,8", help="trials per GPU to measure")
-    ap.add_argument("--trials", type=int, default=24, help="trials per setting")
+    ap.add_argument("--trials", type=int, default=8, help="trials per setting")
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--images", type=int, default=10000, help="CIFAR-shaped synthetic images")
     ap.add_argument("--cpus-per-trial", type=float, default=1.0)
@@ -120,6 +121,8 @@ def main() -> None:
         rows.append(run_setting(k, data, args.trials, args.epochs, args.cpus_per_trial, gpu))
         r = rows[-1]
         print(f"  k={k}: {r['trials']} trials in {r['wall_s']:.1f}s, {r['trials_per_hour']:,.0f}/h", flush=True)
+        if args.out:  # what is measured survives a run cut short
+            Path(args.out).write_text(json.dumps({"partial": True, "rows": rows}, indent=2, default=str) + "\n")
     base = rows[0]["trials_per_hour"]
     body = [
         [
@@ -153,8 +156,6 @@ def main() -> None:
     }
     path = write_results("bench_packing" + ("_dry" if args.dry_run else ""), payload)
     if args.out:
-        import json
-
         Path(args.out).write_text(json.dumps(payload, indent=2, default=str) + "\n")
     print(f"results: {path}")
 

@@ -20,6 +20,7 @@ sides); GFLOP/s = 3 x forward FLOPs per image (forward + backward) x images/s.
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import statistics
 import time
@@ -335,6 +336,8 @@ def main() -> None:
         t0 = time.perf_counter()
         rows.append(measure(w, epochs, threads, workers, repeats, device))
         print(f"  measured {w.dataset} {w.net} in {time.perf_counter() - t0:.0f}s", flush=True)
+        if args.out:  # what is measured survives a run cut short
+            Path(args.out).write_text(json.dumps({"partial": True, "rows": rows}, indent=2, default=str) + "\n")
     text = report(rows, args.peak_tflops)
     prof_text = "" if args.quick or args.no_profile else profile(workloads[0], epochs, threads, device)
     print(f"\ntrainer throughput, {device}, {threads} threads, {epochs} epochs, median of {repeats}\n{text}")
@@ -358,8 +361,6 @@ def main() -> None:
         payload,
     )
     if args.out:
-        import json
-
         Path(args.out).write_text(json.dumps(payload, indent=2, default=str) + "\n")
     if prof_text:
         prof_path = path.with_name(path.stem + "_profile.txt")

@@ -15,8 +15,11 @@ so a run cut short keeps what it measured):
   trials (``resident_memory_mb`` after each trial, ``peak_memory_mb`` during it).
 - ``device_refused``: ``--device cuda:N`` past the last GPU is refused in one line, exit 2, no folder
   (Ray and local engines).
+- ``overhead``: a new architecture's first trial against a repeat of it, cuDNN autotuning on and off:
+  where a short trial's time goes (a measurement, always "pass").
 - ``precision``: bf16 autocast and channels_last against fp32/NCHW on the same architectures and
-  seeds: mean validation accuracy within the seed-to-seed band.
+  seeds (digits placed on a 32x32 canvas: real, learnable, CIFAR-shaped): mean validation accuracy
+  within the seed-to-seed band.
 - ``compile``: ``launch.py train ... --compile`` through Ray: one trial ``ok``, its throughput
   against the same trial without compiling.
 """
@@ -180,11 +183,13 @@ def check_search_fractional(work: Path, dry: bool) -> dict[str, Any]:
         )
     resident = [r.get("resident_memory_mb") for r in counted]
     resident_known = [v for v in resident if v is not None]
-    growth = [
-        (seq[-1]["resident_memory_mb"] or 0) - (seq[0]["resident_memory_mb"] or 0)
-        for seq in per_worker.values()
-        if len(seq) > 1
-    ]
+    # growth per reused worker, from its first trial that trained to the end: a trial that failed early (the
+    # OOM) never created the cuBLAS/cuDNN workspaces that every later trial keeps (66 MiB on the H200)
+    growth = []
+    for seq in per_worker.values():
+        done = [t["resident_memory_mb"] or 0.0 for t in seq if t["status"] == "ok"]
+        if len(done) > 1:
+            growth.append(max(done) - done[0])
     checks = {
         "exit_0": proc.returncode == 0,
         "all_trials_recorded": len(counted) == trials,
@@ -258,6 +263,7 @@ def check_device_refused(work: Path, dry: bool) -> dict[str, Any]:
 
 
 def check_precision(device: str, dry: bool) -> dict[str, Any]:
+    """fp32/NCHW against the product path (bf16 autocast + channels_last), and each of the two alone on one case."""
     import random
 
     from bench_trainer import small_net
@@ -268,45 +274,100 @@ def check_precision(device: str, dry: bool) -> dict[str, Any]:
     from nas.train import TrainConfig, train_trial
 
     seeds = (0, 1) if dry else (0, 1, 2)
-    combos = {"fp32": (False, False), "bf16": (True, False), "channels_last": (False, True), "bf16+cl": (True, True)}
-    digits = load_dataset("digits", val_fraction=0.25)  # 360 validation images: steps of 0.3 points
+    data = digits32(load_dataset("digits", val_fraction=0.25))  # 450 validation images: steps of 0.2 points
+    space = make_space(SearchConfig(dataset=data.name), DataInfo.of(data))
+    both = {"fp32": (False, False), "bf16+cl": (True, True)}
+    cases = [
+        ("small", small_net(), both | {"bf16": (True, False), "channels_last": (False, True)}),
+        ("sampled:1", space.sample(random.Random(1)), both),
+    ]
     results: dict[str, Any] = {}
     ok = True
-    for dataset, data in (("digits", digits), ("digits32", digits32(digits))):
-        space = make_space(SearchConfig(dataset=data.name), DataInfo.of(data))
-        nets = {"small": small_net(), "sampled:1": space.sample(random.Random(1))}
-        for net_name, g in nets.items():
-            key = f"{dataset.split(':')[0]} {net_name}"
-            accs: dict[str, list[float]] = {}
-            speed: dict[str, float] = {}
-            for label, (bf16, cl) in combos.items():
-                epochs = 2 if dry else 8 if dataset == "digits" else 15
-                cfg = TrainConfig(epochs=epochs, device=device, bf16=bf16, channels_last=cl, keep_weights=False)
-                runs = [train_trial(g, data, cfg, seed=s) for s in seeds]
-                bad = [r.metrics.get("error") for r in runs if r.status != "ok"]
-                if bad:
-                    raise RuntimeError(f"{key} {label}: {bad[0]}")
-                accs[label] = [r.metrics["val_acc"] for r in runs]
-                speed[label] = statistics.median(r.metrics["images_per_second"] for r in runs)
-            base = accs["fp32"]
-            band = max(2 * statistics.stdev(base), 0.01)  # two seed-to-seed standard deviations, at least 1 point
-            diffs = {k: statistics.fmean(v) - statistics.fmean(base) for k, v in accs.items()}
-            case_ok = all(abs(d) <= band for d in diffs.values())
-            ok = ok and case_ok
-            results[key] = {
-                "pass": case_ok,
-                "val_acc": accs,
-                "mean": {k: statistics.fmean(v) for k, v in accs.items()},
-                "diff_vs_fp32": diffs,
-                "band": band,
-                "images_per_second": speed,
-            }
+    for net_name, g, combos in cases:
+        key = f"digits32 {net_name}"
+        accs: dict[str, list[float]] = {}
+        speed: dict[str, float] = {}
+        for label, (bf16, cl) in combos.items():
+            cfg = TrainConfig(epochs=2 if dry else 15, device=device, bf16=bf16, channels_last=cl, keep_weights=False)
+            runs = [train_trial(g, data, cfg, seed=s) for s in seeds]
+            bad = [r.metrics.get("error") for r in runs if r.status != "ok"]
+            if bad:
+                raise RuntimeError(f"{key} {label}: {bad[0]}")
+            accs[label] = [r.metrics["val_acc"] for r in runs]
+            speed[label] = statistics.median(r.metrics["images_per_second"] for r in runs)
+        base = accs["fp32"]
+        band = max(2 * statistics.stdev(base), 0.01)  # two seed-to-seed standard deviations, at least 1 point
+        diffs = {k: statistics.fmean(v) - statistics.fmean(base) for k, v in accs.items()}
+        case_ok = all(abs(d) <= band for d in diffs.values())
+        ok = ok and case_ok
+        results[key] = {
+            "pass": case_ok,
+            "val_acc": accs,
+            "mean": {k: statistics.fmean(v) for k, v in accs.items()},
+            "diff_vs_fp32": diffs,
+            "band": band,
+            "images_per_second": speed,
+        }
     summary = "; ".join(
         f"{k}: fp32 {v['mean']['fp32']:.3f}, bf16+cl {v['mean']['bf16+cl']:.3f} (band {v['band']:.3f}), "
         f"speed x{v['images_per_second']['bf16+cl'] / v['images_per_second']['fp32']:.2f}"
         for k, v in results.items()
     )
     return {"pass": ok, "summary": summary, "seeds": list(seeds), "cases": results}
+
+
+# ------------------------------------------------------------------ where a short trial's time goes
+
+
+def check_overhead(device: str, dry: bool) -> dict[str, Any]:
+    """A new architecture's first trial against a repeat of it (every per-shape cache warm), with cuDNN's
+    autotuning on and off: how much of a short trial is first-time cost, and how much of that is autotuning.
+
+    The H200 run of 2026-11-29 saw small 3-epoch trials take ~10 s of which ~1 s was training; this says why.
+    """
+    import random
+
+    from nas.config import SearchConfig
+    from nas.data import load_dataset
+    from nas.search import DataInfo, make_space
+    from nas.train import TrainConfig, train_trial
+
+    data = load_dataset("synthetic:3x32x32:10:" + ("600" if dry else "5000"))
+    space = make_space(SearchConfig(dataset=data.name), DataInfo.of(data))
+    rows = []
+    for i, bench in enumerate((True, False)):
+        g = space.sample(random.Random(100 + i))  # a new architecture each time: new layer shapes
+        cfg = TrainConfig(epochs=1 if dry else 3, device=device, cudnn_benchmark=bench, keep_weights=False)
+        for run in ("first", "repeat"):
+            m = train_trial(g, data, cfg, seed=0).metrics
+            rows.append(
+                {
+                    "arch": i,
+                    "cudnn_benchmark": bench,
+                    "run": run,
+                    "wall_seconds": m.get("wall_seconds"),
+                    "train_seconds": m.get("train_seconds"),
+                    "outside_training_seconds": (m.get("wall_seconds") or 0) - (m.get("train_seconds") or 0),
+                    "flops": m.get("flops"),
+                }
+            )
+
+    def first_cost(bench: bool) -> list[float]:
+        pairs = [r for r in rows if r["cudnn_benchmark"] is bench]
+        return [a["wall_seconds"] - b["wall_seconds"] for a, b in zip(pairs[::2], pairs[1::2], strict=True)]
+
+    on, off = first_cost(True), first_cost(False)
+    walls = {
+        b: [r["wall_seconds"] for r in rows if r["cudnn_benchmark"] is b and r["run"] == "first"] for b in (True, False)
+    }
+    return {
+        "pass": True,  # a measurement: it informs the cudnn_benchmark default, it cannot fail
+        "summary": f"first-trial extra cost: benchmark on {statistics.fmean(on):.1f}s, off {statistics.fmean(off):.1f}s; "
+        f"first-trial wall: on {statistics.fmean(walls[True]):.1f}s, off {statistics.fmean(walls[False]):.1f}s",
+        "rows": rows,
+        "first_cost_on": on,
+        "first_cost_off": off,
+    }
 
 
 def digits32(data):
@@ -409,6 +470,7 @@ def main() -> int:
         "env": (check_env, device),
         "search_fractional": (check_search_fractional, work, args.dry_run),
         "device_refused": (check_device_refused, work, args.dry_run),
+        "overhead": (check_overhead, device, args.dry_run),
         "precision": (check_precision, device, args.dry_run),
         "compile": (check_compile, work, device, args.dry_run),
     }

@@ -59,6 +59,7 @@ class TrainConfig:
     channels_last: bool = True  # NHWC memory format (CUDA only)
     trace: bool = True  # fx-trace the built graph into straight-line code
     compile: bool = False  # torch.compile the model (slow start, faster steps)
+    cudnn_benchmark: bool = True  # CUDA: cuDNN times its algorithms per new layer shape (BENCHMARKS.md, GPU)
     max_seconds: float = 0.0  # training time limit per trial; 0 = none
     eval_batch_size: int = 1024
     threads: int = 0  # CPU threads for this trial; 0 = torch's default
@@ -162,7 +163,7 @@ class _Run:
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         if device.type == "cuda":
-            torch.backends.cudnn.benchmark = True
+            torch.backends.cudnn.benchmark = cfg.cudnn_benchmark
             if cfg.memory_fraction:
                 torch.cuda.set_per_process_memory_fraction(cfg.memory_fraction, device)
             torch.cuda.reset_peak_memory_stats(device)
