@@ -205,9 +205,9 @@ def build_parser() -> Parser:
     return parser
 
 
-def search_config(args: argparse.Namespace):
-    """Defaults < --config file < explicit flags."""
-    from nas.config import SearchConfig, load_config_file
+def given_options(args: argparse.Namespace) -> dict[str, Any]:
+    """What the user asked for: the --config file's options, then explicit flags over them (no defaults)."""
+    from nas.config import load_config_file
 
     data: dict[str, Any] = load_config_file(args.config) if args.config else {}
     data.setdefault("train", {})
@@ -222,11 +222,74 @@ def search_config(args: argparse.Namespace):
                 data[section] = dict(data[section]) | {sub: list(value) if isinstance(value, tuple) else value}
         else:
             data[key] = list(value) if isinstance(value, tuple) else value
+    return data
+
+
+def search_config(args: argparse.Namespace):
+    """Defaults < --config file < explicit flags."""
+    from nas.config import SearchConfig
+
+    data = given_options(args)
     if args.name:
         data["name"] = args.name
-    if args.resume:
-        data["name"] = Path(args.resume).name
     return SearchConfig.from_dict(data)
+
+
+def resumed_config(saved, given: dict[str, Any], root: Path):
+    """The saved config, with the run-time options the user gave explicitly (`nas.search.RESUME_OVERRIDES`),
+    and a line for each change.
+
+    An option that would change the trials themselves (epochs, dataset, controller, space, constraints...)
+    is refused in one line when it differs from the saved value: the recorded trials were made with the
+    saved one, and a search that mixes both has no meaning. Each change is printed and saved in config.json.
+    """
+    import dataclasses
+
+    from nas.config import SearchConfig
+    from nas.search import RESUME_OVERRIDES
+
+    base = saved.to_dict()
+    changes: dict[str, Any] = {}
+    for key, value in given.items():
+        if key == "name":
+            continue
+        candidate = SearchConfig.from_dict(base | {key: (base[key] | value) if key in ("train", "space") else value})
+        if key == "train":
+            differ = [
+                f.name
+                for f in dataclasses.fields(saved.train)
+                if getattr(candidate.train, f.name) != getattr(saved.train, f.name)
+            ]
+            for sub in differ:
+                _refuse_on_resume(root, f"train.{sub}", getattr(saved.train, sub), getattr(candidate.train, sub))
+        elif key == "space":
+            for sub in sorted(set(candidate.space) | set(saved.space)):
+                if candidate.space.get(sub) != saved.space.get(sub):
+                    _refuse_on_resume(root, f"space.{sub}", saved.space.get(sub), candidate.space.get(sub))
+        elif getattr(candidate, key) != getattr(saved, key):
+            if key not in RESUME_OVERRIDES:
+                _refuse_on_resume(root, key, getattr(saved, key), getattr(candidate, key))
+            changes[key] = getattr(candidate, key)
+    notes = [
+        f"resume: {_flag(k)} {getattr(saved, k)!r} -> {v!r} (saved in {root / 'config.json'})"
+        for k, v in changes.items()
+    ]
+    return dataclasses.replace(saved, **changes), notes
+
+
+def _flag(key: str) -> str:
+    """The command-line flag of a config key, or the key as a config-file option."""
+    for flag, (option, _) in SEARCH_OPTIONS.items():
+        if option == key:
+            return flag
+    return f"option {key!r}"
+
+
+def _refuse_on_resume(root: Path, key: str, saved: Any, given: Any) -> None:
+    raise UsageError(
+        f"--resume {root}: {_flag(key)} cannot change on resume (saved {saved!r}, given {given!r}): the recorded "
+        f"trials were made with the saved value; leave it out to continue, or start a new search with --name"
+    )
 
 
 # ------------------------------------------------------------------ commands
@@ -236,35 +299,37 @@ def cmd_search(args: argparse.Namespace) -> int:
     from nas.data import load_dataset
     from nas.search import DataInfo, SearchState, run_local
 
-    cfg = search_config(args)
-    root = Path(args.resume) if args.resume else Path(args.results_dir) / cfg.name
-    if args.resume:  # the saved config decides the dataset; load it before the data
+    if args.resume:  # the saved config, with only the run-time options given explicitly
         import json
 
         from nas.config import SearchConfig
 
+        root = Path(args.resume)
         try:
             saved = SearchConfig.from_dict(json.loads((root / "config.json").read_text()))
         except FileNotFoundError:
             raise UsageError(f"--resume {root}: no search there (no config.json)") from None
         except (OSError, ValueError) as e:  # a file for a folder, or a config.json that is not JSON
             raise UsageError(f"--resume {root}: cannot read its config.json ({_one_line(e)})") from None
-        data_cfg = saved
+        cfg, notes = resumed_config(saved, given_options(args), root)
     else:
-        data_cfg = cfg
-    preflight(cfg, data_cfg.train.device)
+        cfg, notes = search_config(args), []
+        root = Path(args.results_dir) / cfg.name
+    preflight(cfg, cfg.train.device)
     data = load_dataset(
-        data_cfg.dataset,
-        data_cfg.data_dir,
-        download=data_cfg.download,
-        val_fraction=data_cfg.val_fraction,
-        seed=data_cfg.seed,
-        image_size=data_cfg.image_size,
-        limit=data_cfg.limit,
+        cfg.dataset,
+        cfg.data_dir,
+        download=cfg.download,
+        val_fraction=cfg.val_fraction,
+        seed=cfg.seed,
+        image_size=cfg.image_size,
+        limit=cfg.limit,
     )
     state, finished, restore = None, False, lambda: None
     try:
         with SearchState(cfg, root, DataInfo.of(data), resume=bool(args.resume)) as state:
+            for note in notes:  # the resume is under way (its folder opened): say what it changed
+                print(note, file=sys.stderr)
             print(f"nasgraph: {data}", file=sys.stderr)
             print(
                 f"searching with {state.cfg.controller} for {state.cfg.trials} trials ({state.dispatched} done)"
@@ -285,6 +350,9 @@ def cmd_search(args: argparse.Namespace) -> int:
                 pass
             state.stopping = True  # the trials are over: from here on a signal interrupts the wrap-up at once
             finished = state.done
+        if not root.exists():  # stopped before a single trial was recorded: the folder went with it
+            print("stopped before any trial was recorded; nothing was written", file=sys.stderr)
+            return 143 if state.terminated else 130
         write_report_quietly(root)
         if finished:
             from nas import report
@@ -300,12 +368,12 @@ def cmd_search(args: argparse.Namespace) -> int:
                 f"`python launch.py search --resume {root}` finishes writing them",
                 file=sys.stderr,
             )
-            return 143 if getattr(state, "terminated", False) else 130
+            return 143 if state.terminated else 130
     finally:
         restore()
     print(f"stopped after {state.dispatched}/{state.cfg.trials} trials; continue with:", file=sys.stderr)
     print(f"  python launch.py search --resume {root}", file=sys.stderr)
-    return 143 if getattr(state, "terminated", False) else 130
+    return 143 if state.terminated else 130
 
 
 def preflight(cfg, device: str) -> None:
@@ -321,10 +389,15 @@ def preflight(cfg, device: str) -> None:
             resolve_device(device)
         except ValueError as e:
             raise UsageError(f"--device: {e}") from None
-    if cfg.engine != "local" and cfg.address:
-        from nas.dispatch import check_reachable
+    if cfg.engine != "local" and cfg.address:  # join now: a cluster that cannot be joined leaves no folder
+        from nas.cluster import check_reachable, missing_token_message, prefer_token_auth
 
         check_reachable(cfg.address)
+        if prefer_token_auth(cfg.address) == "missing":  # before Ray is imported: it reads the mode once
+            raise UsageError(missing_token_message(cfg.address))
+        from nas.dispatch import init_ray
+
+        init_ray(cfg.address)
 
 
 def install_stop_handlers(state) -> Callable[[], None]:

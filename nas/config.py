@@ -74,7 +74,12 @@ class SearchConfig:
             (self.max_params is None or self.max_params > 0, "max_params", "a positive integer"),
             (self.max_flops is None or self.max_flops > 0, "max_flops", "a positive integer"),
             (0 <= self.trial_timeout < math.inf, "trial_timeout", "a number >= 0 (seconds)"),
-            (self.population >= 2 and 1 <= self.sample <= self.population, "population/sample", "2 <= P, 1 <= S <= P"),
+            (self.population >= 2, "population", "an integer >= 2"),
+            (
+                1 <= self.sample <= self.population,
+                "sample",
+                f"between 1 and the population ({self.population}; pass --population too)",
+            ),
             (all(o in OBJECTIVE_SENSES for o in self.objectives), "objectives", f"from {', '.join(OBJECTIVE_SENSES)}"),
             (not self.name or _safe_name(self.name), "name", "letters, digits, '.', '_' and '-' only"),
         ]

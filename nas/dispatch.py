@@ -46,7 +46,6 @@ import logging
 import math
 import os
 import shutil
-import socket
 import sys
 import tempfile
 import threading
@@ -70,6 +69,7 @@ from ray import tune  # noqa: E402
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler  # noqa: E402
 from ray.tune.search import Searcher  # noqa: E402
 
+from nas.cluster import check_reachable  # noqa: E402
 from nas.search import SearchError, SearchState, storage_errors, trial_train_config  # noqa: E402
 from searchspace.genotype import Genotype  # noqa: E402
 
@@ -87,24 +87,75 @@ def init_ray(address: str | None = None, num_cpus: int | None = None, num_gpus: 
     common = {"log_to_driver": False, "logging_level": "WARNING", "configure_logging": True}
     if address:
         check_reachable(address)
-        ray.init(address=address, **common)
+        join_cluster(address, common)
     else:
         # "local" always starts a fresh runtime: with no address, ray.init would join whatever cluster
         # /tmp/ray/ray_current_cluster names, a stale one after a killed run (it then retries for minutes)
         ray.init(address="local", num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, **common)
 
 
-def check_reachable(address: str, timeout: float = 10.0) -> None:
-    """Fail fast, in one line, on a HOST:PORT nobody answers at (ray.init would retry for minutes)."""
-    if "://" in address or address in ("auto", "local"):
+def join_cluster(address: str, options: dict[str, Any]) -> None:
+    """``ray.init(address)`` sending Ray's token where one is at hand (`nas.cluster`), failing in one line.
+
+    Ray's C++ client prints a warning a second while a connection is refused; that output is held back
+    and, on failure, read for the reason instead of shown.
+    """
+    from nas.cluster import TOKEN_HELP, auth_token_source, missing_token_message, prefer_token_auth
+
+    if prefer_token_auth(address) == "missing":  # (the CLI asks first, before Ray is imported)
+        raise SearchError(missing_token_message(address))
+    with _held_stderr() as held:
+        try:
+            ray.init(address=address, **options)
+            error = None
+        except (ConnectionError, RuntimeError) as e:  # ray raises ConnectionError, or RuntimeError for auth setup
+            error = e
+    if error is None:
+        sys.stderr.write(held.text())
         return
-    host, _, port = address.rpartition(":")
-    try:
-        socket.create_connection((host, int(port)), timeout=timeout).close()
-    except (OSError, ValueError, OverflowError) as e:
-        raise SearchError(
-            f"--address {address}: no Ray cluster answers there ({e}); check the address printed by `ray start --head`"
-        ) from None
+    text = held.text() + str(error)
+    if "InvalidAuthToken" in text or "Unauthenticated" in text:
+        source = auth_token_source()
+        if source and os.environ.get("RAY_AUTH_MODE") == "token":
+            raise SearchError(
+                f"--address {address}: the cluster refused this machine's Ray token (from {source}); {TOKEN_HELP}"
+            ) from None
+        if source:  # a token is here, but the user's RAY_AUTH_MODE says not to send it
+            raise SearchError(
+                f"--address {address}: the cluster requires Ray's token authentication, and this machine has a "
+                f"token (from {source}) but RAY_AUTH_MODE={os.environ.get('RAY_AUTH_MODE')}; set RAY_AUTH_MODE=token "
+                f"(or unset it) and run again"
+            ) from None
+        raise SearchError(missing_token_message(address)) from None
+    raise SearchError(f"--address {address}: could not join the Ray cluster ({_first_line(str(error))})") from None
+
+
+class _Held:
+    """What was written to file descriptor 2 inside `_held_stderr`, once the block has ended."""
+
+    def __init__(self) -> None:
+        self.content = ""
+
+    def text(self) -> str:
+        return self.content
+
+
+@contextmanager
+def _held_stderr() -> Iterator[_Held]:
+    """File descriptor 2 into a temporary file for the block (Ray's C++ logging writes there directly)."""
+    held = _Held()
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(prefix="nasgraph-ray-") as f:
+        os.dup2(f.fileno(), 2)
+        try:
+            yield held
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            f.seek(0)
+            held.content = f.read().decode(errors="replace")
 
 
 class NasSearcher(Searcher):

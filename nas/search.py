@@ -150,7 +150,7 @@ class SearchState:
         self.info = info
         self.log = log
         self.started = time.time()
-        fresh = not resume and not self.root.exists()
+        self.fresh = fresh = not resume and not self.root.exists()
         self._lock_fd = _prepare_folder(self.root, resume)
         try:
             with storage_errors(self.root):
@@ -177,6 +177,7 @@ class SearchState:
         self.skips_in_a_row = 0
         self.resumed_dispatched = self.dispatched
         self.stopping = False  # set on interrupt: unfinished trials are abandoned, not recorded
+        self.terminated = False  # the interrupt was SIGTERM (exit 143) rather than Ctrl-C (exit 130)
         self.failure: SearchError | None = None  # why an engine had to stop (raised once it has)
 
     def fail(self, error: SearchError) -> None:
@@ -505,6 +506,10 @@ class SearchState:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self.fresh and not self.rows:  # a new search that never recorded a trial (Ray failed, Ctrl-C, ...)
+            self.close(final=False)
+            shutil.rmtree(self.root, ignore_errors=True)  # leaves nothing behind: the same command can run again
+            return
         self.close(final=exc[0] is None)
 
 
@@ -684,6 +689,8 @@ def _prepare_folder(root: Path, resume: bool) -> int:
     return fd
 
 
+# Options a resume may change (given explicitly; otherwise the saved value stands): where and how fast the
+# remaining trials run, and how many there are. Everything else shapes the trials themselves and is fixed.
 RESUME_OVERRIDES = (
     "trials",
     "concurrency",
@@ -693,6 +700,8 @@ RESUME_OVERRIDES = (
     "storage",
     "engine",
     "trial_timeout",
+    "data_dir",
+    "download",
 )
 
 

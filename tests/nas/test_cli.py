@@ -170,3 +170,12 @@ def test_init_from_a_genotype_file(tmp_path, capsys):
     assert main(["search", "--init", str(bad), "--results-dir", str(tmp_path), "--name", "b", *QUICK]) == 2
     assert "--init " + str(bad) + ": not a genotype" in capsys.readouterr().err
     assert not (tmp_path / "b").exists()
+
+
+def test_the_readme_recipe_for_the_seeds_algorithm_1_runs_as_written(tmp_path):
+    """README: `--variant tournament --population 50 --sample 25 --mutations D` (here D = 3, 3 trials)."""
+    args = ["search", "--variant", "tournament", "--population", "50", "--sample", "25", "--mutations", "3"]
+    assert main([*args, "--trials", "3", *QUICK, "--results-dir", str(tmp_path), "--name", "alg1"]) == 0
+    saved = json.loads((tmp_path / "alg1" / "config.json").read_text())
+    assert (saved["variant"], saved["population"], saved["sample"], saved["mutations"]) == ("tournament", 50, 25, 3)
+    assert len(results.Record.open(tmp_path / "alg1").rows()) >= 3

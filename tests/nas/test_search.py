@@ -72,10 +72,24 @@ def test_existing_folder_is_refused_without_resume(tmp_path, data):
 
 def test_a_second_search_on_the_same_folder_is_locked_out(tmp_path, data):
     root = tmp_path / "s"
-    with SearchState(config(), root, DataInfo.of(data), log=lambda s: None):
+    run(config(trials=1), root, data)  # a search with a recorded trial (an empty new one leaves no folder)
+    with SearchState(config(), root, DataInfo.of(data), resume=True, log=lambda s: None):
         with pytest.raises(SearchError, match="in use by another search"):
             SearchState(config(), root, DataInfo.of(data), resume=True)
     SearchState(config(), root, DataInfo.of(data), resume=True, log=lambda s: None).close()  # free again
+
+
+def test_a_new_search_that_records_nothing_leaves_no_folder_but_a_resumed_one_is_kept(tmp_path, data):
+    root = tmp_path / "s"
+    with pytest.raises(RuntimeError, match="the cluster went away"):
+        with SearchState(config(), root, DataInfo.of(data), log=lambda s: None):
+            assert (root / "config.json").exists()
+            raise RuntimeError("the cluster went away")  # what a failed Ray start looks like from here
+    assert not root.exists()  # the same command can simply be run again
+    run(config(trials=1), root, data)
+    with SearchState(config(trials=3), root, DataInfo.of(data), resume=True, log=lambda s: None):
+        pass  # a resume that adds nothing
+    assert len(results.Record.open(root).rows()) == 1
 
 
 def test_duplicates_replay_known_results_and_are_never_trained(tmp_path, data):

@@ -8,8 +8,10 @@ requested trials.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -41,17 +43,27 @@ def test_worker_killed_mid_trial_is_retried_and_failing_trials_are_recorded(tmp_
     # trials 1, 3 and 4 raise in their first step (fault_rate 0.3 over the trial seeds); the others train 15 epochs
     config = "train:\n  fault: raise\n  fault_rate: 0.3\n  epochs: 15\n"
     with search(tmp_path, ray_cluster, 6, config=config) as d:
-        wait_until(lambda: rows_now(tmp_path / "s") and busy_workers(), 180, "a trial in training", alive=d)
-        victim = busy_workers()[0]
+        training: list[int] = []
+
+        def in_training() -> bool:
+            training[:] = busy_workers()  # the same look decides to kill and whom
+            return bool(rows_now(tmp_path / "s")) and bool(training)
+
+        wait_until(in_training, 180, "a trial in training", alive=d)
+        victim = training[0]
         os.kill(victim, signal.SIGKILL)
         assert d.wait(300) == 0, d.stderr()[-3000:]
         assert "ActorDiedError" in d.stderr()  # Tune saw the worker die under a running trial
+        died = re.findall(r"Trial task failed for trial trial_(\d+)", d.stderr())
     rows = assert_intact(tmp_path / "s", 6)
     assert victim not in busy_workers()
     by_id = {r["trial_id"]: r for r in rows}
     assert {t for t, r in by_id.items() if r["status"] == "error"} == {"00001", "00003", "00004"}
     assert all("injected failure" in by_id[t]["error"] for t in ("00001", "00003", "00004"))
     assert all(r["status"] == "ok" for t, r in by_id.items() if t not in ("00001", "00003", "00004"))  # retried
+    # which trial died: exactly one, a training one, retried once (one failure, then one row, ok, in another worker)
+    assert len(died) == 1 and died[0] not in ("00001", "00003", "00004"), died
+    assert by_id[died[0]]["status"] == "ok" and by_id[died[0]]["worker"] != victim
 
 
 def test_node_removed_mid_search_its_trial_is_retried_elsewhere(tmp_path, ray_cluster):
@@ -61,16 +73,20 @@ def test_node_removed_mid_search_its_trial_is_retried_elsewhere(tmp_path, ray_cl
     try:
         with search(tmp_path, ray_cluster, 6, "--concurrency", "3", config="train:\n  epochs: 12\n") as d:
             wait_until(lambda: busy_workers(parent=raylet), 180, "a trial on the extra node", alive=d)
+            removed_at = time.time()
             ray_cluster.remove_node(node)  # the node and its worker processes are gone, mid-trial
             assert d.wait(300) == 0, d.stderr()[-3000:]
             assert "ActorDiedError" in d.stderr()  # Tune saw the trial's worker go with the node
+            died = re.findall(r"Trial task failed for trial trial_(\d+)", d.stderr())
     finally:
         if node in ray_cluster.worker_nodes:
             ray_cluster.remove_node(node)
     rows = assert_intact(tmp_path / "s", 6)
-    failed = [r for r in rows if r["status"] != "ok"]
-    assert all(r["status"] == "error" and r["error"] for r in failed), failed  # retried, or failed with a reason
-    assert node.node_id[:12] not in {r["node"] for r in rows[-2:]}  # the last trials ran on the nodes left
+    assert all(r["status"] == "ok" for r in rows), [(r["trial_id"], r["status"], r["error"]) for r in rows]
+    gone = node.node_id[:12]
+    assert died and all(by["status"] == "ok" for by in rows if by["trial_id"] in died)  # retried, and it trained
+    assert all(r["node"] != gone for r in rows if r["trial_id"] in died)  # elsewhere: on the nodes left
+    assert all(r["node"] != gone for r in rows if r["finished"] > removed_at + 1)
 
 
 def test_hung_trials_are_recorded_as_timeout_once_and_the_search_finishes(tmp_path, ray_cluster):

@@ -205,7 +205,7 @@ def test_a_second_search_on_the_same_folder_is_refused_while_the_first_runs(tmp_
     # 12 epochs a trial: the first search runs for many seconds after its first row, while the others start
     with driver(*search_args(10, root), "--epochs", "12", logs=tmp_path / "logs") as first:
         wait_until(lambda: len(rows_now(root)) >= 1, 120, "a trial", alive=first)
-        with driver(*resume_args(10, root), logs=tmp_path / "logs") as second:
+        with driver(*resume_args(10, root), "--epochs", "12", logs=tmp_path / "logs") as second:  # as saved
             assert second.wait(120) == 2
             assert f"in use by another search (pid {first.pid})" in one_error_line(second.stderr())
         with driver(*search_args(10, root), logs=tmp_path / "logs") as third:
