@@ -61,9 +61,12 @@ def test_worker_killed_mid_trial_is_retried_and_failing_trials_are_recorded(tmp_
     assert {t for t, r in by_id.items() if r["status"] == "error"} == {"00001", "00003", "00004"}
     assert all("injected failure" in by_id[t]["error"] for t in ("00001", "00003", "00004"))
     assert all(r["status"] == "ok" for t, r in by_id.items() if t not in ("00001", "00003", "00004"))  # retried
-    # which trial died: exactly one, a training one, retried once (one failure, then one row, ok, in another worker)
-    assert len(died) == 1 and died[0] not in ("00001", "00003", "00004"), died
-    assert by_id[died[0]]["status"] == "ok" and by_id[died[0]]["worker"] != victim
+    # which trial died: exactly one, retried once in another worker, where it did what it does by design (one row:
+    # ok, or the injected failure if the kill hit one of the raising trials before it raised)
+    assert len(died) == 1, died
+    retried = by_id[died[0]]
+    assert retried["worker"] != victim
+    assert retried["status"] == ("error" if died[0] in ("00001", "00003", "00004") else "ok"), retried
 
 
 def test_node_removed_mid_search_its_trial_is_retried_elsewhere(tmp_path, ray_cluster):
