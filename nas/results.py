@@ -314,7 +314,12 @@ def _set_aside(path: Path, data: bytes) -> Path:
 
 
 def _append_line(fd: int, line: bytes, path: Path) -> None:
-    """Write one whole line with a single write, then fsync; roll a partial line back on failure."""
+    """Write one whole line with a single write, then fsync; roll a partial line back on failure.
+
+    A line written whole stays when an interrupt (Ctrl-C, SIGTERM) arrives during its fsync: a reader
+    may already have seen it, and it is a finished trial (resume replays it); only a failed write or
+    a failed fsync (the disk said no) rolls the line back.
+    """
     size = os.fstat(fd).st_size
     try:
         written = os.write(fd, line)
@@ -322,11 +327,23 @@ def _append_line(fd: int, line: bytes, path: Path) -> None:
             raise OSError(errno.EIO, f"short write ({written} of {len(line)} bytes)", str(path))
         os.fsync(fd)
     except BaseException as e:
+        whole = not isinstance(e, OSError) and _size_or_none(fd) == size + len(line)
+        if whole:
+            with suppress(OSError):
+                os.fsync(fd)
+            raise
         with suppress(OSError):
             os.ftruncate(fd, size)  # so the next append does not land after half a line
         if isinstance(e, OSError) and e.filename is None:
             raise OSError(e.errno, e.strerror or str(e), str(path)) from e  # say which file
         raise
+
+
+def _size_or_none(fd: int) -> int | None:
+    try:
+        return os.fstat(fd).st_size
+    except OSError:
+        return None
 
 
 def _fsync_dir(folder: Path) -> None:

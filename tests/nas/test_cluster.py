@@ -82,17 +82,21 @@ class RayCluster:
         """A worker node as README says: the head's token at hand (same machine, same file) and token mode on."""
         return self._start([RAY, "start", f"--address={self.address}", "--num-cpus=1", "--block"], token_mode=True)
 
+    def node_ids(self) -> set[str]:
+        """The cluster's live node ids (12-character prefixes, as the record keeps them), from `ray status`."""
+        out = subprocess.run(
+            [RAY, "status", f"--address={self.address}"],
+            env=self.env | {"RAY_AUTH_MODE": "token"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout
+        return {word[len("node_") :][:12] for word in out.split() if word.startswith("node_")}
+
     def wait_for_nodes(self, n: int) -> None:
         deadline = time.time() + 90
         while time.time() < deadline:
-            out = subprocess.run(
-                [RAY, "status", f"--address={self.address}"],
-                env=self.env | {"RAY_AUTH_MODE": "token"},
-                capture_output=True,
-                text=True,
-                timeout=60,
-            ).stdout
-            if out.count("node_") >= n:
+            if len(self.node_ids()) >= n:
                 return
             time.sleep(1)
         pytest.fail(f"{n} nodes did not join")
@@ -229,25 +233,13 @@ def test_joining_a_token_cluster_without_the_token_is_one_line_and_leaves_nothin
     assert not (tmp_path / "r").exists()  # a search that never ran a trial leaves nothing behind
 
 
-def node_ids(cluster: RayCluster) -> set[str]:
-    """The cluster's node ids (12-character prefixes, as the record keeps them), from `ray status`."""
-    out = subprocess.run(
-        [RAY, "status", f"--address={cluster.address}"],
-        env=cluster.env | {"RAY_AUTH_MODE": "token"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    ).stdout
-    return {word[len("node_") :][:12] for word in out.split() if word.startswith("node_")}
-
-
 def test_losing_a_worker_node_mid_search_retries_its_trial_on_the_head(cluster, tmp_path):
     cluster.start_head()
     cluster.wait_for_nodes(1)
-    (head_id,) = node_ids(cluster)
+    (head_id,) = cluster.node_ids()
     worker = cluster.add_node()
     cluster.wait_for_nodes(2)
-    (worker_id,) = node_ids(cluster) - {head_id}
+    (worker_id,) = cluster.node_ids() - {head_id}
     root = tmp_path / "lossy"
     args = ["--address", cluster.address, "--trials", "6", "--concurrency", "2", *QUICK, "--controller", "random"]
     args[args.index("--epochs") + 1] = "4"  # trials of a few seconds: the kill lands inside one

@@ -229,3 +229,32 @@ def test_two_searches_started_at_once_on_one_folder_never_interleave(tmp_path):
         m in one_error_line(loser.stderr()) for m in ("in use by another search", "already exists", "just created")
     )
     assert_intact(root, 4)
+
+
+def test_an_interrupt_during_the_fsync_of_a_whole_line_keeps_the_line(tmp_path, monkeypatch):
+    """Found by test_kills: Ctrl-C/SIGTERM landing in the fsync after a whole line was written rolled the line
+    back, though a reader could already have seen it: a finished trial lost. Now only a failed write or fsync
+    rolls back; the kept line is replayed on resume."""
+    record = results.Record.open(tmp_path / "trials.jsonl")
+    record.append({"trial_id": "00001", "status": "ok"})
+    real_fsync, seen = os.fsync, []
+
+    def interrupted_fsync(fd):
+        seen.append(results.read_rows(tmp_path)[0])  # a reader between the write and its fsync
+        monkeypatch.setattr(results.os, "fsync", real_fsync)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(results.os, "fsync", interrupted_fsync)
+    with pytest.raises(KeyboardInterrupt):
+        record.append({"trial_id": "00002", "status": "ok"})
+    record.close()
+    assert [r["trial_id"] for r in seen[0]] == ["00001", "00002"]  # the interrupt came after the whole line
+    assert results.Record.open(tmp_path / "trials.jsonl").rows() == seen[0]  # and the line is still there
+
+    monkeypatch.setattr(results.os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(errno.EIO, "I/O error")))
+    record = results.Record.open(tmp_path / "trials.jsonl")
+    with pytest.raises(OSError):
+        record.append({"trial_id": "00003", "status": "ok"})  # the disk said no: rolled back
+    record.close()
+    monkeypatch.setattr(results.os, "fsync", real_fsync)
+    assert [r["trial_id"] for r in results.Record.open(tmp_path / "trials.jsonl").rows()] == ["00001", "00002"]
