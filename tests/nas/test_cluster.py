@@ -10,6 +10,7 @@ by their process groups.
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -112,6 +113,7 @@ class RayCluster:
     def stop(self) -> None:
         for proc in reversed(self.procs):
             kill_group(proc)
+        shutil.rmtree(self.temp, ignore_errors=True)  # the head's session files
 
 
 @pytest.fixture
