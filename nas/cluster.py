@@ -11,6 +11,7 @@ hand in one of the places Ray's documentation names (``RAY_AUTH_TOKEN``, the fil
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import subprocess
@@ -61,6 +62,7 @@ except Exception as e:
 """
 
 
+@functools.lru_cache(maxsize=8)  # asked once per address: by the CLI before Ray is imported, then by the join
 def cluster_requires_token(address: str) -> bool | None:
     """Ask the cluster's GCS for nothing, without a token, in a child process: True if it insists on a token,
     False if it answered, None if that could not be told (the join itself will then say what is wrong).
