@@ -77,7 +77,8 @@ def test_ray_search_survives_each_signal_and_a_corrupted_tune_state(tmp_path, ra
                 p.write_bytes(b"\x00{not json" * 7)
 
     ray_args = ["--address", ray_cluster.address]
-    sent = kill_and_resume(root, 8, 3, ray_args, random.Random(7), 180, before_last_resume=corrupt_tune_state)
+    # 14 trials: room for three kills even when each run records several trials before its kill lands
+    sent = kill_and_resume(root, 14, 3, ray_args, random.Random(7), 180, before_last_resume=corrupt_tune_state)
     assert sent == list(SIGNALS)
     after = set((root / "ray").glob("run-*"))
     # each run a fresh Tune experiment; the last resume adds one unless the last kill came after the last trial
