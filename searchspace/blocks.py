@@ -1,7 +1,11 @@
 """Block modules from the seeds: Inception, residual, pre-activation, ResNeXt, dense, highway.
 
 Each block is an op like any other, built as ``Block(in_ch, out_ch, stride,
-**params)``, and its forward reads like the paper's equation. Like
+**params)``, and its forward reads like the paper's equation. As in timm's
+blocks, norm and activation are factories, ``norm_layer(ch)`` and
+``act_layer(inplace=...)``, defaulting to the seeds' BatchNorm2d and ReLU, so a
+space could vary them. (Two arguments rather than one config object: an
+exported model then carries no extra definitions.) Like
 `searchspace.layers`, this file imports nothing but torch and the layers, so
 an exported model can carry these classes verbatim.
 """
@@ -9,6 +13,7 @@ an exported model can carry these classes verbatim.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -19,12 +24,13 @@ from searchspace.layers import Conv, Projection, make_norm, same_padding
 class InceptionNaive(nn.Module):
     """Inception, naive: concat(1x1(x), 3x3(x), 5x5(x), maxpool3x3(x))."""
 
-    def __init__(self, in_ch, out_ch, stride=1, b1=0, b3=0, b5=0, norm="bn"):
+    def __init__(self, in_ch, out_ch, stride=1, b1=0, b3=0, b5=0, norm="bn", norm_layer=None, act_layer=nn.ReLU):
         super().__init__()
         b1, b3, b5 = self.widths(in_ch, out_ch, b1, b3, b5)
-        self.branch1 = Conv(in_ch, b1, stride, kernel=1, norm=norm)
-        self.branch3 = Conv(in_ch, b3, stride, kernel=3, norm=norm)
-        self.branch5 = Conv(in_ch, b5, stride, kernel=5, norm=norm)
+        norm = norm_layer or norm  # a norm factory, when given, replaces the named norm
+        self.branch1 = Conv(in_ch, b1, stride, kernel=1, norm=norm, act=act_layer)
+        self.branch3 = Conv(in_ch, b3, stride, kernel=3, norm=norm, act=act_layer)
+        self.branch5 = Conv(in_ch, b5, stride, kernel=5, norm=norm, act=act_layer)
         self.pool = nn.MaxPool2d(3, stride, 1)
 
     @staticmethod
@@ -42,19 +48,33 @@ class InceptionNaive(nn.Module):
 class Inception(nn.Module):
     """Inception with 1x1 reductions: concat(1x1, 1x1->3x3, 1x1->5x5, maxpool->1x1) (GoogLeNet)."""
 
-    def __init__(self, in_ch, out_ch, stride=1, b1=0, b3r=0, b3=0, b5r=0, b5=0, pool_proj=0, k5=5, norm="bn"):
+    def __init__(
+        self,
+        in_ch,
+        out_ch,
+        stride=1,
+        b1=0,
+        b3r=0,
+        b3=0,
+        b5r=0,
+        b5=0,
+        pool_proj=0,
+        k5=5,
+        norm="bn",
+        norm_layer=None,
+        act_layer=nn.ReLU,
+    ):
         super().__init__()
         b1, b3r, b3, b5r, b5, pool_proj = self.widths(out_ch, b1, b3r, b3, b5r, b5, pool_proj)
-        self.branch1 = Conv(in_ch, b1, stride, kernel=1, norm=norm)
-        self.branch2 = nn.Sequential(
-            Conv(in_ch, b3r, 1, kernel=1, norm=norm), Conv(b3r, b3, stride, kernel=3, norm=norm)
-        )
-        self.branch3 = nn.Sequential(
-            Conv(in_ch, b5r, 1, kernel=1, norm=norm), Conv(b5r, b5, stride, kernel=k5, norm=norm)
-        )
-        self.branch4 = nn.Sequential(
-            nn.MaxPool2d(3, stride, 1, ceil_mode=stride == 1), Conv(in_ch, pool_proj, 1, kernel=1, norm=norm)
-        )
+        norm = norm_layer or norm  # a norm factory, when given, replaces the named norm
+
+        def conv(ci, co, s, kernel):
+            return Conv(ci, co, s, kernel=kernel, norm=norm, act=act_layer)
+
+        self.branch1 = conv(in_ch, b1, stride, 1)
+        self.branch2 = nn.Sequential(conv(in_ch, b3r, 1, 1), conv(b3r, b3, stride, 3))
+        self.branch3 = nn.Sequential(conv(in_ch, b5r, 1, 1), conv(b5r, b5, stride, k5))
+        self.branch4 = nn.Sequential(nn.MaxPool2d(3, stride, 1, ceil_mode=stride == 1), conv(in_ch, pool_proj, 1, 1))
 
     @staticmethod
     def widths(out_ch: int, b1: int, b3r: int, b3: int, b5r: int, b5: int, pool_proj: int) -> tuple[int, ...]:
@@ -71,13 +91,15 @@ class Inception(nn.Module):
 class InceptionV3(nn.Module):
     """Factorized Inception (v3): concat(1x1, 1x1->1xn->nx1, 1x1->(nx1->1xn)x2, avgpool->1x1)."""
 
-    def __init__(self, in_ch, out_ch, stride=1, b1=0, r=0, b=0, pool_proj=0, n=7, norm="bn"):
+    def __init__(
+        self, in_ch, out_ch, stride=1, b1=0, r=0, b=0, pool_proj=0, n=7, norm="bn", norm_layer=None, act_layer=nn.ReLU
+    ):
         super().__init__()
         b1, r, b, pool_proj = self.widths(out_ch, b1, r, b, pool_proj)
         p = same_padding(n)
 
         def conv(ci, co, kernel, s=1, pad=(0, 0)):
-            return Conv2dBN(ci, co, kernel, s, pad, norm)
+            return Conv2dBN(ci, co, kernel, s, pad, norm, norm_layer, act_layer)
 
         self.branch1 = conv(in_ch, b1, 1, stride)
         self.branch2 = nn.Sequential(
@@ -107,11 +129,12 @@ class InceptionV3(nn.Module):
 class Conv2dBN(nn.Sequential):
     """Conv (any kernel shape) -> norm -> ReLU, as Inception's BasicConv2d."""
 
-    def __init__(self, in_ch, out_ch, kernel, stride, padding, norm="bn"):
+    def __init__(self, in_ch, out_ch, kernel, stride, padding, norm="bn", norm_layer=None, act_layer=nn.ReLU):
+        norm_module = make_norm(norm_layer or norm, out_ch)  # None: no norm, so the conv keeps its bias
         parts = [
-            ("conv", nn.Conv2d(in_ch, out_ch, kernel, stride, padding, bias=norm == "none")),
-            ("norm", make_norm(norm, out_ch)),
-            ("act", nn.ReLU(inplace=True)),
+            ("conv", nn.Conv2d(in_ch, out_ch, kernel, stride, padding, bias=norm_module is None)),
+            ("norm", norm_module),
+            ("act", act_layer(inplace=True)),
         ]
         super().__init__(OrderedDict((k, m) for k, m in parts if m is not None))
 
@@ -119,15 +142,17 @@ class Conv2dBN(nn.Sequential):
 class ResBasic(nn.Module):
     """Residual basic block: relu(x + BN(conv(relu(BN(conv(x))))))."""
 
-    def __init__(self, in_ch, out_ch, stride=1, kernel=3):
+    def __init__(self, in_ch, out_ch, stride=1, kernel=3, norm_layer=nn.BatchNorm2d, act_layer=nn.ReLU):
         super().__init__()
         pad = same_padding(kernel)
         self.conv1 = nn.Conv2d(in_ch, out_ch, kernel, stride, pad, bias=False)
-        self.bn1 = nn.BatchNorm2d(out_ch)
+        self.bn1 = norm_layer(out_ch)
         self.conv2 = nn.Conv2d(out_ch, out_ch, kernel, 1, pad, bias=False)
-        self.bn2 = nn.BatchNorm2d(out_ch)
-        self.relu = nn.ReLU(inplace=True)
-        self.shortcut = Projection(in_ch, out_ch, stride) if stride != 1 or in_ch != out_ch else nn.Identity()
+        self.bn2 = norm_layer(out_ch)
+        self.relu = act_layer(inplace=True)
+        self.shortcut = (
+            Projection(in_ch, out_ch, stride, norm_layer) if stride != 1 or in_ch != out_ch else nn.Identity()
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
@@ -138,17 +163,19 @@ class ResBasic(nn.Module):
 class ResBottleneck(nn.Module):
     """Residual bottleneck: relu(x + BN(1x1(relu(BN(3x3(relu(BN(1x1(x))))))))), 3x3 grouped for ResNeXt."""
 
-    def __init__(self, in_ch, out_ch, stride=1, ratio=0.25, groups=1):
+    def __init__(self, in_ch, out_ch, stride=1, ratio=0.25, groups=1, norm_layer=nn.BatchNorm2d, act_layer=nn.ReLU):
         super().__init__()
         mid = self.mid(out_ch, ratio, groups)
         self.conv1 = nn.Conv2d(in_ch, mid, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(mid)
+        self.bn1 = norm_layer(mid)
         self.conv2 = nn.Conv2d(mid, mid, 3, stride, 1, groups=groups, bias=False)
-        self.bn2 = nn.BatchNorm2d(mid)
+        self.bn2 = norm_layer(mid)
         self.conv3 = nn.Conv2d(mid, out_ch, 1, bias=False)
-        self.bn3 = nn.BatchNorm2d(out_ch)
-        self.relu = nn.ReLU(inplace=True)
-        self.shortcut = Projection(in_ch, out_ch, stride) if stride != 1 or in_ch != out_ch else nn.Identity()
+        self.bn3 = norm_layer(out_ch)
+        self.relu = act_layer(inplace=True)
+        self.shortcut = (
+            Projection(in_ch, out_ch, stride, norm_layer) if stride != 1 or in_ch != out_ch else nn.Identity()
+        )
 
     @staticmethod
     def mid(out_ch: int, ratio: float, groups: int) -> int:
@@ -165,21 +192,23 @@ class ResBottleneck(nn.Module):
 class ResNeXt(ResBottleneck):
     """ResNeXt block: a bottleneck whose 3x3 conv is split into `cardinality` groups."""
 
-    def __init__(self, in_ch, out_ch, stride=1, cardinality=32, ratio=0.5):
-        super().__init__(in_ch, out_ch, stride, ratio, cardinality)
+    def __init__(
+        self, in_ch, out_ch, stride=1, cardinality=32, ratio=0.5, norm_layer=nn.BatchNorm2d, act_layer=nn.ReLU
+    ):
+        super().__init__(in_ch, out_ch, stride, ratio, cardinality, norm_layer, act_layer)
 
 
 class PreActBasic(nn.Module):
     """Pre-activation residual block: x + conv(relu(BN(conv(relu(BN(x))))))."""
 
-    def __init__(self, in_ch, out_ch, stride=1, kernel=3):
+    def __init__(self, in_ch, out_ch, stride=1, kernel=3, norm_layer=nn.BatchNorm2d, act_layer=nn.ReLU):
         super().__init__()
         pad = same_padding(kernel)
-        self.bn1 = nn.BatchNorm2d(in_ch)
+        self.bn1 = norm_layer(in_ch)
         self.conv1 = nn.Conv2d(in_ch, out_ch, kernel, stride, pad, bias=False)
-        self.bn2 = nn.BatchNorm2d(out_ch)
+        self.bn2 = norm_layer(out_ch)
         self.conv2 = nn.Conv2d(out_ch, out_ch, kernel, 1, pad, bias=False)
-        self.relu = nn.ReLU()
+        self.relu = act_layer(inplace=False)  # not in place: the shortcut reads relu(bn1(x))
         self.shortcut = nn.Conv2d(in_ch, out_ch, 1, stride, bias=False) if stride != 1 or in_ch != out_ch else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -193,16 +222,16 @@ class PreActBasic(nn.Module):
 class PreActBottleneck(nn.Module):
     """Pre-activation bottleneck: x + 1x1(relu(BN(3x3(relu(BN(1x1(relu(BN(x)))))))))."""
 
-    def __init__(self, in_ch, out_ch, stride=1, ratio=0.25):
+    def __init__(self, in_ch, out_ch, stride=1, ratio=0.25, norm_layer=nn.BatchNorm2d, act_layer=nn.ReLU):
         super().__init__()
         mid = max(1, int(out_ch * ratio))
-        self.bn1 = nn.BatchNorm2d(in_ch)
+        self.bn1 = norm_layer(in_ch)
         self.conv1 = nn.Conv2d(in_ch, mid, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(mid)
+        self.bn2 = norm_layer(mid)
         self.conv2 = nn.Conv2d(mid, mid, 3, stride, 1, bias=False)
-        self.bn3 = nn.BatchNorm2d(mid)
+        self.bn3 = norm_layer(mid)
         self.conv3 = nn.Conv2d(mid, out_ch, 1, bias=False)
-        self.relu = nn.ReLU()
+        self.relu = act_layer(inplace=False)  # not in place: the shortcut reads relu(bn1(x))
         self.shortcut = nn.Conv2d(in_ch, out_ch, 1, stride, bias=False) if stride != 1 or in_ch != out_ch else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -217,14 +246,21 @@ class PreActBottleneck(nn.Module):
 class DenseLayer(nn.Sequential):
     """DenseNet-B layer: BN-ReLU-1x1 (bn_size * growth) -> BN-ReLU-3x3 (growth)."""
 
-    def __init__(self, in_ch: int, growth: int, bn_size: int):
+    def __init__(
+        self,
+        in_ch: int,
+        growth: int,
+        bn_size: int,
+        norm_layer: Callable[[int], nn.Module] = nn.BatchNorm2d,
+        act_layer: Callable[..., nn.Module] = nn.ReLU,
+    ):
         super().__init__(
             OrderedDict(
-                norm1=nn.BatchNorm2d(in_ch),
-                relu1=nn.ReLU(inplace=True),
+                norm1=norm_layer(in_ch),
+                relu1=act_layer(inplace=True),
                 conv1=nn.Conv2d(in_ch, bn_size * growth, 1, bias=False),
-                norm2=nn.BatchNorm2d(bn_size * growth),
-                relu2=nn.ReLU(inplace=True),
+                norm2=norm_layer(bn_size * growth),
+                relu2=act_layer(inplace=True),
                 conv2=nn.Conv2d(bn_size * growth, growth, 3, 1, 1, bias=False),
             )
         )
@@ -233,9 +269,13 @@ class DenseLayer(nn.Sequential):
 class DenseBlock(nn.Module):
     """Dense block: x_l = H_l(concat(x_0, ..., x_{l-1})); output concat of all."""
 
-    def __init__(self, in_ch, out_ch, stride=1, layers=4, growth=12, bn_size=4):
+    def __init__(
+        self, in_ch, out_ch, stride=1, layers=4, growth=12, bn_size=4, norm_layer=nn.BatchNorm2d, act_layer=nn.ReLU
+    ):
         super().__init__()
-        self.layers = nn.ModuleList(DenseLayer(in_ch + i * growth, growth, bn_size) for i in range(layers))
+        self.layers = nn.ModuleList(
+            DenseLayer(in_ch + i * growth, growth, bn_size, norm_layer, act_layer) for i in range(layers)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = [x]
@@ -247,10 +287,10 @@ class DenseBlock(nn.Module):
 class Transition(nn.Sequential):
     """DenseNet transition: BN-ReLU-1x1 conv compressing to floor(theta * in_ch), avgpool when strided."""
 
-    def __init__(self, in_ch, out_ch, stride=1, compression=0.5):
+    def __init__(self, in_ch, out_ch, stride=1, compression=0.5, norm_layer=nn.BatchNorm2d, act_layer=nn.ReLU):
         parts = [
-            ("norm", nn.BatchNorm2d(in_ch)),
-            ("relu", nn.ReLU(inplace=True)),
+            ("norm", norm_layer(in_ch)),
+            ("relu", act_layer(inplace=True)),
             ("conv", nn.Conv2d(in_ch, self.width(in_ch, compression), 1, bias=False)),
         ]
         if stride > 1:
@@ -265,13 +305,13 @@ class Transition(nn.Sequential):
 class Highway(nn.Module):
     """Highway block: T(x) * H(x) + (1 - T(x)) * x, T a sigmoid transform gate (Srivastava et al. 2015)."""
 
-    def __init__(self, in_ch, out_ch, stride=1, kernel=3, gate_bias=-1.0):
+    def __init__(self, in_ch, out_ch, stride=1, kernel=3, gate_bias=-1.0, norm_layer=nn.BatchNorm2d, act_layer=nn.ReLU):
         super().__init__()
         pad = same_padding(kernel)
-        self.transform = Conv(in_ch, out_ch, stride, kernel)
+        self.transform = Conv(in_ch, out_ch, stride, kernel, norm=norm_layer, act=act_layer)
         self.gate = nn.Conv2d(in_ch, out_ch, kernel, stride, pad)
         nn.init.constant_(self.gate.bias, gate_bias)  # negative: carry behaviour at the start
-        self.carry = Projection(in_ch, out_ch, stride) if stride != 1 or in_ch != out_ch else nn.Identity()
+        self.carry = Projection(in_ch, out_ch, stride, norm_layer) if stride != 1 or in_ch != out_ch else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         t = torch.sigmoid(self.gate(x))

@@ -20,17 +20,20 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
-from searchspace import registry
-from searchspace.genotype import INPUT, Genotype, Node, Stage
+from searchspace import opspec
+from searchspace.values import INPUT
+
+if TYPE_CHECKING:  # the genotype calls this module (Genotype.fingerprint), so it is imported for types only
+    from searchspace.genotype import Genotype, Node, Stage
 
 
 def node_label(node: Node, stage: Stage) -> str:
     """Canonical text for one node: what it computes, not where it sits."""
-    spec = registry.REGISTRY.get(node.op)
+    spec = opspec.REGISTRY.get(node.op)
     params = spec.canonical(node.params) if spec else tuple(sorted(node.params))
     width = node.width or stage.width
     if spec is not None and spec.width == "same":

@@ -23,31 +23,40 @@ Semantics, in one place:
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
-INPUT = -1
-MERGES = ("sum", "mean", "wsum", "concat")
-WIRINGS = ("chain", "residual", "dense", "ws", "custom")
-HEAD_ACTS = ("relu", "tanh", "gelu")
+from searchspace.fingerprint import fingerprint as _fingerprint
+from searchspace.values import (  # re-exported: they were defined here, and callers import them from here
+    HEAD_ACTS,
+    INPUT,
+    MERGES,
+    WIRINGS,
+    GenotypeError,
+    Params,
+    Value,
+    freeze_params,
+)
+
+__all__ = [
+    "HEAD_ACTS",
+    "INPUT",
+    "MAX_JSON_BYTES",
+    "MERGES",
+    "WIRINGS",
+    "Genotype",
+    "GenotypeError",
+    "Head",
+    "Node",
+    "Params",
+    "Stage",
+    "Value",
+    "Wiring",
+    "freeze_params",
+]
+
 MAX_JSON_BYTES = 8 * 1024 * 1024
-
-Value = int | float | str | bool
-Params = tuple[tuple[str, Value], ...]
-
-
-class GenotypeError(ValueError):
-    """A genotype that cannot be read or built; the message says where and why."""
-
-
-def freeze_params(params: dict[str, Value] | Params | None) -> Params:
-    """Return params as a tuple of (name, value) pairs sorted by name."""
-    if not params:
-        return ()
-    items = params.items() if isinstance(params, dict) else params
-    return tuple(sorted((str(k), v) for k, v in items))
 
 
 @dataclass(frozen=True)
@@ -267,9 +276,7 @@ class Genotype:
 
     def fingerprint(self) -> str:
         """Canonical hash: equal for isomorphic stage graphs (see `searchspace.fingerprint`)."""
-        from searchspace.fingerprint import fingerprint
-
-        return fingerprint(self)
+        return _fingerprint(self)
 
     def __str__(self) -> str:
         return self.to_json()
@@ -305,8 +312,3 @@ def _keys(d: Any, where: str, required: tuple[str, ...], allowed: tuple[str, ...
     unknown = sorted(set(d) - set(allowed))
     if unknown:
         raise GenotypeError(f"{where}: unknown field {unknown[0]!r}; allowed: {', '.join(allowed)}")
-
-
-def digest(obj: Any) -> str:
-    """Short stable hash of a JSON-serialisable object."""
-    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from collections.abc import Callable
 
 import torch
 from torch import nn
 
 
-def make_norm(kind: str, ch: int) -> nn.Module | None:
-    """BatchNorm, GroupNorm (up to 32 groups), local response normalization, or nothing."""
+def make_norm(kind: str | Callable[[int], nn.Module | None], ch: int) -> nn.Module | None:
+    """BatchNorm, GroupNorm (up to 32 groups), local response normalization, nothing, or a factory's norm(ch)."""
+    if callable(kind):
+        return kind(ch)
     if kind == "bn":
         return nn.BatchNorm2d(ch)
     if kind == "gn":
@@ -26,8 +29,10 @@ def make_norm(kind: str, ch: int) -> nn.Module | None:
     return None
 
 
-def make_act(kind: str, ch: int, inplace: bool = False) -> nn.Module | None:
-    """ReLU, Leaky ReLU, channel-wise PReLU, GELU, tanh, or nothing."""
+def make_act(kind: str | Callable[..., nn.Module | None], ch: int, inplace: bool = False) -> nn.Module | None:
+    """ReLU, Leaky ReLU, channel-wise PReLU, GELU, tanh, nothing, or a factory's act(inplace=inplace)."""
+    if callable(kind):
+        return kind(inplace=inplace)
     if kind == "relu":
         return nn.ReLU(inplace=inplace)
     if kind == "leaky_relu":
@@ -48,7 +53,7 @@ def same_padding(kernel: int, dilation: int = 1) -> int:
 class ConvNormAct(nn.Sequential):
     """conv -> norm -> act ('post'), norm -> act -> conv ('pre') or act -> conv -> norm ('act_first')."""
 
-    def __init__(self, conv: nn.Module, in_ch: int, out_ch: int, norm: str, act: str, order: str):
+    def __init__(self, conv: nn.Module, in_ch: int, out_ch: int, norm: str | Callable, act: str | Callable, order: str):
         if order == "pre":
             parts = [("norm", make_norm(norm, in_ch)), ("act", make_act(act, in_ch)), ("conv", conv)]
         elif order == "act_first":
@@ -220,8 +225,11 @@ class NormAct(nn.Sequential):
 class Projection(nn.Sequential):
     """1x1 conv (strided where needed) + BatchNorm: brings an input to another width or resolution."""
 
-    def __init__(self, in_ch: int, out_ch: int, stride: int = 1):
-        super().__init__(OrderedDict(conv=nn.Conv2d(in_ch, out_ch, 1, stride, bias=False), norm=nn.BatchNorm2d(out_ch)))
+    def __init__(
+        self, in_ch: int, out_ch: int, stride: int = 1, norm_layer: Callable[[int], nn.Module] = nn.BatchNorm2d
+    ):
+        conv = nn.Conv2d(in_ch, out_ch, 1, stride, bias=False)
+        super().__init__(OrderedDict(conv=conv, norm=norm_layer(out_ch)))
 
 
 class Combine(nn.Module):

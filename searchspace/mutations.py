@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from searchspace import registry
+from searchspace.choosers import RandomChooser
 from searchspace.genotype import INPUT, Genotype, Node, Stage, Wiring
 from searchspace.shapes import topological_order
 from searchspace.wirings import MAX_SEED, make_stage
 
-Mutation = Callable[["SearchSpace", Genotype, random.Random], Genotype | None]  # noqa: F821
+if TYPE_CHECKING:  # the space calls the mutations, so it is imported for types only
+    from searchspace.space import SearchSpace
+
+Mutation = Callable[["SearchSpace", Genotype, random.Random], Genotype | None]
 GENERATED = ("chain", "residual", "dense")
 KERNEL_PARAMS = ("kernel", "n", "k5")
 
@@ -42,9 +47,7 @@ def _is_reducer(stage: Stage, node: Node) -> bool:
     return stage.stride > 1 and node.inputs == (INPUT,)
 
 
-def _chooser(rng: random.Random):
-    from searchspace.space import RandomChooser
-
+def _chooser(rng: random.Random) -> RandomChooser:
     return RandomChooser(rng)
 
 
@@ -59,7 +62,7 @@ def _custom(stage: Stage, **changes) -> Stage:
     return stage.replace(wiring=Wiring(), **changes)
 
 
-def _fix_reducers(space, stage: Stage, rng: random.Random) -> Stage:
+def _fix_reducers(space: SearchSpace, stage: Stage, rng: random.Random) -> Stage:
     """Give every node that must downsample an op that can."""
     nodes = list(stage.nodes)
     for j, n in enumerate(nodes):
@@ -72,7 +75,7 @@ def _fix_reducers(space, stage: Stage, rng: random.Random) -> Stage:
 # ------------------------------------------------------------------ the seeds' three
 
 
-def op_change(space, g: Genotype, rng: random.Random) -> Genotype | None:
+def op_change(space: SearchSpace, g: Genotype, rng: random.Random) -> Genotype | None:
     """Layer type change: a node gets another op (fresh parameters), keeping its edges."""
     spot = _pick_node(g, rng)
     if spot is None:
@@ -89,7 +92,7 @@ def op_change(space, g: Genotype, rng: random.Random) -> Genotype | None:
     return _with_stage(g, i, stage.replace(nodes=nodes))
 
 
-def kernel_change(space, g: Genotype, rng: random.Random) -> Genotype | None:
+def kernel_change(space: SearchSpace, g: Genotype, rng: random.Random) -> Genotype | None:
     """Filter size change: another kernel size for a node that has one."""
 
     def has_kernel(n: Node) -> bool:
@@ -113,7 +116,7 @@ def kernel_change(space, g: Genotype, rng: random.Random) -> Genotype | None:
     return _with_stage(g, i, g.stages[i].replace(nodes=nodes))
 
 
-def add_node(space, g: Genotype, rng: random.Random) -> Genotype | None:
+def add_node(space: SearchSpace, g: Genotype, rng: random.Random) -> Genotype | None:
     """Layer addition: a generated wiring grows by a node; a custom or WS graph splits an edge."""
     if not g.stages:
         return None
@@ -132,7 +135,7 @@ def add_node(space, g: Genotype, rng: random.Random) -> Genotype | None:
     return _with_stage(g, i, _split_edge(space, stage, rng))
 
 
-def _split_edge(space, stage: Stage, rng: random.Random) -> Stage:
+def _split_edge(space: SearchSpace, stage: Stage, rng: random.Random) -> Stage:
     """Put a new node w on an edge u -> v (v may be the stage output): u -> w -> v."""
     edges = [(u, v) for v, n in enumerate(stage.nodes) for u in n.inputs]
     edges += [(u, "out") for u in stage.output_nodes()]
@@ -152,7 +155,7 @@ def _split_edge(space, stage: Stage, rng: random.Random) -> Stage:
 # ------------------------------------------------------------------ graph edits
 
 
-def remove_node(space, g: Genotype, rng: random.Random) -> Genotype | None:
+def remove_node(space: SearchSpace, g: Genotype, rng: random.Random) -> Genotype | None:
     """Delete a node; its readers read its inputs instead."""
     cands = [i for i, s in enumerate(g.stages) if len(s.nodes) > 1]
     if not cands:
@@ -179,7 +182,7 @@ def remove_node(space, g: Genotype, rng: random.Random) -> Genotype | None:
     return _with_stage(g, i, _custom(stage, nodes=nodes, outputs=remap(stage.outputs) if stage.outputs else ()))
 
 
-def add_edge(space, g: Genotype, rng: random.Random) -> Genotype | None:
+def add_edge(space: SearchSpace, g: Genotype, rng: random.Random) -> Genotype | None:
     """A new edge a -> b, with a before b in topological order."""
     i = rng.randrange(len(g.stages)) if g.stages else None
     if i is None:
@@ -196,7 +199,7 @@ def add_edge(space, g: Genotype, rng: random.Random) -> Genotype | None:
     return _with_stage(g, i, _custom(stage, nodes=nodes))
 
 
-def remove_edge(space, g: Genotype, rng: random.Random) -> Genotype | None:
+def remove_edge(space: SearchSpace, g: Genotype, rng: random.Random) -> Genotype | None:
     """Drop one input of a node that has several."""
     spot = _pick_node(g, rng, lambda n: len(n.inputs) > 1)
     if spot is None:
@@ -210,7 +213,7 @@ def remove_edge(space, g: Genotype, rng: random.Random) -> Genotype | None:
     return _with_stage(g, i, _custom(g.stages[i], nodes=nodes))
 
 
-def rewire_edge(space, g: Genotype, rng: random.Random) -> Genotype | None:
+def rewire_edge(space: SearchSpace, g: Genotype, rng: random.Random) -> Genotype | None:
     """Move one edge a -> b to come from another node a' earlier in topological order."""
     spot = _pick_node(g, rng)
     if spot is None:
@@ -229,7 +232,7 @@ def rewire_edge(space, g: Genotype, rng: random.Random) -> Genotype | None:
     return _with_stage(g, i, _custom(stage, nodes=nodes))
 
 
-def change_wiring(space, g: Genotype, rng: random.Random) -> Genotype | None:
+def change_wiring(space: SearchSpace, g: Genotype, rng: random.Random) -> Genotype | None:
     """Re-draw a stage's wiring: a new Watts-Strogatz graph (seed, k, p), or another generator."""
     if not g.stages:
         return None
@@ -250,7 +253,7 @@ def change_wiring(space, g: Genotype, rng: random.Random) -> Genotype | None:
     return _with_stage(g, i, _fix_reducers(space, new, rng))
 
 
-def change_width(space, g: Genotype, rng: random.Random) -> Genotype | None:
+def change_width(space: SearchSpace, g: Genotype, rng: random.Random) -> Genotype | None:
     """Scale one stage's width by 1/2, 3/4, 4/3 or 2 (multiples of 8, within the space's cap)."""
     if not g.stages:
         return None
@@ -263,7 +266,7 @@ def change_width(space, g: Genotype, rng: random.Random) -> Genotype | None:
     return _with_stage(g, i, stage.replace(width=rng.choice(sorted(widths))))
 
 
-def change_params(space, g: Genotype, rng: random.Random) -> Genotype | None:
+def change_params(space: SearchSpace, g: Genotype, rng: random.Random) -> Genotype | None:
     """A block or op parameter (cardinality, growth, dilation, norm, ...) takes another searched value."""
 
     def searchable(n: Node) -> list[str]:
@@ -284,7 +287,7 @@ def change_params(space, g: Genotype, rng: random.Random) -> Genotype | None:
     return _with_stage(g, i, g.stages[i].replace(nodes=nodes))
 
 
-def change_merge(space, g: Genotype, rng: random.Random) -> Genotype | None:
+def change_merge(space: SearchSpace, g: Genotype, rng: random.Random) -> Genotype | None:
     """A node with several inputs combines them another way (sum, weighted sum, concat)."""
     spot = _pick_node(g, rng, lambda n: len(n.inputs) > 1)
     if spot is None:
@@ -297,7 +300,7 @@ def change_merge(space, g: Genotype, rng: random.Random) -> Genotype | None:
     return _with_stage(g, i, g.stages[i].replace(nodes=nodes))
 
 
-def add_stage(space, g: Genotype, rng: random.Random) -> Genotype | None:
+def add_stage(space: SearchSpace, g: Genotype, rng: random.Random) -> Genotype | None:
     """A new stride-1 stage after an existing one (same width)."""
     if len(g.stages) >= space.stages[1] or not g.stages:
         return None
@@ -308,7 +311,7 @@ def add_stage(space, g: Genotype, rng: random.Random) -> Genotype | None:
     return g.replace(stages=stages)
 
 
-def remove_stage(space, g: Genotype, rng: random.Random) -> Genotype | None:
+def remove_stage(space: SearchSpace, g: Genotype, rng: random.Random) -> Genotype | None:
     """Drop a stage; a strided one hands its stride to the next stage."""
     if len(g.stages) <= max(1, space.stages[0]):
         return None
@@ -320,7 +323,7 @@ def remove_stage(space, g: Genotype, rng: random.Random) -> Genotype | None:
     return g.replace(stages=stages)
 
 
-def change_head(space, g: Genotype, rng: random.Random) -> Genotype | None:
+def change_head(space: SearchSpace, g: Genotype, rng: random.Random) -> Genotype | None:
     """Another hidden FC width or dropout for the classifier head."""
     options = [(h, d) for h in space.head_hidden for d in space.head_dropout]
     current = (g.head.hidden[0] if g.head.hidden else 0, g.head.dropout)
@@ -349,7 +352,7 @@ MUTATIONS: dict[str, Mutation] = {
 }
 
 
-def mutate_once(space, g: Genotype, rng: random.Random) -> tuple[str, Genotype | None]:
+def mutate_once(space: SearchSpace, g: Genotype, rng: random.Random) -> tuple[str, Genotype | None]:
     """Apply one randomly chosen mutation; (its name, the child or None if it did not apply)."""
     name = rng.choice(list(MUTATIONS))
     return name, MUTATIONS[name](space, g, rng)

@@ -3,15 +3,19 @@
 ``names()`` lists them; ``get(name)`` returns an `OpSpec`. Each op's class (in
 `searchspace.layers` or `searchspace.blocks`) is built as
 ``cls(in_ch, out_ch, stride, **params)``.
+
+The classes are registered as `LazyRef`s and the blocks' width rules are
+restated here in plain Python, so this module (and with it sampling, mutation
+and validation) never imports torch; torch comes in when an op is first built.
+tests/searchspace/test_blocks.py checks the restated widths against the blocks'
+own ``widths`` methods, which an exported model carries.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from searchspace import blocks, layers
-from searchspace.genotype import Value
-from searchspace.registry import (
+from searchspace.opspec import (
     CONV_COMMON,
     NORMS,
     REGISTRY,
@@ -19,6 +23,7 @@ from searchspace.registry import (
     Choice,
     Float,
     Int,
+    LazyRef,
     OpSpec,
     conv_size,
     get,
@@ -26,10 +31,51 @@ from searchspace.registry import (
     names,
     register_op,
 )
+from searchspace.values import Value
 
 __all__ = ["REGISTRY", "OpSpec", "get", "names", "register_op"]
 
 KERNEL = Int(3, 1, 15, search=(3, 5), odd=True)
+
+
+def _layer(name: str) -> LazyRef:
+    return LazyRef("searchspace.layers", name)
+
+
+def _block(name: str) -> LazyRef:
+    return LazyRef("searchspace.blocks", name)
+
+
+# ------------------------------------------------------------------ block widths, as the blocks compute them
+
+
+def inception_naive_widths(in_ch: int, out_ch: int, b1: int, b3: int, b5: int) -> tuple[int, int, int]:
+    """`blocks.InceptionNaive.widths`: all zero splits the width beyond the input evenly."""
+    if b1 or b3 or b5:
+        return b1, b3, b5
+    extra = max(3, out_ch - in_ch)
+    return extra // 3, extra // 3, extra - 2 * (extra // 3)
+
+
+def inception_widths(out_ch: int, b1: int, b3r: int, b3: int, b5r: int, b5: int, pool_proj: int) -> tuple[int, ...]:
+    """`blocks.Inception.widths`: all zero means GoogLeNet 3a's proportions of out_ch."""
+    if b1 or b3r or b3 or b5r or b5 or pool_proj:
+        return b1, b3r, b3, b5r, b5, pool_proj
+    b1, b3, b5 = max(1, out_ch // 4), max(1, out_ch // 2), max(1, out_ch // 8)
+    return b1, max(1, 3 * out_ch // 8), b3, max(1, out_ch // 16), b5, max(1, out_ch - b1 - b3 - b5)
+
+
+def inception_v3_widths(out_ch: int, b1: int, r: int, b: int, pool_proj: int) -> tuple[int, int, int, int]:
+    """`blocks.InceptionV3.widths`: all zero means a quarter of out_ch each."""
+    if b1 or r or b or pool_proj:
+        return b1, r, b, pool_proj
+    q = max(1, out_ch // 4)
+    return q, max(1, out_ch // 8), q, max(1, out_ch - 3 * q)
+
+
+def transition_width(in_ch: int, compression: float) -> int:
+    """`blocks.Transition.width`: floor(compression * in_ch), at least 1."""
+    return max(1, int(in_ch * compression))
 
 
 def _conv_spatial(size: int, stride: int, p: Mapping[str, Value]) -> int:
@@ -66,23 +112,23 @@ register_op(
     category="conv",
     params={"kernel": KERNEL, "padding": Int(-1, -1, 7), **CONV_COMMON},
     spatial=_conv_spatial,
-)(layers.Conv)
-register_op("conv1x1", category="conv", params=dict(CONV_COMMON))(layers.Conv1x1)
+)(_layer("Conv"))
+register_op("conv1x1", category="conv", params=dict(CONV_COMMON))(_layer("Conv1x1"))
 register_op(
     "dilated",
     category="conv",
     params={"kernel": KERNEL, "dilation": Int(2, 1, 8, search=(2, 3)), **CONV_COMMON},
-)(layers.DilatedConv)
+)(_layer("DilatedConv"))
 register_op(
     "grouped",
     category="conv",
     params={"kernel": KERNEL, "groups": Int(4, 1, 1024, search=(2, 4, 8)), **CONV_COMMON},
     check=_groups_check,
-)(layers.GroupedConv)
-register_op("sepconv", category="conv", params={"kernel": KERNEL, **CONV_COMMON})(layers.SepConv)
+)(_layer("GroupedConv"))
+register_op("sepconv", category="conv", params={"kernel": KERNEL, **CONV_COMMON})(_layer("SepConv"))
 register_op(
     "spatial_sep", category="conv", params={"kernel": Int(3, 3, 15, search=(3, 5, 7), odd=True), **CONV_COMMON}
-)(layers.SpatialSepConv)
+)(_layer("SpatialSepConv"))
 register_op(
     "transposed",
     category="conv",
@@ -90,24 +136,24 @@ register_op(
     strides=False,
     spatial=lambda size, stride, p: size * p["up"],
     upsample=lambda p: p["up"],
-)(layers.TransposedConv)
+)(_layer("TransposedConv"))
 register_op("deformable", category="conv", params={"kernel": Int(3, 1, 7, search=(3,), odd=True), **CONV_COMMON})(
-    layers.DeformableConv
+    _layer("DeformableConv")
 )
-register_op("coordconv", category="conv", params={"kernel": KERNEL, **CONV_COMMON})(layers.CoordConv)
+register_op("coordconv", category="conv", params={"kernel": KERNEL, **CONV_COMMON})(_layer("CoordConv"))
 
 # ------------------------------------------------------------------ pooling and the rest
 POOL_PARAMS = {"kernel": Int(3, 1, 7, search=(3,)), "padding": Int(-1, -1, 3), "ceil": Bool(False)}
 register_op("maxpool", category="pool", params=POOL_PARAMS, width="same", spatial=_pool_spatial, check=_pool_check)(
-    layers.MaxPool
+    _layer("MaxPool")
 )
 register_op("avgpool", category="pool", params=POOL_PARAMS, width="same", spatial=_pool_spatial, check=_pool_check)(
-    layers.AvgPool
+    _layer("AvgPool")
 )
 register_op("gap", category="pool", width="same", strides=False, global_pool=True, spatial=lambda size, stride, p: 1)(
-    layers.GlobalAvgPool
+    _layer("GlobalAvgPool")
 )
-register_op("identity", category="misc", width="same", strides=False, spatial=keep_size)(layers.Identity)
+register_op("identity", category="misc", width="same", strides=False, spatial=keep_size)(_layer("Identity"))
 register_op(
     "dropout",
     category="misc",
@@ -115,7 +161,7 @@ register_op(
     width="same",
     strides=False,
     spatial=keep_size,
-)(layers.Dropout)
+)(_layer("Dropout"))
 register_op(
     "norm",
     category="misc",
@@ -123,7 +169,7 @@ register_op(
     width="same",
     strides=False,
     spatial=keep_size,
-)(layers.NormAct)
+)(_layer("NormAct"))
 
 # ------------------------------------------------------------------ blocks
 BRANCH = Int(0, 0, 8192)
@@ -132,12 +178,12 @@ register_op(
     category="block",
     params={"b1": BRANCH, "b3": BRANCH, "b5": BRANCH, "norm": Choice("bn", NORMS)},
     width="derived",
-    out_width=lambda in_ch, w, p: in_ch + sum(blocks.InceptionNaive.widths(in_ch, w, p["b1"], p["b3"], p["b5"])),
-)(blocks.InceptionNaive)
+    out_width=lambda in_ch, w, p: in_ch + sum(inception_naive_widths(in_ch, w, p["b1"], p["b3"], p["b5"])),
+)(_block("InceptionNaive"))
 
 
 def _inception_width(in_ch: int, w: int, p: Mapping[str, Value]) -> int:
-    b1, _, b3, _, b5, pp = blocks.Inception.widths(w, p["b1"], p["b3r"], p["b3"], p["b5r"], p["b5"], p["pool_proj"])
+    b1, _, b3, _, b5, pp = inception_widths(w, p["b1"], p["b3r"], p["b3"], p["b5r"], p["b5"], p["pool_proj"])
     return b1 + b3 + b5 + pp
 
 
@@ -156,11 +202,11 @@ register_op(
     },
     width="derived",
     out_width=_inception_width,
-)(blocks.Inception)
+)(_block("Inception"))
 
 
 def _inception_v3_width(in_ch: int, w: int, p: Mapping[str, Value]) -> int:
-    b1, _, b, pp = blocks.InceptionV3.widths(w, p["b1"], p["r"], p["b"], p["pool_proj"])
+    b1, _, b, pp = inception_v3_widths(w, p["b1"], p["r"], p["b"], p["pool_proj"])
     return b1 + 2 * b + pp
 
 
@@ -177,21 +223,21 @@ register_op(
     },
     width="derived",
     out_width=_inception_v3_width,
-)(blocks.InceptionV3)
-register_op("res_basic", category="block", params={"kernel": Int(3, 1, 7, odd=True)})(blocks.ResBasic)
+)(_block("InceptionV3"))
+register_op("res_basic", category="block", params={"kernel": Int(3, 1, 7, odd=True)})(_block("ResBasic"))
 register_op(
     "res_bottleneck",
     category="block",
     params={"ratio": Float(0.25, 0.03125, 4.0, search=(0.25, 0.5)), "groups": Int(1, 1, 256)},
-)(blocks.ResBottleneck)
+)(_block("ResBottleneck"))
 register_op(
     "resnext",
     category="block",
     params={"cardinality": Int(32, 1, 256, search=(4, 8, 16)), "ratio": Float(0.5, 0.03125, 4.0, search=(0.5,))},
-)(blocks.ResNeXt)
-register_op("preact_basic", category="block", params={"kernel": Int(3, 1, 7, odd=True)})(blocks.PreActBasic)
+)(_block("ResNeXt"))
+register_op("preact_basic", category="block", params={"kernel": Int(3, 1, 7, odd=True)})(_block("PreActBasic"))
 register_op("preact_bottleneck", category="block", params={"ratio": Float(0.25, 0.03125, 4.0, search=(0.25, 0.5))})(
-    blocks.PreActBottleneck
+    _block("PreActBottleneck")
 )
 register_op(
     "dense_block",
@@ -205,16 +251,16 @@ register_op(
     strides=False,
     spatial=keep_size,
     out_width=lambda in_ch, w, p: in_ch + p["layers"] * p["growth"],
-)(blocks.DenseBlock)
+)(_block("DenseBlock"))
 register_op(
     "transition",
     category="block",
     params={"compression": Float(0.5, 0.05, 1.0, search=(0.5, 1.0))},
     width="derived",
-    out_width=lambda in_ch, w, p: blocks.Transition.width(in_ch, p["compression"]),
-)(blocks.Transition)
+    out_width=lambda in_ch, w, p: transition_width(in_ch, p["compression"]),
+)(_block("Transition"))
 register_op(
     "highway",
     category="block",
     params={"kernel": Int(3, 1, 7, odd=True, search=(3,)), "gate_bias": Float(-1.0, -10.0, 10.0)},
-)(blocks.Highway)
+)(_block("Highway"))

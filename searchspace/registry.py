@@ -5,234 +5,66 @@ parameters (type, valid range, default, the values a search explores), how its
 output width and spatial size follow from its input, and whether it can
 downsample. Shape inference, validation, sampling and the builder all read
 these declarations, so adding an op is adding one decorated function.
+
+The declarations live in `searchspace.opspec` (a module that does not import the
+genotype, so the fingerprint can use them); this module re-exports them and adds
+`node`, which builds genotype nodes of registered ops.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from fractions import Fraction
-from typing import Any
+from searchspace.genotype import Node
+from searchspace.opspec import (
+    ACTS,
+    CATEGORIES,
+    CONV_COMMON,
+    NORMS,
+    ORDERS,
+    REGISTRY,
+    WIDTH_RULES,
+    Bool,
+    Choice,
+    Float,
+    Int,
+    LazyRef,
+    OpSpec,
+    Param,
+    conv_size,
+    get,
+    keep_size,
+    names,
+    register_op,
+    same_size,
+)
+from searchspace.values import INPUT, GenotypeError, Value
 
-from searchspace.genotype import GenotypeError, Value
-
-# ---------------------------------------------------------------- parameters
-
-
-@dataclass(frozen=True)
-class Int:
-    """An integer parameter in [lo, hi]."""
-
-    default: int
-    lo: int
-    hi: int
-    search: tuple[int, ...] = ()  # values the default search space explores
-    odd: bool = False
-
-    def error(self, v: Any) -> str | None:
-        if type(v) is not int:
-            return f"must be an integer, got {type(v).__name__} {v!r:.30}"
-        if not self.lo <= v <= self.hi:
-            return f"must be in [{self.lo}, {self.hi}], got {v}"
-        if self.odd and v % 2 == 0:
-            return f"must be odd, got {v}"
-        return None
-
-
-@dataclass(frozen=True)
-class Float:
-    """A real parameter in [lo, hi]."""
-
-    default: float
-    lo: float
-    hi: float
-    search: tuple[float, ...] = ()
-
-    def error(self, v: Any) -> str | None:
-        if type(v) not in (int, float) or not math.isfinite(v):
-            return f"must be a finite number, got {type(v).__name__} {v!r:.30}"
-        if not self.lo <= v <= self.hi:
-            return f"must be in [{self.lo}, {self.hi}], got {v}"
-        return None
-
-
-@dataclass(frozen=True)
-class Choice:
-    """One of a fixed set of strings."""
-
-    default: str
-    options: tuple[str, ...]
-    search: tuple[str, ...] = ()
-
-    def error(self, v: Any) -> str | None:
-        if type(v) is not str or v not in self.options:
-            return f"must be one of {', '.join(self.options)}; got {v!r:.30}"
-        return None
+__all__ = [
+    "ACTS",
+    "CATEGORIES",
+    "CONV_COMMON",
+    "NORMS",
+    "ORDERS",
+    "REGISTRY",
+    "WIDTH_RULES",
+    "Bool",
+    "Choice",
+    "Float",
+    "Int",
+    "LazyRef",
+    "OpSpec",
+    "Param",
+    "conv_size",
+    "get",
+    "keep_size",
+    "names",
+    "node",
+    "register_op",
+    "same_size",
+]
 
 
-@dataclass(frozen=True)
-class Bool:
-    """A boolean switch."""
-
-    default: bool
-    search: tuple[bool, ...] = ()
-
-    def error(self, v: Any) -> str | None:
-        return None if type(v) is bool else f"must be true or false, got {v!r:.30}"
-
-
-Param = Int | Float | Choice | Bool
-
-NORMS = ("bn", "gn", "lrn", "none")
-ACTS = ("relu", "leaky_relu", "prelu", "gelu", "tanh", "none")
-ORDERS = ("post", "pre", "act_first")  # conv-norm-act, norm-act-conv, act-conv-norm
-
-# The parameters every convolution-type op shares.
-CONV_COMMON: dict[str, Param] = {
-    "norm": Choice("bn", NORMS, search=("bn",)),
-    "act": Choice("relu", ACTS, search=("relu",)),
-    "order": Choice("post", ORDERS, search=("post",)),
-    "bias": Bool(False),
-}
-
-# ---------------------------------------------------------------- shapes
-
-
-def conv_size(size: int, kernel: int, stride: int, padding: int, dilation: int = 1, ceil: bool = False) -> int:
-    """Output length along one axis, as torch computes it for conv and pooling."""
-    span = size + 2 * padding - dilation * (kernel - 1) - 1
-    return (-(-span // stride) if ceil else span // stride) + 1
-
-
-def same_size(size: int, stride: int, params: Mapping[str, Value]) -> int:
-    """'Same' padding: ceil(size / stride)."""
-    return -(-size // stride)
-
-
-def keep_size(size: int, stride: int, params: Mapping[str, Value]) -> int:
-    return size
-
-
-# ---------------------------------------------------------------- specs
-
-WIDTH_RULES = ("param", "same", "derived")
-CATEGORIES = ("conv", "pool", "block", "misc")
-
-
-@dataclass(frozen=True)
-class OpSpec:
-    """Everything the rest of the system knows about one op."""
-
-    name: str
-    fn: Callable[..., Any]  # fn(in_ch, out_ch, stride, **params) -> nn.Module
-    params: Mapping[str, Param]
-    category: str  # conv, pool, block or misc; used to group ops in the search space
-    width: str  # param: out = node width; same: out = in; derived: out = out_width(...)
-    strides: bool  # can downsample when it reads the input of a strided stage
-    spatial: Callable[[int, int, Mapping[str, Value]], int] = same_size  # (size, stride, params) -> size
-    upsample: Callable[[Mapping[str, Value]], int] | None = None  # resolution multiplier, if any
-    global_pool: bool = False  # output is 1x1 whatever the input
-    out_width: Callable[[int, int, Mapping[str, Value]], int] | None = None  # (in_ch, width, params)
-    check: Callable[[int, int, Mapping[str, Value]], str | None] | None = None  # (in_ch, out_ch, params)
-    doc: str = field(default="")
-
-    def resolve(self, params: Mapping[str, Value] | tuple) -> dict[str, Value]:
-        """Defaults filled in for every declared parameter."""
-        given = dict(params)
-        return {k: given.get(k, p.default) for k, p in self.params.items()}
-
-    def canonical(self, params: Mapping[str, Value] | tuple) -> tuple[tuple[str, Value], ...]:
-        """Params with defaults dropped, sorted: the form stored in a genotype."""
-        given = dict(params)
-        keep = {k: v for k, v in given.items() if k not in self.params or self.params[k].default != v}
-        return tuple(sorted(keep.items()))
-
-    def param_error(self, params: Mapping[str, Value] | tuple) -> str | None:
-        """First problem with a parameter dict, or None."""
-        for k, v in dict(params).items():
-            if k not in self.params:
-                allowed = ", ".join(self.params) or "none"
-                return f"op {self.name!r} has no parameter {k!r}; its parameters: {allowed}"
-            err = self.params[k].error(v)
-            if err:
-                return f"parameter {k!r} of op {self.name!r} {err}"
-        return None
-
-    def output_width(self, in_ch: int, width: int, params: Mapping[str, Value]) -> int:
-        if self.width == "same":
-            return in_ch
-        if self.width == "derived" and self.out_width is not None:
-            return self.out_width(in_ch, width, params)
-        return width
-
-    def scale(self, stride: int, params: Mapping[str, Value]) -> Fraction:
-        """How much coarser the output grid is than the input grid."""
-        up = self.upsample(params) if self.upsample else 1
-        return Fraction(stride, up)
-
-
-REGISTRY: dict[str, OpSpec] = {}
-
-
-def register_op(
-    name: str,
-    *,
-    params: Mapping[str, Param] | None = None,
-    category: str,
-    width: str = "param",
-    strides: bool = True,
-    spatial: Callable[[int, int, Mapping[str, Value]], int] = same_size,
-    upsample: Callable[[Mapping[str, Value]], int] | None = None,
-    global_pool: bool = False,
-    out_width: Callable[[int, int, Mapping[str, Value]], int] | None = None,
-    check: Callable[[int, int, Mapping[str, Value]], str | None] | None = None,
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorator: register ``fn(in_ch, out_ch, stride, **params)`` under `name`."""
-    if width not in WIDTH_RULES:
-        raise ValueError(f"width rule must be one of {WIDTH_RULES}, got {width!r}")
-    if category not in CATEGORIES:
-        raise ValueError(f"category must be one of {CATEGORIES}, got {category!r}")
-
-    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
-        if name in REGISTRY:
-            raise ValueError(f"op {name!r} is registered twice")
-        REGISTRY[name] = OpSpec(
-            name=name,
-            fn=fn,
-            params=dict(params or {}),
-            category=category,
-            width=width,
-            strides=strides,
-            spatial=spatial,
-            upsample=upsample,
-            global_pool=global_pool,
-            out_width=out_width,
-            check=check,
-            doc=(fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else "",
-        )
-        return fn
-
-    return deco
-
-
-def get(name: str) -> OpSpec:
-    """The spec of a registered op; an unknown name lists the known ones."""
-    try:
-        return REGISTRY[name]
-    except KeyError:
-        raise GenotypeError(f"unknown op {name!r}; known ops: {', '.join(sorted(REGISTRY))}") from None
-
-
-def names(category: str | None = None) -> list[str]:
-    """Registered op names, optionally of one category."""
-    return sorted(n for n, s in REGISTRY.items() if category is None or s.category == category)
-
-
-def node(op: str, inputs: tuple[int, ...] = (-1,), width: int = 0, merge: str = "sum", **params: Value) -> Any:
+def node(op: str, inputs: tuple[int, ...] = (INPUT,), width: int = 0, merge: str = "sum", **params: Value) -> Node:
     """A `Node` of a registered op with its parameters checked and defaults dropped."""
-    from searchspace.genotype import Node
-
     spec = get(op)
     err = spec.param_error(params)
     if err:

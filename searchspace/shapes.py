@@ -18,6 +18,7 @@ from typing import Any
 
 from searchspace import registry
 from searchspace.genotype import HEAD_ACTS, INPUT, MERGES, WIRINGS, Genotype, GenotypeError, Node, Stage
+from searchspace.wirings import check_wiring
 
 MAX_WIDTH = 16384
 MAX_NODES = 512
@@ -38,9 +39,6 @@ class MergePlan:
     in_chs: tuple[int, ...]
     strides: tuple[int, ...]
     out_ch: int
-
-    def needs_module(self) -> bool:
-        return len(self.sources) > 1
 
 
 @dataclass(frozen=True)
@@ -108,8 +106,6 @@ def validate(
 ) -> NetPlan:
     """`infer`, plus the check that each generated wiring still matches its genes."""
     plan = infer(g, in_channels, num_classes, input_size)
-    from searchspace.wirings import check_wiring
-
     for i, stage in enumerate(g.all_stages()):
         check_wiring(stage, "stem" if i == 0 else f"stage {i}")
     return plan

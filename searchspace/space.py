@@ -11,46 +11,21 @@ space serves both. Randomness comes only from what is passed in.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
-from searchspace import registry
+from searchspace import ops, registry
+from searchspace.choosers import Chooser, RandomChooser  # re-exported: callers import them from here
 from searchspace.genotype import INPUT, Genotype, GenotypeError, Head, Node, Stage
+from searchspace.mutations import mutate_once
 from searchspace.shapes import validate as validate_genotype
 from searchspace.wirings import MAX_SEED, layout, make_stage
 
-T = TypeVar("T")
+__all__ = ["DEFAULT_OPS", "Chooser", "RandomChooser", "SearchSpace"]
 
-# Ops a sampled node may use: every registered op except global pooling (the head does it) and
-# identity (a merge-only node; wirings add the merges themselves).
-DEFAULT_OPS = tuple(n for n in registry.names() if n not in ("gap", "identity"))
-
-
-class Chooser(Protocol):
-    """Answers the named decisions of sampling."""
-
-    def choose(self, name: str, options: Sequence[T]) -> T: ...
-
-    def integer(self, name: str, lo: int, hi: int) -> int: ...
-
-
-class RandomChooser:
-    """A chooser backed by a `random.Random`; records every decision it made."""
-
-    def __init__(self, rng: random.Random):
-        self.rng = rng
-        self.decisions: dict[str, Any] = {}
-
-    def choose(self, name: str, options: Sequence[T]) -> T:
-        value = options[self.rng.randrange(len(options))]
-        self.decisions[name] = value
-        return value
-
-    def integer(self, name: str, lo: int, hi: int) -> int:
-        value = self.rng.randint(lo, hi)
-        self.decisions[name] = value
-        return value
+# Ops a sampled node may use: every registered op (`ops` registers them) except global pooling
+# (the head does it) and identity (a merge-only node; wirings add the merges themselves).
+DEFAULT_OPS = tuple(n for n in ops.names() if n not in ("gap", "identity"))
 
 
 @dataclass(frozen=True)
@@ -201,8 +176,6 @@ class SearchSpace:
 
     def mutate_with_info(self, g: Genotype, rng: random.Random, attempts: int = 64) -> tuple[Genotype, str]:
         """Like `mutate`, also naming the mutation applied."""
-        from searchspace.mutations import mutate_once
-
         parent_fp = g.fingerprint()
         tried: list[str] = []
         for _ in range(attempts):
