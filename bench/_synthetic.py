@@ -4,7 +4,7 @@ Used to put a controller (or a results folder) at 100 / 1,000 / 10,000 observed 
 without training anything: `history` samples genotypes from the search space through a
 chooser that also notes each decision as Optuna would see it (so the same history can be
 added to an Optuna study), and `write_record` writes it as a valid ``trials.jsonl`` with
-`nas.results.Record.append` (one fsync'd line per row, as a search does).
+`nas.record.Record.append` (one fsync'd line per row, as a search does).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import optuna
 from optuna.distributions import CategoricalDistribution, IntDistribution
 
 import searchspace as ss
-from nas import results
-from nas.search import METRICS
+from nas.ledger import METRICS
+from nas.record import JSONL, Record
 
 
 class RecordingChooser:
@@ -119,7 +119,7 @@ def write_record(folder: Path, trials: Sequence[Trial], controller: str, seed: i
     """trials.jsonl in `folder`, one `Record.append` (fsync'd line) per trial; returns its path."""
     rng = random.Random(seed)
     start = time.time() - 30.0 * len(trials)  # as if one trial finished every 30 s until now
-    with results.Record.open(folder / results.JSONL) as record:
+    with Record.open(folder / JSONL) as record:
         for i, t in enumerate(trials):
             record.append(record_row(i, t, controller, rng, start + 30.0 * i))
         return record.path

@@ -39,9 +39,9 @@ from pathlib import Path
 from _common import RESULTS, machine, quiet_machine_note, table, write_results
 from _synthetic import Trial, history, optuna_trials, write_record
 
-from nas.config import SearchConfig
+from nas.config import SearchConfig, make_space
 from nas.controllers import make_controller
-from nas.search import DataInfo, SearchState, make_space
+from nas.search import DataInfo, SearchState
 
 CONTROLLERS = ("random", "evolution", "tpe", "nsga2")
 INFO = DataInfo(1, 10, (8, 8), "digits")  # the default search's dataset

@@ -1,4 +1,4 @@
-"""Dispatch overhead: the same short trials through Ray Tune (`nas.dispatch.run_ray`) and the plain loop.
+"""Dispatch overhead: the same short trials through Ray Tune (`nas.engines.ray_tune.RayEngine`) and the plain loop.
 
     python bench/bench_dispatch.py           # full: 12 short trials per engine setting, then 4 x 30 s trials
     python bench/bench_dispatch.py --quick   # smoke test, under a minute (Ray start-up included)
@@ -11,7 +11,7 @@ Work = the sum of the trials' own ``wall_seconds`` (what `train_trial` took: bui
 evaluate); ``train_seconds`` (the epoch loops alone) is shown too. For an engine running c trials at once the ideal wall time is
 work / c; overhead = wall - work / c, per trial = c x overhead / N (slot-seconds per trial not
 spent in `train_trial`), and the implied share for 30-second trials is o / (30 + o).
-The baseline in the same run is `nas.search.run_local` (c = 1, no Ray). Ray's own start-up
+The baseline in the same run is `nas.engines.LocalEngine` (c = 1, no Ray). Ray's own start-up
 (``ray.init``) is timed once, separately: it is paid once per search, not per trial.
 """
 
@@ -31,7 +31,9 @@ from _common import machine, quiet_machine_note, table, write_results
 
 from nas.config import SearchConfig
 from nas.data import DataSplits, load_dataset
-from nas.search import COUNTED, DataInfo, SearchState, run_local
+from nas.engines import LocalEngine
+from nas.search import DataInfo, SearchState
+from nas.status import DISPATCHED
 from nas.train import TrainConfig
 
 TINY_SPACE = {
@@ -95,14 +97,14 @@ def run_setting(s: Setting, data: DataSplits, trials: int, epochs: int, timeout:
         with SearchState(cfg, Path(tmp) / "s", DataInfo.of(data), log=lambda line: None) as state:
             t0 = time.perf_counter()
             if s.engine == "local":
-                run_local(state, data)
+                LocalEngine(data).run(state)
             else:
-                from nas.dispatch import run_ray
+                from nas.engines.ray_tune import RayEngine
 
                 with _quiet():
-                    run_ray(state, data)
+                    RayEngine(data).run(state)
             wall = time.perf_counter() - t0
-            rows = [r for r in state.rows if r["status"] in COUNTED]
+            rows = [r for r in state.rows if r["status"] in DISPATCHED]
     return {
         "setting": s.label,
         "engine": s.engine,
@@ -128,7 +130,7 @@ def _quiet():
 
 def start_ray() -> float:
     """Start the local Ray runtime the way `run_ray` does; seconds it took."""
-    from nas.dispatch import init_ray
+    from nas.engines.ray_tune import init_ray
 
     t0 = time.perf_counter()
     with _quiet():

@@ -1,10 +1,10 @@
-"""Dataset hand-off to Ray workers: the DataSplits as torch tensors vs as the numpy arrays nas.dispatch ships.
+"""Dataset hand-off to Ray workers: the DataSplits as torch tensors vs as the numpy arrays nas.engines.ray_tune ships.
 
     python bench/bench_fetch.py            # 25,000 CIFAR-shaped synthetic images, 15 fetches each
     python bench/bench_fetch.py --quick    # 2,000 images, 5 fetches
 
 Every trial's worker gets the dataset from Ray's object store (``tune.with_parameters``). Times
-``ray.get`` inside a Ray task, plus turning the arrays back into a DataSplits (`nas.dispatch._unshipped`)
+``ray.get`` inside a Ray task, plus turning the arrays back into a DataSplits (`nas.engines.ray_tune._unshipped`)
 for the numpy form; the baseline is the same data shipped as torch tensors, in the same run. Also
 reports the worker's RSS growth per fetch, i.e. whether the images were copied.
 """
@@ -27,7 +27,7 @@ def main() -> None:
     import ray
 
     from nas.data import load_dataset
-    from nas.dispatch import _shippable
+    from nas.engines.ray_tune import _shippable
 
     note = quiet_machine_note()
     if note:
@@ -38,7 +38,7 @@ def main() -> None:
     @ray.remote
     class Worker:  # one long-lived worker, as with reuse_actors
         def fetch(self, box: list, numpy_form: bool) -> tuple[float, float]:
-            from nas.dispatch import _unshipped
+            from nas.engines.ray_tune import _unshipped
 
             before = _rss_mb()
             t = time.perf_counter()

@@ -4,7 +4,7 @@
     python bench/bench_packing.py --dry-run            # on a CPU, small: checks the script itself
 
 Each setting is the same random search (seed 0, so every setting trains the same architectures
-in the same order) through Ray Tune (`nas.dispatch.run_ray`), with ``gpus_per_trial = 1/k`` and
+in the same order) through Ray Tune (`nas.engines.ray_tune.RayEngine`), with ``gpus_per_trial = 1/k`` and
 ``concurrency = k``: Ray places k trials on the GPU at once, and each trial caps its own share of
 the card's memory at 1/k (``set_per_process_memory_fraction``). The networks are small CNNs on
 CIFAR-shaped synthetic data: alone, one uses a fraction of an H200 (the k = 1 row's GPU
@@ -30,7 +30,8 @@ from _common import GpuSampler, machine, table, write_results
 
 from nas.config import SearchConfig
 from nas.data import DataSplits, load_dataset
-from nas.search import COUNTED, DataInfo, SearchState
+from nas.search import DataInfo, SearchState
+from nas.status import DISPATCHED
 from nas.train import TrainConfig
 
 SPACE = {
@@ -46,7 +47,7 @@ SPACE = {
 
 def run_setting(k: int, data: DataSplits, trials: int, epochs: int, cpus: float, gpu: bool) -> dict:
     """One random search with k trials per GPU; wall time and the trials' own numbers."""
-    from nas.dispatch import run_ray
+    from nas.engines.ray_tune import RayEngine
 
     cfg = SearchConfig(
         name=f"packing-{k}",
@@ -64,9 +65,9 @@ def run_setting(k: int, data: DataSplits, trials: int, epochs: int, cpus: float,
             with GpuSampler() as sampler:
                 t0 = time.perf_counter()
                 with _quiet():
-                    run_ray(state, data)
+                    RayEngine(data).run(state)
                 wall = time.perf_counter() - t0
-            rows = [r for r in state.rows if r["status"] in COUNTED]
+            rows = [r for r in state.rows if r["status"] in DISPATCHED]
     return {
         "k": k,
         "gpus_per_trial": cfg.gpus_per_trial,
@@ -106,7 +107,7 @@ def main() -> None:
     args = ap.parse_args()
     import torch
 
-    from nas.dispatch import init_ray
+    from nas.engines.ray_tune import init_ray
 
     gpu = torch.cuda.is_available() and not args.dry_run
     ks = [int(k) for k in args.ks.split(",")]

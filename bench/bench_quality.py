@@ -35,7 +35,9 @@ def run_search(controller: str, seed: int, trials: int, epochs: int, limit: int 
 
     from nas.config import SearchConfig
     from nas.data import load_dataset
-    from nas.search import COUNTED, DataInfo, SearchState, run_local
+    from nas.engines import LocalEngine
+    from nas.search import DataInfo, SearchState
+    from nas.status import DISPATCHED
     from nas.train import TrainConfig
 
     torch.set_num_threads(1)
@@ -53,8 +55,8 @@ def run_search(controller: str, seed: int, trials: int, epochs: int, limit: int 
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="nasgraph-bench-") as tmp:
         with SearchState(cfg, Path(tmp) / cfg.name, DataInfo.of(data), log=lambda line: None) as state:
-            run_local(state, data)
-            rows = [r for r in state.rows if r["status"] in COUNTED]
+            LocalEngine(data).run(state)
+            rows = [r for r in state.rows if r["status"] in DISPATCHED]
     keys = ("status", "val_acc", "test_acc", "params")
     return {
         "controller": controller,

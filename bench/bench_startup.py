@@ -4,7 +4,7 @@
     python bench/bench_startup.py --quick   # smoke test, under a minute
 
 A resumed search is timed on a synthesized results folder: real sampled genotypes of the
-digits space with plausible metrics, written with `nas.results.Record.append` (fsync'd lines,
+digits space with plausible metrics, written with `nas.record.Record.append` (fsync'd lines,
 as a search writes them), a matching ``config.json`` (evolution, 1 epoch per trial) and no
 controller state, so the resume replays the whole record into the controller. The command is
 ``python launch.py search --resume DIR --trials N+1 --engine local``: one new trial.
@@ -33,9 +33,9 @@ from pathlib import Path
 from _common import ROOT, machine, quiet_machine_note, table, write_results
 from _synthetic import history, write_record
 
-from nas import results
-from nas.config import SearchConfig
-from nas.search import DataInfo, SearchState, make_space
+from nas.config import SearchConfig, make_space
+from nas.record import JSONL, read_rows
+from nas.search import DataInfo, SearchState
 from nas.train import TrainConfig
 
 INFO = DataInfo(1, 10, (8, 8), "digits")
@@ -109,10 +109,10 @@ def _status(pid: int) -> tuple[int, int] | None:
 
 def time_start(argv: list[str], root: Path) -> dict:
     """Spawn one search; seconds to the first new trial's start, phases, and driver memory."""
-    before = len(results.read_rows(root)[0]) if (root / results.JSONL).exists() else 0
+    before = len(read_rows(root)[0]) if (root / JSONL).exists() else 0
     watch = Watch(argv)
     code = watch.wait()
-    rows = results.read_rows(root)[0]
+    rows = read_rows(root)[0]
     if code != 0 or len(rows) <= before:
         tail = "\n".join(line for _, line in watch.lines[-5:])
         raise RuntimeError(f"{' '.join(argv)} exited {code} with {len(rows) - before} new rows:\n{tail}")

@@ -268,9 +268,9 @@ def check_precision(device: str, dry: bool) -> dict[str, Any]:
 
     from bench_trainer import small_net
 
-    from nas.config import SearchConfig
+    from nas.config import SearchConfig, make_space
     from nas.data import load_dataset
-    from nas.search import DataInfo, make_space
+    from nas.search import DataInfo
     from nas.train import TrainConfig, train_trial
 
     seeds = (0, 1) if dry else (0, 1, 2)
@@ -327,9 +327,9 @@ def check_overhead(device: str, dry: bool) -> dict[str, Any]:
     """
     import random
 
-    from nas.config import SearchConfig
+    from nas.config import SearchConfig, make_space
     from nas.data import load_dataset
-    from nas.search import DataInfo, make_space
+    from nas.search import DataInfo
     from nas.train import TrainConfig, train_trial
 
     data = load_dataset("synthetic:3x32x32:10:" + ("600" if dry else "5000"))

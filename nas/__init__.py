@@ -1,8 +1,16 @@
-"""nasgraph's search engine: controllers, training, data, dispatch, results, export.
+"""nasgraph's search: controllers propose, engines train, the driver records, results load into pandas.
 
 from nas import results, export
 df = results.load("results/digits-evolution")
 export(genotype, state_dict, "exported/", in_channels=1, num_classes=10)
+
+The shape, one job per module (README's "Repository" has the table):
+- proposing: `controllers/` (ask/tell, no torch), `objectives`, `pareto`;
+- driving a search: `search` (the coordinator) with `admission` (what is trained), `ledger` (the rows
+  in memory), `folder` (the results folder), `resume` (controller and config restored), `progress`;
+- training: `engines/` (`local`, `ray_tune`; start, run, stop), `train`, `data`, `cluster`;
+- the record and its readers: `record` (stdlib only), `results` (pandas), `report`, `html_report`,
+  `plots`, `exporter`; shared: `status`, `errors`, `formats`, `config`; the command line: `cli`.
 """
 
 from __future__ import annotations

@@ -11,14 +11,15 @@ import argparse
 import os
 import signal
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from nas.errors import NasgraphError, one_line
 
 EXIT_BAD_INPUT = 2
 
 
-class UsageError(Exception):
+class UsageError(NasgraphError):
     """Bad command-line input: printed as one line, exit code 2."""
 
 
@@ -246,7 +247,8 @@ def resumed_config(saved, given: dict[str, Any], root: Path):
     import dataclasses
 
     from nas.config import SearchConfig
-    from nas.search import RESUME_OVERRIDES
+    from nas.folder import Layout
+    from nas.resume import RESUME_OVERRIDES
 
     base = saved.to_dict()
     changes: dict[str, Any] = {}
@@ -271,7 +273,7 @@ def resumed_config(saved, given: dict[str, Any], root: Path):
                 _refuse_on_resume(root, key, getattr(saved, key), getattr(candidate, key))
             changes[key] = getattr(candidate, key)
     notes = [
-        f"resume: {_flag(k)} {getattr(saved, k)!r} -> {v!r} (saved in {root / 'config.json'})"
+        f"resume: {_flag(k)} {getattr(saved, k)!r} -> {v!r} (saved in {root / Layout.CONFIG})"
         for k, v in changes.items()
     ]
     return dataclasses.replace(saved, **changes), notes
@@ -297,20 +299,22 @@ def _refuse_on_resume(root: Path, key: str, saved: Any, given: Any) -> None:
 
 def cmd_search(args: argparse.Namespace) -> int:
     from nas.data import load_dataset
-    from nas.search import DataInfo, SearchState, run_local
+    from nas.engines import make_engine
+    from nas.search import DataInfo, SearchState
 
     if args.resume:  # the saved config, with only the run-time options given explicitly
         import json
 
         from nas.config import SearchConfig
+        from nas.folder import Layout
 
         root = Path(args.resume)
         try:
-            saved = SearchConfig.from_dict(json.loads((root / "config.json").read_text()))
+            saved = SearchConfig.from_dict(json.loads(Layout(root).config.read_text()))
         except FileNotFoundError:
             raise UsageError(f"--resume {root}: no search there (no config.json)") from None
         except (OSError, ValueError) as e:  # a file for a folder, or a config.json that is not JSON
-            raise UsageError(f"--resume {root}: cannot read its config.json ({_one_line(e)})") from None
+            raise UsageError(f"--resume {root}: cannot read its config.json ({one_line(e)})") from None
         cfg, notes = resumed_config(saved, given_options(args), root)
     else:
         cfg, notes = search_config(args), []
@@ -325,7 +329,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         image_size=cfg.image_size,
         limit=cfg.limit,
     )
-    state, finished, restore = None, False, lambda: None
+    state, finished, stop = None, False, StopSignals(make_engine(cfg, data))
     try:
         with SearchState(cfg, root, DataInfo.of(data), resume=bool(args.resume)) as state:
             for note in notes:  # the resume is under way (its folder opened): say what it changed
@@ -336,23 +340,19 @@ def cmd_search(args: argparse.Namespace) -> int:
                 f" -> {root}",
                 file=sys.stderr,
             )
-            restore = install_stop_handlers(state)
+            stop.install()
             try:
-                if state.done:
-                    pass  # a finished search resumed: only the parquet copy and the report are (re)written
-                elif state.cfg.engine == "local":
-                    run_local(state, data)
-                else:
-                    from nas.dispatch import run_ray
-
-                    run_ray(state, data, after_init=lambda: install_stop_handlers(state))  # over Ray's own handlers
+                if not state.done:  # (a finished search resumed: only the parquet copy and the report are rewritten)
+                    stop.engine.start(state)
+                    stop.install()  # again: Ray's start installs its own handlers
+                    stop.engine.run(state)
             except KeyboardInterrupt:
                 pass
-            state.stopping = True  # the trials are over: from here on a signal interrupts the wrap-up at once
+            stop.trials_over = True  # from here on a signal interrupts the wrap-up at once
             finished = state.done
         if not root.exists():  # stopped before a single trial was recorded: the folder went with it
             print("stopped before any trial was recorded; nothing was written", file=sys.stderr)
-            return 143 if state.terminated else 130
+            return stop.exit_code
         write_report_quietly(root)
         if finished:
             from nas import report
@@ -368,12 +368,12 @@ def cmd_search(args: argparse.Namespace) -> int:
                 f"`python launch.py search --resume {root}` finishes writing them",
                 file=sys.stderr,
             )
-            return 143 if state.terminated else 130
+            return stop.exit_code
     finally:
-        restore()
+        stop.restore()
     print(f"stopped after {state.dispatched}/{state.cfg.trials} trials; continue with:", file=sys.stderr)
     print(f"  python launch.py search --resume {root}", file=sys.stderr)
-    return 143 if state.terminated else 130
+    return stop.exit_code
 
 
 def preflight(cfg, device: str) -> None:
@@ -395,29 +395,46 @@ def preflight(cfg, device: str) -> None:
         check_reachable(cfg.address)
         if prefer_token_auth(cfg.address) == "missing":  # before Ray is imported: it reads the mode once
             raise UsageError(missing_token_message(cfg.address))
-        from nas.dispatch import init_ray
+        from nas.engines.ray_tune import init_ray
 
         init_ray(cfg.address)
 
 
-def install_stop_handlers(state) -> Callable[[], None]:
+class StopSignals:
     """Ctrl-C and SIGTERM stop the search cleanly: finished trials are on disk, unfinished ones are dropped.
 
-    With Ray, the first signal asks Tune to stop the running trials (a Tune Stopper watches
-    ``state.stopping``); a second one, or any signal in the local engine, interrupts at once.
-    Returns a function that puts the previous handlers back.
+    The first signal asks the engine to stop (`Engine.stop`): Ray stops the running trials by itself; the
+    local engine, which trains in this process, is interrupted at once, as is everything after the
+    trials (`trials_over`) and any second signal. SIGTERM exits 143, Ctrl-C 130.
     """
 
-    def handler(signum: int, frame: object) -> None:
-        first = not state.stopping
-        state.stopping = True
-        state.terminated = signum == signal.SIGTERM
-        if state.cfg.engine == "local" or not first:
-            raise KeyboardInterrupt
-        print("stopping: Ray is stopping the running trials (press Ctrl-C again to force)", file=sys.stderr)
+    def __init__(self, engine) -> None:
+        self.engine = engine
+        self.signum: int | None = None  # the last signal received
+        self.trials_over = False
+        self._previous: dict[int, Any] = {}
 
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    return lambda: [signal.signal(sig, h) for sig, h in previous.items()] and None
+    def install(self) -> None:
+        """(Re)install the handlers; `restore` puts back those found the first time."""
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous = signal.signal(sig, self._handle)
+            self._previous.setdefault(sig, previous)
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
+
+    @property
+    def exit_code(self) -> int:
+        return 143 if self.signum == signal.SIGTERM else 130
+
+    def _handle(self, signum: int, frame: object) -> None:
+        first, self.signum = self.signum is None, signum
+        if self.trials_over or not first or not self.engine.stop():
+            self.engine.stopping = True
+            raise KeyboardInterrupt
+        print(self.engine.stop_message, file=sys.stderr)
 
 
 def load_architecture(spec: str):
@@ -444,30 +461,27 @@ def load_architecture(spec: str):
 
 
 def find_trial(folder: str | Path, trial: str):
-    """The record row of a trial id, or of the most accurate ok trial for 'best'."""
+    """The record row of a trial id, or of the most accurate ok trial for 'best' (`nas.results.find_trial`)."""
     from nas import results
 
     try:
         df = results.load(folder)
     except FileNotFoundError:
         raise UsageError(f"{folder}: no results there (no trials.jsonl)") from None
-    if trial == "best":
-        try:
-            return results.best(df)
-        except ValueError as e:
-            raise UsageError(f"{folder}: {e}") from None
-    match = df[df["trial_id"] == trial]
-    if match.empty:
-        raise UsageError(f"{folder}: no trial {trial!r}; trials are {', '.join(df['trial_id'].head(8))}...")
-    return match.iloc[0]
+    try:
+        return results.find_trial(df, trial)
+    except ValueError as e:
+        raise UsageError(f"{folder}: {e}") from None
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     import dataclasses
 
+    from nas.config import make_space
     from nas.controllers.fixed import Fixed
     from nas.data import load_dataset
-    from nas.search import DataInfo, SearchState, make_space, run_local
+    from nas.engines import make_engine
+    from nas.search import DataInfo, SearchState
 
     genotype, label = load_architecture(args.architecture)
     data: dict[str, Any] = {"controller": "train", "trials": 1, "keep_weights": "all", "concurrency": 1}
@@ -483,12 +497,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     root = Path(args.results_dir) / cfg.name
     controller = Fixed(make_space(cfg, info), [genotype], origin=args.architecture)
     with SearchState(cfg, root, info, controller=controller) as state:
-        if cfg.engine == "local":
-            run_local(state, splits)
-        else:
-            from nas.dispatch import run_ray
-
-            run_ray(state, splits)
+        engine = make_engine(cfg, splits)
+        engine.start(state)
+        engine.run(state)
     write_report_quietly(root)
     from nas import report
 
@@ -511,24 +522,14 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    import json
-
     from nas import results
     from nas.exporter import ExportError, export
+    from nas.folder import Layout
     from searchspace.genotype import Genotype
 
-    folder = Path(args.results)
-    try:
-        info = json.loads((folder / "data.json").read_text())
-    except FileNotFoundError:
-        raise UsageError(f"{folder}: not a results folder (no data.json)") from None
-    except (OSError, ValueError) as e:
-        raise UsageError(f"{folder}: cannot read data.json ({_one_line(e)})") from None
-    try:
-        shape = {k: int(info[k]) for k in ("in_channels", "num_classes")}
-        shape["input_size"] = tuple(int(v) for v in info["input_size"])
-    except (KeyError, TypeError, ValueError):
-        raise UsageError(f"{folder}: data.json must give in_channels, num_classes and input_size") from None
+    layout = Layout(args.results)
+    folder, info = layout.root, layout.read_data_info()
+    shape = {"in_channels": info.in_channels, "num_classes": info.num_classes, "input_size": info.input_size}
     if args.trial == "pareto":
         rows = [row for _, row in results.pareto_front(results.load(folder)).iterrows()]
         outs = [Path(args.out) / row["trial_id"] for row in rows]
@@ -541,7 +542,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             raise UsageError(
                 f"trial {row['trial_id']} did not train successfully (status {row['status']}); nothing to export"
             )
-        weights = folder / "weights" / f"{row['trial_id']}.safetensors"
+        weights = layout.weights(row["trial_id"])
         if not weights.exists():
             raise UsageError(
                 f"trial {row['trial_id']} has no saved weights (kept: the Pareto front and the best); "
@@ -554,7 +555,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             state_dict = load_file(weights)  # safetensors: never unpickles
         except (SafetensorError, OSError) as e:
             raise UsageError(
-                f"{weights} is not a readable safetensors file ({_one_line(e)}); "
+                f"{weights} is not a readable safetensors file ({one_line(e)}); "
                 f"retrain it with `launch.py train {folder}:{row['trial_id']}`"
             ) from None
         metrics = {k: row[k] for k in ("val_acc", "test_acc", "params", "flops") if k in row and row[k] == row[k]}
@@ -597,9 +598,7 @@ def write_report_quietly(root: Path) -> None:
         path = html_report.write_report(root)
         print(f"report: {path}", file=sys.stderr)
     except Exception as e:  # noqa: BLE001 -- the record is what matters; the report can be redrawn with `plot`
-        print(
-            f"warning: could not write the HTML report ({_one_line(e)}); try `launch.py plot {root}`", file=sys.stderr
-        )
+        print(f"warning: could not write the HTML report ({one_line(e)}); try `launch.py plot {root}`", file=sys.stderr)
 
 
 def cmd_ops(args: argparse.Namespace) -> int:
@@ -625,17 +624,11 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of launch.py and the `nasgraph` command."""
-    from nas.config import ConfigError
-    from nas.data import DataError
-    from nas.results import RecordError
-    from nas.search import SearchError
-    from searchspace.genotype import GenotypeError
-
     try:
         args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)
-    except (UsageError, ConfigError, DataError, SearchError, GenotypeError, RecordError) as e:
-        print(f"error: {_one_line(e)}", file=sys.stderr)
+    except NasgraphError as e:
+        print(f"error: {one_line(e)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -643,7 +636,3 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head` and the like
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-
-
-def _one_line(e: BaseException) -> str:
-    return " ".join(str(e).split())[:500]

@@ -18,6 +18,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from nas.errors import SearchError
+
 TOKEN_HELP = (
     "run `ray get-auth-token` on the head node and save what it prints to ~/.ray/auth_token on this machine "
     "(or set RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH), then run again"
@@ -38,8 +40,6 @@ def auth_token_source() -> str | None:
 
 def check_reachable(address: str, timeout: float = 10.0) -> None:
     """Fail fast, in one line, on a HOST:PORT nobody answers at (ray.init would retry for minutes)."""
-    from nas.search import SearchError
-
     if "://" in address or address in ("auto", "local"):
         return
     host, _, port = address.rpartition(":")

@@ -11,14 +11,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nas import objectives
+from nas.errors import NasgraphError, one_line
 from nas.train import TrainConfig
 
-OBJECTIVE_SENSES = {"val_acc": "max", "params": "min", "flops": "min"}
+if typing.TYPE_CHECKING:
+    import searchspace as ss
+    from nas.folder import DataInfo
+
 ENGINES = ("ray", "local")
 KEEP_WEIGHTS = ("front", "all", "none")
 
 
-class ConfigError(ValueError):
+SMALL_INPUT_WIDTHS = (8, 16, 24, 32)  # stage widths for tiny images (digits' 8x8): no 64-wide first stages
+
+
+class ConfigError(NasgraphError, ValueError):
     """A configuration value that is not allowed; the message names it and what is allowed."""
 
 
@@ -80,7 +88,11 @@ class SearchConfig:
                 "sample",
                 f"between 1 and the population ({self.population}; pass --population too)",
             ),
-            (all(o in OBJECTIVE_SENSES for o in self.objectives), "objectives", f"from {', '.join(OBJECTIVE_SENSES)}"),
+            (
+                all(o in objectives.SENSES for o in self.objectives),
+                "objectives",
+                f"from {', '.join(objectives.SENSES)}",
+            ),
             (not self.name or _safe_name(self.name), "name", "letters, digits, '.', '_' and '-' only"),
         ]
         for ok, key, allowed in rules:
@@ -90,9 +102,8 @@ class SearchConfig:
             object.__setattr__(self, "name", f"{self.dataset.split(':')[0]}-{self.controller}")
 
     def objective_senses(self) -> dict[str, str]:
-        """Objectives in order with 'max'/'min'."""
-        names = self.objectives or (("val_acc",) if self.controller in ("tpe", "random") else ("val_acc", "params"))
-        return {n: OBJECTIVE_SENSES[n] for n in names}
+        """Objectives in order with 'max'/'min' (`nas.objectives.for_controller`)."""
+        return objectives.for_controller(self.controller, self.objectives)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -131,7 +142,7 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
             data = json.loads(text)
     except Exception as e:  # noqa: BLE001 -- yaml and json raise various parse errors
         raise ConfigError(
-            f"config file {path} is not valid {path.suffix.lstrip('.') or 'JSON'}: {_one_line(e)}"
+            f"config file {path} is not valid {path.suffix.lstrip('.') or 'JSON'}: {one_line(e)}"
         ) from None
     if data is None:
         return {}
@@ -179,7 +190,7 @@ def _construct(cls: type, kwargs: dict[str, Any]) -> Any:
     except ConfigError:
         raise
     except (ValueError, TypeError) as e:
-        raise ConfigError(_one_line(e)) from None
+        raise ConfigError(one_line(e)) from None
 
 
 def _safe_name(name: str) -> bool:
@@ -190,5 +201,29 @@ def _value_of(cfg: SearchConfig, key: str) -> Any:
     return getattr(cfg, key.split("/")[0], None)
 
 
-def _one_line(e: BaseException) -> str:
-    return (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+def make_space(cfg: SearchConfig, info: DataInfo) -> ss.SearchSpace:
+    """The SearchSpace for this config and dataset (config lists become tuples); ConfigError if it cannot be."""
+    import random
+
+    import searchspace as ss
+    from searchspace.genotype import GenotypeError
+
+    allowed = {f.name for f in dataclasses.fields(ss.SearchSpace)} - {"in_channels", "num_classes", "input_size"}
+    unknown = sorted(set(cfg.space) - allowed)
+    if unknown:
+        raise ConfigError(f"unknown search space option {unknown[0]!r}; options: {', '.join(sorted(allowed))}")
+    opts = {k: _tuples(v) for k, v in cfg.space.items()}
+    if "widths" not in opts and max(info.input_size) <= 16:
+        opts["widths"] = SMALL_INPUT_WIDTHS
+    try:
+        space = ss.SearchSpace(
+            **opts, in_channels=info.in_channels, num_classes=info.num_classes, input_size=info.input_size[0]
+        )
+        space.sample(random.Random(cfg.seed))  # options that only fail when sampling fail here, before any trial
+    except (GenotypeError, TypeError, ValueError) as e:
+        raise ConfigError(f"search space: {e}") from None
+    return space
+
+
+def _tuples(v: Any) -> Any:
+    return tuple(_tuples(x) for x in v) if isinstance(v, list | tuple) else v

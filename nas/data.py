@@ -44,6 +44,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from nas.errors import NasgraphError, one_line
+
 DATASETS = (
     "digits",
     "mnist",
@@ -65,7 +67,7 @@ SYNTHETIC_MAX_BYTES = 2**31  # refuse synthetic specs whose training set exceeds
 _RESIZE_CHUNK = 4096  # images resized per call, to bound temporary memory
 
 
-class DataError(ValueError):
+class DataError(NasgraphError, ValueError):
     """A dataset name, spec or file that cannot be used; the message says what and why."""
 
 
@@ -277,10 +279,6 @@ def _missing(name: str, label: str, root: Path, expected: str) -> DataError:
     return DataError(f"{name}: no {label} files under {root} (expected {expected}); pass --data-dir or --download")
 
 
-def _one_line(e: BaseException) -> str:
-    return " ".join(str(e).split()) or type(e).__name__
-
-
 # ------------------------------------------------------------------ digits
 
 
@@ -313,7 +311,7 @@ def _read_idx(path: Path, ndim: int) -> np.ndarray:
         with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as f:
             data = f.read()
     except (OSError, EOFError, zlib.error) as e:
-        raise DataError(f"{path}: cannot read ({_one_line(e)})") from e
+        raise DataError(f"{path}: cannot read ({one_line(e)})") from e
     header = 4 + 4 * ndim
     magic = int.from_bytes(data[:4], "big") if len(data) >= header else None
     if magic != 0x0800 + ndim:
@@ -370,7 +368,7 @@ def _download_mnist_like(name: str, tv_class: str, root: Path) -> None:
     try:
         _torchvision_class(tv_class)(str(root), train=False, download=True)
     except Exception as e:  # network, HTTP and archive errors come in many types
-        raise DataError(f"{name}: download failed: {_one_line(e)}") from e
+        raise DataError(f"{name}: download failed: {one_line(e)}") from e
 
 
 def _torchvision_class(tv_class: str) -> type:
@@ -481,7 +479,7 @@ def _cifar_python(spec: _Cifar, root: Path, download: bool) -> tuple[np.ndarray,
         try:  # torchvision's downloader checks the archive's MD5
             download_and_extract_archive(cls.url, str(root), filename=cls.filename, md5=cls.tgz_md5)
         except Exception as e:  # network, HTTP and archive errors come in many types
-            raise DataError(f"{spec.name}: download failed: {_one_line(e)}") from e
+            raise DataError(f"{spec.name}: download failed: {one_line(e)}") from e
     bad = _cifar_unverified(cls, root)
     if bad is not None:
         problem = "is not the official" if bad.is_file() else "is missing, expected the official"
@@ -492,7 +490,7 @@ def _cifar_python(spec: _Cifar, root: Path, download: bool) -> tuple[np.ndarray,
     try:
         train, test = cls(str(root), train=True), cls(str(root), train=False)
     except (RuntimeError, OSError) as e:
-        raise DataError(f"{spec.name}: cannot read {root / spec.py_dir}: {_one_line(e)}") from e
+        raise DataError(f"{spec.name}: cannot read {root / spec.py_dir}: {one_line(e)}") from e
     to_chw = (0, 3, 1, 2)  # torchvision keeps HWC
     train_y, test_y = (np.asarray(d.targets, dtype=np.int64) for d in (train, test))
     return train.data.transpose(to_chw), train_y, test.data.transpose(to_chw), test_y
@@ -614,7 +612,7 @@ def _read_image(path: Path, size: int) -> np.ndarray:
         with Image.open(path) as im:
             rgb = im.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
     except (OSError, ValueError, Image.DecompressionBombError) as e:
-        raise DataError(f"{path}: cannot read image ({_one_line(e)})") from e
+        raise DataError(f"{path}: cannot read image ({one_line(e)})") from e
     return np.asarray(rgb, dtype=np.uint8).transpose(2, 0, 1)
 
 

@@ -48,6 +48,7 @@ import torch
 from safetensors.torch import save_file
 
 import searchspace as ss
+from nas.errors import NasgraphError
 from searchspace import blocks, layers, registry
 from searchspace.genotype import HEAD_ACTS, INPUT, MERGES, WIRINGS, Genotype, Stage
 from searchspace.shapes import MergePlan, NetPlan, NodePlan, StagePlan
@@ -58,7 +59,7 @@ SOURCE_MODULES = (layers, blocks)  # where the copied classes come from, in depe
 LINE = 112  # wrap generated statements longer than this: with 8 spaces of indent they reach 120
 
 
-class ExportError(ValueError):
+class ExportError(NasgraphError, ValueError):
     """An export that cannot be done: bad arguments, or a state dict that does not fit the genotype."""
 
 

@@ -23,11 +23,12 @@ from pathlib import Path
 import pandas as pd
 
 from nas import plots, results
+from nas.formats import si
+from nas.objectives import FRONT
 from nas.report import op_mix
 
 MAX_ARCHITECTURES = 12  # architecture drawings per search, best first along the front
 MAX_FAILURE_ROWS = 20  # distinct (status, error) rows in a search's failure table
-FRONT = {"val_acc": "max", "params": "min"}
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
@@ -243,7 +244,7 @@ def _count(value: object) -> str:
 
 
 def _si(value: object) -> str:
-    return plots.si(float(value)) if _finite(value) else ""
+    return si(float(value)) if _finite(value) else ""
 
 
 def _finite(value: object) -> bool:

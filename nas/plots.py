@@ -26,13 +26,14 @@ import numpy as np
 import pandas as pd
 
 from nas import results
+from nas.folder import Layout
+from nas.formats import si
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 PathsOrFrame = str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | pd.DataFrame
-FRONT = {"val_acc": "max", "params": "min"}
 AXES = {"params": "trainable parameters", "flops": "FLOPs per image (one forward pass)"}
 DPI = 150
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f")
@@ -104,7 +105,7 @@ def _config(path: Path) -> dict[str, Any]:
     """The search's config.json, or {} when it is missing or unreadable."""
     folder = path.parent if path.is_file() else path
     try:
-        config = json.loads((folder / results.CONFIG).read_text())
+        config = json.loads((folder / Layout.CONFIG).read_text())
     except (OSError, ValueError):
         return {}
     return config if isinstance(config, dict) else {}
@@ -153,28 +154,6 @@ def _zoo_of(meta: Any) -> str | None:
         return None
     zoo = data.get("zoo") if isinstance(data, dict) else None
     return str(zoo) if zoo else None
-
-
-def find_trial(df: pd.DataFrame, trial: str | None = None) -> pd.Series:
-    """The row of trial id `trial` ("search:id" when ids repeat), or the most accurate ok trial for None or "best"."""
-    if trial is None or trial == "best":
-        return results.best(df)
-    rows = _rows_with_id(df, trial)
-    search, _, trial_id = trial.rpartition(":")
-    if rows.empty and search:
-        rows = _rows_with_id(df[(df["search"] == search).to_numpy(dtype=bool, na_value=False)], trial_id)
-    if rows.empty:
-        ids = df["trial_id"].dropna().astype(str).unique()
-        known = ", ".join(ids[:12]) + (", ..." if len(ids) > 12 else "")
-        raise ValueError(f"no trial {trial!r}; use 'best' or a trial id ({known})")
-    if len(rows) > 1:
-        choices = ", ".join(f"{s}:{trial}" for s in rows["search"])
-        raise ValueError(f"trial id {trial!r} is in several searches; name one of {choices}")
-    return rows.iloc[0]
-
-
-def _rows_with_id(df: pd.DataFrame, trial_id: str) -> pd.DataFrame:
-    return df[(df["trial_id"] == trial_id).to_numpy(dtype=bool, na_value=False)]
 
 
 # ----------------------------------------------------------------------------- figures
@@ -325,7 +304,7 @@ def plot_results(
     if plotted(df, "params").empty:
         where = ", ".join(s.name for s in searches)
         raise ValueError(f"no ok trials to plot in {where or 'the results'} ({len(df)} recorded; {left_out(df, 0)})")
-    row = find_trial(df, trial)
+    row = results.find_trial(df, trial)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -341,14 +320,6 @@ def plot_results(
 
 
 # ----------------------------------------------------------------------------- drawing helpers
-
-
-def si(value: float) -> str:
-    """A count with an SI suffix and three significant digits: 27.1k, 1.36M, 950."""
-    for scale, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= scale * 0.9995:
-            return f"{value / scale:.3g}{suffix}"
-    return f"{value:.3g}"
 
 
 def _figure() -> tuple[Figure, Axes]:

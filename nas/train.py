@@ -33,6 +33,7 @@ from torch import nn
 
 import searchspace as ss
 from nas.data import DataSplits
+from nas.errors import first_line
 from searchspace.genotype import Genotype, GenotypeError
 
 SCHEDULES = ("onecycle", "cosine")
@@ -143,7 +144,7 @@ def train_trial(
         status, metrics["error"] = "invalid", str(e)
     except Exception as e:  # noqa: BLE001 -- every failure becomes a result
         status, metrics["error"] = (
-            ("oom", f"out of memory: {_first_line(e)}") if is_oom(e) else ("error", _error_text(e))
+            ("oom", f"out of memory: {first_line(e)}") if is_oom(e) else ("error", _error_text(e))
         )
     state = run.weights() if run is not None and status == "ok" and cfg.keep_weights else None
     metrics["peak_memory_mb"] = _peak_memory_mb(device)
@@ -380,11 +381,7 @@ def _free_memory(device: torch.device) -> None:
         torch.cuda.empty_cache()
 
 
-def _first_line(e: BaseException) -> str:
-    return (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
-
-
 def _error_text(e: BaseException) -> str:
     where = traceback.extract_tb(e.__traceback__)[-1] if e.__traceback__ else None
     at = f" (at {where.filename.rsplit('/', 1)[-1]}:{where.lineno})" if where else ""
-    return f"{type(e).__name__}: {_first_line(e)}{at}"
+    return f"{type(e).__name__}: {first_line(e)}{at}"

@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from nas import results  # noqa: E402
+from nas.record import Record, read_rows  # noqa: E402
 
 SPACE = (
     "controller: random\nkeep_weights: front\n"
@@ -89,7 +89,7 @@ def sample(driver: int, root: Path) -> dict:
     workers = {p: rss for p, (_, rss, cmd) in table.items() if cmd.startswith("ray::ImplicitFunc")}
     ray = [p for p, (_, _, cmd) in table.items() if cmd.startswith("ray::") or "/ray/" in cmd.split(" ")[0]]
     try:
-        rows = results.read_rows(root)[0]
+        rows = read_rows(root)[0]
     except FileNotFoundError:
         rows = []
     return {
@@ -149,7 +149,7 @@ def run_soak(
         "start": counted[0],
         "end": counted[-1],
         "exit_code": code,
-        "rows": len(results.Record.open(root).rows()),
+        "rows": len(Record.open(root).rows()),
         "wall_seconds": time.time() - started,
         "trials": trials,
     }

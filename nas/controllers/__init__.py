@@ -7,17 +7,20 @@ p = ctrl.ask(); ...train p.genotype...; ctrl.tell(p.trial_id, "ok", {"val_acc": 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nas.controllers.base import Controller, Proposal
 from nas.controllers.evolution import Evolution
 from nas.controllers.random_search import RandomSearch
 
+if TYPE_CHECKING:
+    from searchspace.space import SearchSpace
+
 CONTROLLERS = ("evolution", "random", "tpe", "nsga2")
 
 
 def make_controller(
-    name: str, space, seed: int = 0, objectives: Mapping[str, str] | None = None, **options: Any
+    name: str, space: SearchSpace, seed: int = 0, objectives: Mapping[str, str] | None = None, **options: Any
 ) -> Controller:
     """A controller by name; options go to its constructor (unknown ones raise TypeError)."""
     if name == "evolution":

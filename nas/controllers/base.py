@@ -13,12 +13,14 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from nas import objectives as objective_senses
+from nas.status import EVALUATED
 from searchspace.genotype import Genotype
 
-OK_STATUSES = ("ok", "stopped", "duplicate")  # statuses whose metrics count as an evaluation
-DEFAULT_OBJECTIVES: dict[str, str] = {"val_acc": "max"}
+if TYPE_CHECKING:
+    from searchspace.space import SearchSpace
 
 
 @dataclass(frozen=True)
@@ -37,10 +39,11 @@ class Controller(ABC):
 
     name = "controller"
 
-    def __init__(self, space, seed: int = 0, objectives: Mapping[str, str] | None = None):
+    def __init__(self, space: SearchSpace, seed: int = 0, objectives: Mapping[str, str] | None = None):
         self.space = space
         self.seed = seed
-        self.objectives = dict(objectives or DEFAULT_OBJECTIVES)
+        # a controller made without objectives optimizes validation accuracy alone
+        self.objectives = dict(objectives or objective_senses.senses(("val_acc",)))
         for key, sense in self.objectives.items():
             if sense not in ("max", "min"):
                 raise ValueError(f"objective {key!r} must be 'max' or 'min', got {sense!r}")
@@ -136,4 +139,4 @@ def _rng_from_state(state: list[Any]) -> tuple:
 
 def counts_as_evaluated(status: str, metrics: Mapping[str, Any]) -> bool:
     """Whether a result carries usable metrics for the objectives."""
-    return status in OK_STATUSES and metrics.get("val_acc") is not None
+    return status in EVALUATED and metrics.get("val_acc") is not None

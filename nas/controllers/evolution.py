@@ -17,12 +17,16 @@ proposes from the initial genotypes, then at random.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from nas.controllers.base import Controller, Proposal, counts_as_evaluated
+from nas.pareto import crowding_distance, pareto_rank
 from searchspace.genotype import Genotype
+
+if TYPE_CHECKING:
+    from searchspace.space import SearchSpace
 
 VARIANTS = ("aging", "tournament")
 
@@ -34,7 +38,7 @@ class Evolution(Controller):
 
     def __init__(
         self,
-        space,
+        space: SearchSpace,
         seed: int = 0,
         objectives: Mapping[str, str] | None = None,
         population: int = 20,
@@ -105,8 +109,6 @@ class Evolution(Controller):
         values = [self.objective_vector(m["metrics"]) for m in self.population]
         if len(self.objectives) == 1:
             return {i: (values[i][0], -(self.population[i]["metrics"].get("params") or 0)) for i in indices}
-        from nas.results import crowding_distance, pareto_rank
-
         maximize = [True] * len(self.objectives)  # objective_vector already turned minimized ones
         ranks = pareto_rank(np.asarray(values, dtype=float), maximize)
         keys: dict[int, tuple] = {}

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from nas.controllers.base import Controller, Proposal
 from searchspace.genotype import Genotype
+
+if TYPE_CHECKING:
+    from searchspace.space import SearchSpace
 
 
 class Fixed(Controller):
@@ -13,7 +17,7 @@ class Fixed(Controller):
 
     name = "train"
 
-    def __init__(self, space, genotypes: Sequence[Genotype], origin: str = "", seed: int = 0):
+    def __init__(self, space: SearchSpace, genotypes: Sequence[Genotype], origin: str = "", seed: int = 0):
         super().__init__(space, seed)
         if not genotypes:
             raise ValueError("Fixed needs at least one genotype")

@@ -15,7 +15,7 @@ import logging
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 from optuna.storages import JournalStorage
@@ -24,6 +24,9 @@ from optuna.trial import TrialState
 
 from nas.controllers.base import Controller, Proposal, counts_as_evaluated
 from searchspace.genotype import GenotypeError
+
+if TYPE_CHECKING:
+    from searchspace.space import SearchSpace
 
 SAMPLERS = ("tpe", "nsga2")
 MAX_INVALID = 200
@@ -47,7 +50,7 @@ class OptunaSearch(Controller):
 
     def __init__(
         self,
-        space,
+        space: SearchSpace,
         seed: int = 0,
         objectives: Mapping[str, str] | None = None,
         sampler: str = "tpe",

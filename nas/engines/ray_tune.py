@@ -1,5 +1,8 @@
-"""Dispatch through Ray Tune -- the one module that imports Ray.
+"""The Ray engine: trials through Ray Tune -- the one module that imports Ray.
 
+- `RayEngine` joins a cluster (or starts a local Ray runtime) in `start` and runs
+  the search as Tune experiments in `run`; `stop` asks Tune to stop the running
+  trials (they end by themselves; a second signal interrupts).
 - `NasSearcher` is a Tune ``Searcher`` around a `SearchState`: each
   ``suggest`` is a controller proposal that already passed dedupe and the
   constraints; it returns ``FINISHED`` when the budget is spent.
@@ -51,7 +54,7 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -60,7 +63,7 @@ os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # our record r
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")  # the CLI's handlers set state.stopping; _StopWhenAsked acts
+os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")  # the CLI's handlers call RayEngine.stop; _StopWhenAsked acts
 
 import numpy as np  # noqa: E402
 import ray  # noqa: E402
@@ -70,7 +73,13 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler  # 
 from ray.tune.search import Searcher  # noqa: E402
 
 from nas.cluster import check_reachable  # noqa: E402
-from nas.search import SearchError, SearchState, storage_errors, trial_train_config  # noqa: E402
+from nas.engines.base import Engine, trial_train_config  # noqa: E402
+from nas.errors import (
+    SearchError,  # noqa: E402
+    last_line,  # noqa: E402
+)
+from nas.folder import atomic_write, storage_errors  # noqa: E402
+from nas.search import SearchState  # noqa: E402
 from searchspace.genotype import Genotype  # noqa: E402
 
 WEIGHTS_FILE = "weights.safetensors"
@@ -127,7 +136,7 @@ def join_cluster(address: str, options: dict[str, Any]) -> None:
                 f"(or unset it) and run again"
             ) from None
         raise SearchError(missing_token_message(address)) from None
-    raise SearchError(f"--address {address}: could not join the Ray cluster ({_first_line(str(error))})") from None
+    raise SearchError(f"--address {address}: could not join the Ray cluster ({last_line(str(error))})") from None
 
 
 class _Held:
@@ -161,18 +170,18 @@ def _held_stderr() -> Iterator[_Held]:
 class NasSearcher(Searcher):
     """Tune Searcher whose suggestions come from a SearchState (controller + dedupe + constraints)."""
 
-    def __init__(self, state: SearchState, limit: int | None = None):
+    def __init__(self, state: SearchState, engine: Engine, limit: int | None = None):
         super().__init__(metric="val_acc", mode="max")
-        self.state = state
+        self.state, self.engine = state, engine
         self.left = limit  # suggestions this experiment may still make (None: no limit)
 
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
-        if self.state.stopping or self.left == 0:
+        if self.engine.stopping or self.left == 0:
             return Searcher.FINISHED
         try:
             pending = self.state.propose()
-        except SearchError as e:  # raised out of Tune it would come back wrapped; run_ray re-raises it
-            self.state.fail(e)
+        except SearchError as e:  # raised out of Tune it would come back wrapped; RayEngine.run re-raises it
+            self.engine.fail(e)
             return Searcher.FINISHED
         if pending is None:
             return Searcher.FINISHED
@@ -191,14 +200,14 @@ class NasSearcher(Searcher):
 class _StopWhenAsked(tune.Stopper):
     """Ends the whole Tune run once the driver is asked to stop (Ctrl-C, SIGTERM)."""
 
-    def __init__(self, state: SearchState):
-        self.state = state
+    def __init__(self, engine: Engine):
+        self.engine = engine
 
     def __call__(self, trial_id: str, result: dict) -> bool:
         return False
 
     def stop_all(self) -> bool:
-        return self.state.stopping
+        return self.engine.stopping
 
 
 class _RetireHung:
@@ -234,8 +243,8 @@ class _ASHA(_RetireHung, ASHAScheduler):
 class RecordCallback(tune.Callback):
     """Records every finished Tune trial through the SearchState."""
 
-    def __init__(self, state: SearchState, scheduler: _RetireHung):
-        self.state = state
+    def __init__(self, state: SearchState, engine: Engine, scheduler: _RetireHung):
+        self.state, self.engine = state, engine
         self.scheduler = scheduler
         self.retired: set[str] = set()  # Tune ids of trials whose worker ended itself after a hang
 
@@ -259,7 +268,7 @@ class RecordCallback(tune.Callback):
         result = dict(trial.last_result or {})
         if result.get("final"):
             status = result.get("status", "error")
-        elif self.state.stopping or not result.get("epochs"):
+        elif self.engine.stopping or not result.get("epochs"):
             self.state.abandon(our_id)  # interrupted mid-trial: not a result
             return
         else:
@@ -282,10 +291,10 @@ class RecordCallback(tune.Callback):
     def _record_failure(self, trial, what: str, fallback: str) -> None:
         """Record an in-flight trial that ended without a result as ``error`` (dropped if the run is stopping)."""
         our_id = trial.config["trial_id"]
-        if self.state.stopping:
+        if self.engine.stopping:
             self.state.abandon(our_id)
             return
-        message = _first_line(getattr(trial, "error_msg", None) or "") or fallback
+        message = last_line(getattr(trial, "error_msg", None) or "") or fallback
         with self._failures_stop_the_run():
             self.state.complete(our_id, "error", {"error": f"{what}: {message}"})
 
@@ -296,13 +305,11 @@ class RecordCallback(tune.Callback):
             with storage_errors(self.state.root):
                 yield
         except SearchError as e:
-            self.state.fail(e)
+            self.engine.fail(e)
 
     def _adopt_weights(self, trial_id: str, checkpoint: tune.Checkpoint) -> None:
         if self.state.cfg.keep_weights == "none":
             return
-        from nas.search import atomic_write
-
         with checkpoint.as_directory() as folder:
             src = Path(folder) / WEIGHTS_FILE
             if src.exists():
@@ -419,40 +426,49 @@ def _retire(final: dict[str, Any]) -> None:
         os._exit(EXIT_HUNG_WORKER)
 
 
-def run_ray(state: SearchState, data, after_init: Callable[[], Any] | None = None) -> None:
-    """Run the search's remaining trials through Ray Tune; returns when the budget is spent or on interrupt.
+class RayEngine(Engine):
+    """Trials through Ray Tune, in experiments of at most `SEGMENT_TRIALS` trials, one after another.
 
-    `after_init` runs once Ray is up: the place to install signal handlers, since ``ray.init``
-    installs its own (which abort the process on SIGTERM). Trials run in Tune experiments of at most
-    `SEGMENT_TRIALS` trials, one after another: Tune keeps every trial of an experiment in the
-    driver's memory, so a long search in one experiment would grow without bound.
+    Tune keeps every trial of an experiment in the driver's memory, so a long search in one experiment
+    would grow without bound. Signal handlers go in after `start`: ``ray.init`` installs its own (which
+    abort the process on SIGTERM).
     """
-    cfg = state.cfg
-    init_ray(cfg.address, num_cpus=None, num_gpus=None)
-    if after_init is not None:
-        after_init()
-    trainable = tune.with_parameters(_trainable, data=_shippable(data), train_cfg=trial_train_config(cfg))
-    trainable = tune.with_resources(trainable, {"cpu": cfg.cpus_per_trial, "gpu": cfg.gpus_per_trial})
-    quiet = [logging.getLogger(n) for n in ("ray.tune", "ray.train", "ray.air")]
-    levels = [q.level for q in quiet]
-    for q in quiet:
-        q.setLevel(logging.ERROR)  # our progress lines replace Tune's; its end-of-run analysis has no logs to read
-    try:
-        for segment in itertools.count():
-            before = len(state.rows)
-            _tuner(state, trainable, segment).fit()
-            if state.done or state.stopping or len(state.rows) == before:
-                break  # finished, stopped, or nothing came of a whole experiment (do not spin)
-    finally:
-        for q, level in zip(quiet, levels, strict=True):
-            q.setLevel(level)
-        for trial_id in list(state.in_flight):
-            state.abandon(trial_id)
-    if state.failure is not None:
-        raise state.failure
+
+    name = "ray"
+    stop_message = "stopping: Ray is stopping the running trials (press Ctrl-C again to force)"
+
+    def start(self, state: SearchState) -> None:
+        init_ray(state.cfg.address, num_cpus=None, num_gpus=None)
+
+    def stop(self) -> bool:
+        self.stopping = True  # a Tune Stopper watches this and ends the running trials
+        return True
+
+    def run(self, state: SearchState) -> None:
+        cfg = state.cfg
+        self.start(state)  # (a no-op once Ray is up)
+        trainable = tune.with_parameters(_trainable, data=_shippable(self.data), train_cfg=trial_train_config(cfg))
+        trainable = tune.with_resources(trainable, {"cpu": cfg.cpus_per_trial, "gpu": cfg.gpus_per_trial})
+        quiet = [logging.getLogger(n) for n in ("ray.tune", "ray.train", "ray.air")]
+        levels = [q.level for q in quiet]
+        for q in quiet:
+            q.setLevel(logging.ERROR)  # our progress lines replace Tune's; its end-of-run analysis has no logs
+        try:
+            for segment in itertools.count():
+                before = len(state.rows)
+                _tuner(state, self, trainable, segment).fit()
+                if state.done or self.stopping or len(state.rows) == before:
+                    break  # finished, stopped, or nothing came of a whole experiment (do not spin)
+        finally:
+            for q, level in zip(quiet, levels, strict=True):
+                q.setLevel(level)
+            for trial_id in list(state.in_flight):
+                state.abandon(trial_id)
+        if self.failure is not None:
+            raise self.failure
 
 
-def _tuner(state: SearchState, trainable, segment: int) -> tune.Tuner:
+def _tuner(state: SearchState, engine: Engine, trainable, segment: int) -> tune.Tuner:
     """One Tune experiment over the next `SEGMENT_TRIALS` proposals of the search."""
     cfg = state.cfg
     if cfg.asha:
@@ -465,7 +481,7 @@ def _tuner(state: SearchState, trainable, segment: int) -> tune.Tuner:
         tune_config=tune.TuneConfig(
             metric="val_acc",
             mode="max",
-            search_alg=NasSearcher(state, limit=SEGMENT_TRIALS),
+            search_alg=NasSearcher(state, engine, limit=SEGMENT_TRIALS),
             scheduler=scheduler,
             num_samples=-1,
             max_concurrent_trials=cfg.concurrency,
@@ -477,18 +493,13 @@ def _tuner(state: SearchState, trainable, segment: int) -> tune.Tuner:
             name=f"run-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{segment}",
             storage_path=str(storage) if "://" not in str(cfg.storage or "") else cfg.storage,
             verbose=0,
-            stop=_StopWhenAsked(state),
+            stop=_StopWhenAsked(engine),
             failure_config=tune.FailureConfig(max_failures=1),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=None),  # one per trial, moved out on completion
-            callbacks=[RecordCallback(state, scheduler)],
+            callbacks=[RecordCallback(state, engine, scheduler)],
         ),
     )
 
 
 def _trial_name(trial) -> str:
     return f"trial_{trial.config['trial_id']}"
-
-
-def _first_line(text: str) -> str:
-    lines = [ln.strip() for ln in str(text).strip().splitlines() if ln.strip()]
-    return lines[-1][:300] if lines else ""

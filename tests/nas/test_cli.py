@@ -9,6 +9,7 @@ import pytest
 
 from nas import results
 from nas.cli import main
+from nas.record import Record
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICK = ["--engine", "local", "--epochs", "1", "--limit", "300", "--ops", "conv,sepconv,maxpool", "--wirings", "chain"]
@@ -77,7 +78,7 @@ def test_config_file_then_flags(tmp_path, capsys):
     assert code == 0
     saved = json.loads((tmp_path / "c" / "config.json").read_text())
     assert saved["controller"] == "random" and saved["trials"] == 2 and saved["space"]["wirings"] == ["chain"]
-    assert len([r for r in results.Record.open(tmp_path / "c").rows() if r["status"] == "ok"]) == 2
+    assert len([r for r in Record.open(tmp_path / "c").rows() if r["status"] == "ok"]) == 2
     out = capsys.readouterr().out
     assert "Pareto front" in out and str(tmp_path / "c") in out
 
@@ -105,7 +106,7 @@ def test_show_plot_and_train_from_a_search(tmp_path, capsys):
         + ["--results-dir", str(tmp_path), "--name", "retrain"]
     )
     assert code == 0
-    (row,) = results.Record.open(tmp_path / "retrain").rows()
+    (row,) = Record.open(tmp_path / "retrain").rows()
     best = results.best(results.load(tmp_path / "s"))
     assert row["controller"] == "train" and row["epochs"] == 2 and row["fingerprint"] == best["fingerprint"]
     assert (tmp_path / "retrain" / "weights" / f"{row['trial_id']}.safetensors").exists()
@@ -163,7 +164,7 @@ def test_init_from_a_genotype_file(tmp_path, capsys):
     spec.write_text(seed.to_json())
     args = ["search", "--init", str(spec), "--trials", "2", "--results-dir", str(tmp_path), "--name", "g", *QUICK]
     assert main(args) == 0
-    rows = results.Record.open(tmp_path / "g").rows()
+    rows = Record.open(tmp_path / "g").rows()
     assert ss.Genotype.from_dict(rows[0]["genotype"]) == seed and rows[0]["meta"]["origin"] == "init"
     bad = tmp_path / "bad.json"
     bad.write_text('{"stem": 3}')
@@ -178,4 +179,4 @@ def test_the_readme_recipe_for_the_seeds_algorithm_1_runs_as_written(tmp_path):
     assert main([*args, "--trials", "3", *QUICK, "--results-dir", str(tmp_path), "--name", "alg1"]) == 0
     saved = json.loads((tmp_path / "alg1" / "config.json").read_text())
     assert (saved["variant"], saved["population"], saved["sample"], saved["mutations"]) == ("tournament", 50, 25, 3)
-    assert len(results.Record.open(tmp_path / "alg1").rows()) >= 3
+    assert len(Record.open(tmp_path / "alg1").rows()) >= 3

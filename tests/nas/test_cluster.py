@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from nas import results
+from nas.record import Record, read_rows
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -138,7 +138,7 @@ def launch(cluster: RayCluster, *args: str) -> subprocess.Popen:
 
 
 def recorded(root: Path) -> list[dict]:
-    return results.read_rows(root)[0] if (root / "trials.jsonl").exists() else []
+    return read_rows(root)[0] if (root / "trials.jsonl").exists() else []
 
 
 def wait_rows(root: Path, n: int, proc: subprocess.Popen, timeout: float = 240) -> None:
@@ -180,7 +180,7 @@ def test_a_search_on_a_ray_start_cluster_survives_a_killed_driver_and_resumes_wi
         kill_group(driver)
     assert "joining " + cluster.address + " with Ray's token authentication (token from ~/.ray/auth_token)" in err
     assert "InvalidAuthToken" not in err
-    before = results.read_rows(root)[0]
+    before = read_rows(root)[0]
     assert 2 <= len(counted(before)) < 6
     saved = json.loads((root / "config.json").read_text())
     assert saved["address"] == cluster.address and saved["trials"] == 6 and saved["concurrency"] == 2
@@ -192,7 +192,7 @@ def test_a_search_on_a_ray_start_cluster_survives_a_killed_driver_and_resumes_wi
         kill_group(resumed)
     assert resumed.returncode == 0, err[-3000:]
     assert "resume:" not in err  # no option changed
-    rows = results.Record.open(root).rows()
+    rows = Record.open(root).rows()
     assert rows[: len(before)] == before  # nothing lost or rewritten
     done = counted(rows)
     assert len(done) == 6 and all(r["status"] == "ok" for r in done)  # the saved 6, not the default 20
@@ -258,7 +258,7 @@ def test_losing_a_worker_node_mid_search_retries_its_trial_on_the_head(cluster, 
     finally:
         kill_group(driver)
     assert driver.returncode == 0, err[-3000:]
-    rows = counted(results.Record.open(root).rows())
+    rows = counted(Record.open(root).rows())
     assert len(rows) == 6 and all(r["status"] == "ok" for r in rows), [(r["trial_id"], r["status"]) for r in rows]
     assert len({r["trial_id"] for r in rows}) == 6  # none lost, none counted twice
     # the trial in flight on the lost node: Tune says which one died, and it was retried once, on the head

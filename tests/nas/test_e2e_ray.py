@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from nas import results
+from nas.record import Record, read_rows
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,7 +55,7 @@ def test_short_search_through_ray_writes_n_rows(tmp_path):
         if planted:
             stale.unlink(missing_ok=True)
     assert proc.returncode == 0, err[-3000:]
-    rows = results.Record.open(tmp_path / "short").rows()
+    rows = Record.open(tmp_path / "short").rows()
     assert len(counted(rows)) == 4 and all(r["status"] == "ok" for r in counted(rows))
     assert all(r.get("node") for r in counted(rows))  # trained by Ray workers
     assert "Pareto front" in out
@@ -67,7 +67,7 @@ def test_sigkill_mid_search_then_resume_ends_with_exactly_the_requested_trials(t
     try:
         deadline = time.time() + 240
         while time.time() < deadline:  # wait until some trials are recorded, then kill the driver only
-            if (root / "trials.jsonl").exists() and len(results.read_rows(root)[0]) >= 2:
+            if (root / "trials.jsonl").exists() and len(read_rows(root)[0]) >= 2:
                 break
             time.sleep(0.2)
         else:
@@ -76,7 +76,7 @@ def test_sigkill_mid_search_then_resume_ends_with_exactly_the_requested_trials(t
         proc.wait(timeout=30)
     finally:
         kill_group(proc)  # what the kill left behind (Ray's processes) goes too, as after a machine restart
-    before = results.read_rows(root)[0]
+    before = read_rows(root)[0]
     assert 2 <= len(counted(before)) < 6
     resumed = launch("--resume", str(root), n=6, start_new_session=True)
     try:
@@ -84,7 +84,7 @@ def test_sigkill_mid_search_then_resume_ends_with_exactly_the_requested_trials(t
     finally:
         kill_group(resumed)
     assert resumed.returncode == 0, err[-3000:]
-    rows = results.Record.open(root).rows()
+    rows = Record.open(root).rows()
     assert rows[: len(before)] == before  # nothing lost or rewritten
     assert len(counted(rows)) == 6  # exactly the requested trials
     assert len({r["trial_id"] for r in rows}) == len(rows)  # none counted twice
@@ -107,7 +107,7 @@ def test_two_node_cluster_runs_trials_on_both_nodes(tmp_path):
         assert proc.returncode == 0, err[-3000:]
     finally:
         cluster.shutdown()
-    rows = counted(results.Record.open(tmp_path / "cluster").rows())
+    rows = counted(Record.open(tmp_path / "cluster").rows())
     assert len(rows) == 6
     nodes = Counter(r["node"] for r in rows)
     assert len(nodes) == 2, nodes  # both simulated nodes trained trials
@@ -119,9 +119,7 @@ def test_sigterm_and_ctrl_c_stop_cleanly_and_resume(tmp_path, sig, code):
     proc = launch("--results-dir", str(tmp_path), "--name", "stopped", n=5, start_new_session=True)
     try:
         deadline = time.time() + 240
-        while time.time() < deadline and not (
-            (root / "trials.jsonl").exists() and len(results.read_rows(root)[0]) >= 1
-        ):
+        while time.time() < deadline and not ((root / "trials.jsonl").exists() and len(read_rows(root)[0]) >= 1):
             time.sleep(0.2)
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=120)
@@ -129,7 +127,7 @@ def test_sigterm_and_ctrl_c_stop_cleanly_and_resume(tmp_path, sig, code):
         kill_group(proc)
     assert proc.returncode == code, err[-2000:]
     assert f"--resume {root}" in err
-    before = results.Record.open(root).rows()  # opens cleanly: no torn tail
+    before = Record.open(root).rows()  # opens cleanly: no torn tail
     assert 1 <= len(counted(before)) < 5
     resumed = launch("--resume", str(root), n=5, start_new_session=True)
     try:
@@ -137,7 +135,7 @@ def test_sigterm_and_ctrl_c_stop_cleanly_and_resume(tmp_path, sig, code):
     finally:
         kill_group(resumed)
     assert resumed.returncode == 0, err[-2000:]
-    rows = results.Record.open(root).rows()
+    rows = Record.open(root).rows()
     assert rows[: len(before)] == before and len(counted(rows)) == 5
 
 
@@ -158,7 +156,7 @@ def test_asha_stops_poor_trials_early_and_records_them(tmp_path):
     finally:
         kill_group(proc)
     assert proc.returncode == 0, err[-3000:]
-    rows = counted(results.Record.open(tmp_path / "asha").rows())
+    rows = counted(Record.open(tmp_path / "asha").rows())
     assert len(rows) == 8
     assert {r["status"] for r in rows} <= {"ok", "stopped"}
     for r in rows:
@@ -174,7 +172,7 @@ def test_the_dataset_ships_to_workers_as_arrays_mapped_without_a_copy():
     import torch
 
     from nas.data import load_dataset
-    from nas.dispatch import _shippable, _unshipped
+    from nas.engines.ray_tune import _shippable, _unshipped
 
     data = load_dataset("digits", limit=300)
     shipped = _shippable(data)

@@ -11,6 +11,8 @@ import pytest
 
 from nas import html_report, plots, results
 from nas.cli import main
+from nas.formats import si
+from nas.record import Record
 
 FIGURES = ("accuracy_vs_params", "accuracy_vs_flops", "best_so_far")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -99,7 +101,7 @@ def test_missing_results_and_no_ok_trials_are_errors(tmp_path: Path) -> None:
         plots.plot_results(tmp_path / "nowhere", tmp_path / "out")
     with pytest.raises(ValueError, match="no results at"):
         plots.plot_results(tmp_path, tmp_path / "out")  # an empty folder
-    with results.Record.open(tmp_path / "failed") as record:
+    with Record.open(tmp_path / "failed") as record:
         record.append({"trial_id": "00001", "status": "oom", "error": "CUDA out of memory", "params": 10})
     with pytest.raises(ValueError, match="no ok trials.*1 oom"):
         plots.plot_results(tmp_path / "failed", tmp_path / "out")
@@ -113,7 +115,7 @@ def test_unknown_format_is_an_error(root: Path, tmp_path: Path) -> None:
 
 
 def test_si_counts() -> None:
-    assert [plots.si(v) for v in (950, 27095, 1_357_404, 2.5e9, 999_999)] == ["950", "27.1k", "1.36M", "2.5G", "1M"]
+    assert [si(v) for v in (950, 27095, 1_357_404, 2.5e9, 999_999)] == ["950", "27.1k", "1.36M", "2.5G", "1M"]
 
 
 # ----------------------------------------------------------------------------- html report
@@ -155,7 +157,7 @@ def test_report_compares_searches_by_hypervolume(root: Path, tmp_path: Path) -> 
 def test_report_escapes_what_the_record_says(root: Path, tmp_path: Path) -> None:
     copy = tmp_path / "hostile"
     shutil.copytree(root / "a", copy)
-    with results.Record.open(copy) as record:
+    with Record.open(copy) as record:
         record.append({"trial_id": "<b>x</b>", "status": "error", "error": HOSTILE, "controller": "evolution"})
     text = html_report.write_report(copy).read_text(encoding="utf-8")
     self_contained(text)

@@ -17,20 +17,9 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from nas import results
-from nas.results import (
-    COLUMNS,
-    Record,
-    RecordError,
-    best,
-    checksum,
-    crowding_distance,
-    hypervolume,
-    load,
-    pareto_front,
-    pareto_mask,
-    pareto_rank,
-    read_rows,
-)
+from nas.pareto import crowding_distance, pareto_mask, pareto_rank
+from nas.record import Record, RecordError, atomic_file, checksum, read_rows
+from nas.results import COLUMNS, best, hypervolume, load, pareto_front
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -417,7 +406,7 @@ def test_read_rows_while_appending(tmp_path: Path) -> None:
 
 WRITER = """
 import sys
-from nas.results import Record
+from nas.record import Record
 with Record.open(sys.argv[1]) as record:
     for i in range(200):
         if i == 100:
@@ -504,7 +493,7 @@ def test_parquet_is_atomic_and_loads_identically(tmp_path: Path, monkeypatch: py
     with Record.open(folder) as record:
         for row in mixed_rows():
             record.append(row)
-        written = record.write_parquet()
+        written = results.write_parquet(record)
     assert written == folder / "trials.parquet"
     assert sorted(p.name for p in folder.iterdir()) == ["trials.jsonl", "trials.parquet"]  # no temp left
 
@@ -523,12 +512,12 @@ def test_parquet_is_atomic_and_loads_identically(tmp_path: Path, monkeypatch: py
 def test_stale_or_broken_parquet_is_ignored(tmp_path: Path) -> None:
     with Record.open(tmp_path) as record:
         record.append(trial(0))
-        record.write_parquet()
+        results.write_parquet(record)
         record.append(trial(1))  # the copy is now a row behind
     assert load(tmp_path)["trial_id"].tolist() == ["t0000", "t0001"]
     parquet = tmp_path / "trials.parquet"
     with Record.open(tmp_path) as record:
-        record.write_parquet()
+        results.write_parquet(record)
     jsonl = tmp_path / "trials.jsonl"
     edited = jsonl.read_bytes().replace(b'"t0001"', b'"t0009"')
     jsonl.write_bytes(edited.replace(b'"crc"', b'"was_crc"'))  # edited by hand: same rows, newer file
@@ -648,16 +637,16 @@ def test_results_module_imports_neither_torch_nor_ray() -> None:
 
 def test_atomic_file_keeps_the_old_content_when_writing_fails(tmp_path: Path) -> None:
     target = tmp_path / "sub" / "state.json"
-    with results.atomic_file(target, "w") as f:
+    with atomic_file(target, "w") as f:
         f.write("old")
     assert target.read_text() == "old" and oct(target.stat().st_mode & 0o777) == "0o644"
-    with pytest.raises(RuntimeError), results.atomic_file(target, "w") as f:
+    with pytest.raises(RuntimeError), atomic_file(target, "w") as f:
         f.write("half of the new")
         raise RuntimeError("killed mid-write")
     assert target.read_text() == "old"
     assert [p.name for p in target.parent.iterdir()] == ["state.json"]  # no temporary left behind
     blocker = tmp_path / "file"
     blocker.write_text("")
-    with pytest.raises(OSError) as info, results.atomic_file(blocker / "x.json") as f:  # its folder is a file
+    with pytest.raises(OSError) as info, atomic_file(blocker / "x.json") as f:  # its folder is a file
         f.write(b"{}")
     assert info.value.filename == str(blocker / "x.json") or str(blocker) in str(info.value)

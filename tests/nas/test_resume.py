@@ -11,8 +11,8 @@ import shutil
 
 import pytest
 
-from nas import results
 from nas.cli import main
+from nas.record import Record
 
 QUICK = ["--engine", "local", "--epochs", "1", "--limit", "300", "--ops", "conv,sepconv,maxpool", "--wirings", "chain"]
 SAVED = {"trials": 2, "concurrency": 3, "cpus_per_trial": 1.5, "trial_timeout": 100.0, "storage": "/tmp/saved-storage"}
@@ -40,10 +40,10 @@ def config(root):
 
 
 def test_resume_alone_keeps_every_saved_option_and_adds_nothing_to_a_finished_search(copy, capsys):
-    before = results.Record.open(copy).rows()
+    before = Record.open(copy).rows()
     saved = config(copy)
     assert main(["search", "--resume", str(copy)]) == 0
-    assert results.Record.open(copy).rows() == before  # finished: not one more trial (the default is 20)
+    assert Record.open(copy).rows() == before  # finished: not one more trial (the default is 20)
     assert config(copy) == saved
     assert {k: saved[k] for k in SAVED} == SAVED and saved["engine"] == "local"
     assert "resume:" not in capsys.readouterr().err
@@ -73,11 +73,11 @@ def test_a_run_time_option_given_on_resume_changes_it_and_says_so(copy, capsys, 
 
 def test_more_trials_on_resume_runs_exactly_the_difference(copy, capsys):
     assert main(["search", "--resume", str(copy), "--trials", "3"]) == 0
-    rows = results.Record.open(copy).rows()
+    rows = Record.open(copy).rows()
     assert len([r for r in rows if r["status"] == "ok"]) == 3 and config(copy)["trials"] == 3
     assert "resume: --trials 2 -> 3" in capsys.readouterr().err
     assert main(["search", "--resume", str(copy)]) == 0  # and resumed again without it: the new 3 stands
-    assert len(results.Record.open(copy).rows()) == len(rows)
+    assert len(Record.open(copy).rows()) == len(rows)
 
 
 @pytest.mark.parametrize(
@@ -94,11 +94,11 @@ def test_more_trials_on_resume_runs_exactly_the_difference(copy, capsys):
     ],
 )
 def test_an_option_that_shapes_the_trials_is_refused_on_resume(copy, capsys, flags, name):
-    saved, before = config(copy), results.Record.open(copy).rows()
+    saved, before = config(copy), Record.open(copy).rows()
     assert main(["search", "--resume", str(copy), *flags]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and f"{name} cannot change on resume" in lines[0] and "start a new search" in lines[0]
-    assert config(copy) == saved and results.Record.open(copy).rows() == before
+    assert config(copy) == saved and Record.open(copy).rows() == before
 
 
 def test_the_saved_value_given_again_is_accepted(copy, capsys):

@@ -11,7 +11,11 @@ from hypothesis import strategies as st
 from nas import results
 from nas.config import SearchConfig
 from nas.data import load_dataset
-from nas.search import COUNTED, DataInfo, Leaders, SearchError, SearchState, run_local
+from nas.engines import LocalEngine
+from nas.pareto import Leaders, pareto_mask
+from nas.record import Record
+from nas.search import DataInfo, SearchError, SearchState
+from nas.status import DISPATCHED
 from nas.train import TrainConfig
 
 TINY_SPACE = {
@@ -37,18 +41,18 @@ def config(**kw) -> SearchConfig:
 
 def run(cfg, root, data, resume=False) -> SearchState:
     with SearchState(cfg, root, DataInfo.of(data), resume=resume, log=lambda s: None) as state:
-        run_local(state, data)
+        LocalEngine(data).run(state)
     return state
 
 
 def counted(rows):
-    return [r for r in rows if r["status"] in COUNTED]
+    return [r for r in rows if r["status"] in DISPATCHED]
 
 
 def test_a_search_records_every_trial_and_keeps_front_weights(tmp_path, data):
     root = tmp_path / "s"
     run(config(trials=5), root, data)
-    rows = results.Record.open(root / "trials.jsonl").rows()
+    rows = Record.open(root / "trials.jsonl").rows()
     assert len(counted(rows)) == 5
     assert all(r["status"] == "ok" and 0 <= r["val_acc"] <= 1 and r["params"] > 0 for r in counted(rows))
     assert json.loads((root / "config.json").read_text())["trials"] == 5
@@ -89,14 +93,14 @@ def test_a_new_search_that_records_nothing_leaves_no_folder_but_a_resumed_one_is
     run(config(trials=1), root, data)
     with SearchState(config(trials=3), root, DataInfo.of(data), resume=True, log=lambda s: None):
         pass  # a resume that adds nothing
-    assert len(results.Record.open(root).rows()) == 1
+    assert len(Record.open(root).rows()) == 1
 
 
 def test_duplicates_replay_known_results_and_are_never_trained(tmp_path, data):
     space = TINY_SPACE | {"ops": ["conv"], "stages": [1, 1], "widths": [8]}  # six architectures in all
     root = tmp_path / "s"
     run(config(trials=4, controller="random", space=space), root, data)
-    rows = results.Record.open(root / "trials.jsonl").rows()
+    rows = Record.open(root / "trials.jsonl").rows()
     dups = [r for r in rows if r["status"] == "duplicate"]
     trained = counted(rows)
     assert len(trained) == 4 and dups
@@ -117,7 +121,7 @@ def test_an_exhausted_space_stops_with_a_clear_error(tmp_path, data, monkeypatch
 def test_constraints_reject_before_training(tmp_path, data):
     root = tmp_path / "s"
     run(config(trials=4, controller="random", max_params=2_000, space=TINY_SPACE | {"widths": [8, 64]}), root, data)
-    rows = results.Record.open(root / "trials.jsonl").rows()
+    rows = Record.open(root / "trials.jsonl").rows()
     rejected = [r for r in rows if r["status"] == "rejected"]
     assert rejected and all("> --max-params 2,000" in r["error"] for r in rejected)
     assert all(r["params"] > 2_000 for r in rejected)
@@ -127,9 +131,9 @@ def test_constraints_reject_before_training(tmp_path, data):
 def test_resume_continues_to_the_requested_total(tmp_path, data):
     root = tmp_path / "s"
     run(config(trials=3), root, data)
-    first = results.Record.open(root / "trials.jsonl").rows()
+    first = Record.open(root / "trials.jsonl").rows()
     state = run(config(trials=6), root, data, resume=True)
-    rows = results.Record.open(root / "trials.jsonl").rows()
+    rows = Record.open(root / "trials.jsonl").rows()
     assert rows[: len(first)] == first  # nothing rewritten
     assert len(counted(rows)) == 6
     assert len({r["trial_id"] for r in rows}) == len(rows)  # none counted twice
@@ -156,7 +160,7 @@ def test_torn_record_tail_is_set_aside_on_resume(tmp_path, data):
         f.write(b'{"trial_id": "00099", "status": "ok", "val_a')  # a crash mid-write
     with pytest.warns(RuntimeWarning):
         run(config(trials=3), root, data, resume=True)
-    rows = results.Record.open(root / "trials.jsonl").rows()
+    rows = Record.open(root / "trials.jsonl").rows()
     assert len(counted(rows)) == 3 and "00099" not in {r["trial_id"] for r in rows}
     assert list(root.glob("trials.jsonl.torn-*"))
 
@@ -171,7 +175,7 @@ def test_resume_keeps_the_saved_search_options(tmp_path, data):
 def test_statuses_of_failed_trials_are_recorded(tmp_path, data):
     root = tmp_path / "s"
     run(config(trials=2, train=TrainConfig(epochs=1, fault="nan")), root, data)
-    rows = results.Record.open(root / "trials.jsonl").rows()
+    rows = Record.open(root / "trials.jsonl").rows()
     assert Counter(r["status"] for r in counted(rows)) == {"diverged": 2}
     assert all("nan" in r["error"] for r in rows)
     assert not list((root / "weights").glob("*")) if (root / "weights").exists() else True
@@ -195,7 +199,7 @@ def test_leaders_kept_row_by_row_match_the_batch_front_and_best(rows):
         leaders.add(row)
     ok = [r for r in rows if r["status"] == "ok" and r["val_acc"] is not None and r["val_acc"] == r["val_acc"]]
     values = np.array([[r["val_acc"], r["params"] or 0] for r in ok], dtype=float).reshape(-1, 2)
-    expected = [r["trial_id"] for r, m in zip(ok, results.pareto_mask(values, [True, False]), strict=True) if m]
+    expected = [r["trial_id"] for r, m in zip(ok, pareto_mask(values, [True, False]), strict=True) if m]
     assert [r["trial_id"] for r in leaders.front] == expected
     best = max(ok, key=lambda r: (r["val_acc"], -(r["params"] or 0)), default=None)
     assert leaders.best is best

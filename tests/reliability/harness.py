@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from nas import results
+from nas.record import Record, read_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICK = ("--epochs", "1", "--limit", "300", "--ops", "conv,sepconv,maxpool", "--wirings", "chain")
@@ -86,7 +86,7 @@ def counted(rows: list[dict]) -> list[dict]:
 def rows_now(root: Path) -> list[dict]:
     """The record as a reader sees it while a search may still be writing (never modifies the file)."""
     try:
-        return results.read_rows(root)[0]
+        return read_rows(root)[0]
     except FileNotFoundError:
         return []
 
@@ -105,7 +105,7 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str, alive: 
 
 def assert_intact(root: Path, trials: int, seen: list[list[dict]] = ()) -> list[dict]:
     """The promises of a finished search: exactly `trials` counted, nothing lost or doubled, state == record."""
-    rows = results.Record.open(root).rows()
+    rows = Record.open(root).rows()
     for before in seen:  # every row seen before a fault is still there, unchanged, in place
         assert rows[: len(before)] == before
     trained = counted(rows)

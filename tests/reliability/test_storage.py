@@ -23,6 +23,7 @@ from harness import QUICK, assert_intact, counted, driver, one_error_line, rows_
 
 from nas import results
 from nas.cli import main
+from nas.record import Record, read_rows
 
 LOCAL = [*QUICK, "--engine", "local"]
 
@@ -39,7 +40,7 @@ def assert_whole(root: Path) -> list[dict]:
     """No half-written file: the record opens without a torn tail, config and state parse, no temp files."""
     data = (root / "trials.jsonl").read_bytes()
     assert not data or data.endswith(b"\n")
-    rows, torn = results.read_rows(root)
+    rows, torn = read_rows(root)
     assert torn == 0
     json.loads((root / "config.json").read_text())
     observed = json.loads((root / "state" / "controller.json").read_text())["observed"]
@@ -57,7 +58,7 @@ def test_a_record_cut_mid_line_is_set_aside_and_the_search_continues(tmp_path, c
     data = (root / "trials.jsonl").read_bytes()
     last = data.rstrip(b"\n").rfind(b"\n") + 1
     (root / "trials.jsonl").write_bytes(data[: last + 40])  # the last row cut 40 bytes in: state has seen more
-    kept = results.read_rows(root)[0]
+    kept = read_rows(root)[0]
     assert len(kept) == 2
     with pytest.warns(RuntimeWarning, match="torn last line"):
         assert main(resume_args(5, root)) == 0
@@ -110,7 +111,7 @@ def test_a_folder_made_read_only_mid_search_stops_it_cleanly_and_resume_finishes
             with driver(*resume_args(12, root), logs=tmp_path / "logs") as r:  # still read-only: refused
                 assert r.wait(120) == 2
                 assert "cannot write to results folder" in one_error_line(r.stderr())
-            assert results.read_rows(root)[0] == before
+            assert read_rows(root)[0] == before
     with driver(*resume_args(12, root), logs=tmp_path / "logs") as d:
         assert d.wait(240) == 0, d.stderr()[-3000:]
     assert_intact(root, 12, [before])
@@ -190,7 +191,7 @@ def test_simulated_write_failures_stop_cleanly_and_resume_finishes(tmp_path, cap
         assert err.startswith("error: cannot write") and f"--resume {root}" in err, err
         monkeypatch.setattr(results.os, "write", real_write)
         assert_whole(root)  # the half line was rolled back
-    before = results.read_rows(root)[0]
+    before = read_rows(root)[0]
     assert len(before) == 2  # one row per run got through
     assert main(resume_args(6, root)) == 0
     assert_intact(root, 6, [before])
@@ -235,12 +236,12 @@ def test_an_interrupt_during_the_fsync_of_a_whole_line_keeps_the_line(tmp_path, 
     """Found by test_kills: Ctrl-C/SIGTERM landing in the fsync after a whole line was written rolled the line
     back, though a reader could already have seen it: a finished trial lost. Now only a failed write or fsync
     rolls back; the kept line is replayed on resume."""
-    record = results.Record.open(tmp_path / "trials.jsonl")
+    record = Record.open(tmp_path / "trials.jsonl")
     record.append({"trial_id": "00001", "status": "ok"})
     real_fsync, seen = os.fsync, []
 
     def interrupted_fsync(fd):
-        seen.append(results.read_rows(tmp_path)[0])  # a reader between the write and its fsync
+        seen.append(read_rows(tmp_path)[0])  # a reader between the write and its fsync
         monkeypatch.setattr(results.os, "fsync", real_fsync)
         raise KeyboardInterrupt
 
@@ -249,12 +250,12 @@ def test_an_interrupt_during_the_fsync_of_a_whole_line_keeps_the_line(tmp_path, 
         record.append({"trial_id": "00002", "status": "ok"})
     record.close()
     assert [r["trial_id"] for r in seen[0]] == ["00001", "00002"]  # the interrupt came after the whole line
-    assert results.Record.open(tmp_path / "trials.jsonl").rows() == seen[0]  # and the line is still there
+    assert Record.open(tmp_path / "trials.jsonl").rows() == seen[0]  # and the line is still there
 
     monkeypatch.setattr(results.os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(errno.EIO, "I/O error")))
-    record = results.Record.open(tmp_path / "trials.jsonl")
+    record = Record.open(tmp_path / "trials.jsonl")
     with pytest.raises(OSError):
         record.append({"trial_id": "00003", "status": "ok"})  # the disk said no: rolled back
     record.close()
     monkeypatch.setattr(results.os, "fsync", real_fsync)
-    assert [r["trial_id"] for r in results.Record.open(tmp_path / "trials.jsonl").rows()] == ["00001", "00002"]
+    assert [r["trial_id"] for r in Record.open(tmp_path / "trials.jsonl").rows()] == ["00001", "00002"]

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 from harness import QUICK, assert_intact
 
-from nas import results
 from nas.cli import main
+from nas.record import Record
 from nas.search import SearchState
 
 FAULTY = {"00001", "00003", "00004"}  # the trials fault_rate 0.5 picks with seed 0
@@ -48,7 +48,7 @@ def test_an_architecture_that_keeps_failing_is_tried_twice_then_never_again(tmp_
     args = ["search", "--config", str(config), "--trials", "20", *QUICK[:4], "--engine", "local"]
     assert main([*args, "--results-dir", str(tmp_path), "--name", "s"]) == 2
     assert "30 proposals in a row were rejected or duplicates" in capsys.readouterr().err
-    rows = results.Record.open(tmp_path / "s").rows()
+    rows = Record.open(tmp_path / "s").rows()
     tried = [r for r in rows if r["status"] == "error"]
     assert len(tried) == 4 and len({r["fingerprint"] for r in tried}) == 2  # each architecture twice
     dups = [r for r in rows if r["status"] == "duplicate"]

@@ -1,0 +1,61 @@
+"""The engine interface: what trains a search's trials.
+
+The driver (`nas.search.SearchState`) decides what to train and records what happened; an engine
+only trains. `start` gets it ready (a device, a Ray runtime), `run` asks the search for proposals
+and hands back results until the budget is spent or `stop` is called, and `stop` may be called
+from a signal handler at any time. The local engine trains in this process, the Ray engine through
+Ray Tune on workers; a table engine (answers looked up in a tabular benchmark) fits the same three
+methods.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any
+
+from nas.errors import SearchError
+
+if TYPE_CHECKING:
+    from nas.config import SearchConfig
+    from nas.search import SearchState
+
+
+class Engine(ABC):
+    """Trains the proposals of one search; see the module docstring."""
+
+    name = "engine"
+    stop_message = ""  # what the user is told when a first stop lets running trials end by themselves
+
+    def __init__(self, data: Any) -> None:
+        self.data = data
+        self.stopping = False  # no new trials; running ones are abandoned, not recorded
+        self.failure: SearchError | None = None  # why the engine had to stop (raised by run once it has)
+
+    def start(self, state: SearchState) -> None:  # noqa: B027 -- optional: most engines need no preparation
+        """Get ready to train: check the device, join the cluster. Signal handlers go in after this."""
+
+    @abstractmethod
+    def run(self, state: SearchState) -> None:
+        """Train proposals until the budget is spent or `stop` is called; raises a failure that stopped it."""
+
+    def stop(self) -> bool:
+        """Ask for a stop. True: running trials end by themselves; False: the caller must interrupt this
+        process (the trial runs in it)."""
+        self.stopping = True
+        return False
+
+    def fail(self, error: SearchError) -> None:
+        """Stop because of `error`; `run` raises it once its trials have stopped."""
+        self.failure = self.failure or error
+        self.stopping = True
+
+
+def trial_train_config(cfg: SearchConfig):
+    """The TrainConfig each trial uses: the search's, with its time limit and thread count."""
+    changes: dict[str, Any] = {"max_seconds": cfg.trial_timeout or cfg.train.max_seconds}
+    if not cfg.train.threads:
+        changes["threads"] = max(1, int(cfg.cpus_per_trial))
+    if cfg.gpus_per_trial and cfg.gpus_per_trial < 1 and not cfg.train.memory_fraction:
+        changes["memory_fraction"] = cfg.gpus_per_trial
+    return dataclasses.replace(cfg.train, **changes)

@@ -1,0 +1,86 @@
+"""The local engine: trials one after another in this process (no Ray).
+
+Hung trials: ``--trial-timeout`` is checked between training steps; a trial stuck inside a step runs
+until ``TrainConfig.hang_limit()``, when it is interrupted (SIGALRM in the main thread) and recorded
+as ``timeout``.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from nas.engines.base import Engine, trial_train_config
+from nas.errors import SearchError
+
+if TYPE_CHECKING:
+    from nas.search import SearchState
+
+
+class LocalEngine(Engine):
+    """Train each proposal in this process, in sequence; the baseline engine."""
+
+    name = "local"
+
+    def start(self, state: SearchState) -> None:
+        from nas.train import resolve_device
+
+        try:
+            resolve_device(state.cfg.train.device)  # this process trains: a device it lacks is the user's to fix
+        except ValueError as e:
+            raise SearchError(f"--device: {e}") from None
+
+    def run(self, state: SearchState) -> None:
+        from nas.train import train_trial
+
+        train_cfg = trial_train_config(state.cfg)
+        while not self.stopping:
+            pending = state.propose()
+            if pending is None:
+                break
+            with _hang_alarm(train_cfg.hang_limit()) as trial:
+                trial.result = train_trial(pending.proposal.genotype, self.data, train_cfg, seed=pending.seed)
+            result = trial.result
+            state.complete(pending.trial_id, result.status, result.metrics, result.state_dict)
+
+
+class TrialHung(BaseException):
+    """Raised into a trial that ran past its hang limit (a BaseException: training must not catch it)."""
+
+
+@dataclass
+class _Outcome:
+    result: Any = None  # the TrialResult; a timeout when the alarm went off
+
+
+@contextmanager
+def _hang_alarm(limit: float) -> Iterator[_Outcome]:
+    """Interrupt the body with TrialHung after `limit` seconds (SIGALRM; main thread only), a timeout result."""
+    outcome = _Outcome()
+    if not limit or threading.current_thread() is not threading.main_thread():
+        yield outcome
+        return
+
+    def on_alarm(signum: int, frame: object) -> None:
+        raise TrialHung
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    started = time.monotonic()
+    signal.setitimer(signal.ITIMER_REAL, limit)
+    try:
+        try:
+            yield outcome
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    except TrialHung:  # also when the alarm beat the line above: training had just run out of time anyway
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        from nas.train import TrialResult
+
+        outcome.result = TrialResult.hung(time.monotonic() - started, limit, "interrupted")
+    finally:
+        signal.signal(signal.SIGALRM, previous)

@@ -1,0 +1,109 @@
+"""The trial ledger: the record's rows in memory, counted by status, with the running Pareto front;
+and the shape of a row (`trial_row`).
+
+No file access: the driver adds each row once the record holds it (and every row of a resumed record).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from nas.pareto import Leaders
+from nas.status import DISPATCHED, Status
+
+if TYPE_CHECKING:
+    from nas.controllers import Proposal
+
+
+class Ledger:
+    """Rows in record order, counts by status, the front and the most accurate trial."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+        self.counts: Counter[str] = Counter()
+        self.leaders = Leaders()  # the (val_acc, params) front and the best row, kept up to date row by row
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.rows.append(row)
+        self.counts[row.get("status") or ""] += 1
+        self.leaders.add(row)
+
+    @property
+    def dispatched(self) -> int:
+        """Trials trained (or attempted): every status but rejected and duplicate."""
+        return sum(self.counts[s] for s in DISPATCHED)
+
+    @property
+    def failed(self) -> int:
+        """Dispatched trials that did not train to a result (diverged, oom, invalid, error, timeout)."""
+        return self.dispatched - self.counts[Status.OK] - self.counts[Status.STOPPED]
+
+    def front_ids(self) -> list[str]:
+        """Trial ids on the Pareto front of validation accuracy (max) and parameters (min), in record order."""
+        return [r["trial_id"] for r in self.leaders.front]
+
+    def best_id(self) -> str | None:
+        return self.leaders.best["trial_id"] if self.leaders.best is not None else None
+
+    def keep_set(self) -> set[str]:
+        """Trials whose weights are kept: the Pareto front (val_acc, params) and the most accurate."""
+        best = self.best_id()
+        return set(self.front_ids()) | ({best} if best else set())
+
+
+METRICS = (  # what a trial measures, copied into its row (a duplicate copies its twin's)
+    "val_acc",
+    "val_loss",
+    "test_acc",
+    "test_loss",
+    "train_loss",
+    "epochs",
+    "train_seconds",
+    "images_per_second",
+    "peak_memory_mb",
+    "resident_memory_mb",
+    "wall_seconds",
+)
+
+
+def trial_row(
+    proposal: Proposal,
+    controller: str,
+    fingerprint: str,
+    status: str,
+    metrics: dict[str, Any],
+    *,
+    seed: int | None = None,
+    started: float | None = None,
+    duplicate_of: str | None = None,
+) -> dict[str, Any]:
+    """The record row of a finished (or refused) proposal, in `nas.results.COLUMNS`' terms."""
+    now = time.time()
+    row = {
+        "trial_id": proposal.trial_id,
+        "controller": controller,
+        "parents": list(proposal.parents),
+        "generation": proposal.generation,
+        "status": str(status),
+        "error": metrics.get("error", ""),
+        "fingerprint": fingerprint,
+        "genotype": proposal.genotype.to_dict(),
+        "params": metrics.get("params"),
+        "flops": metrics.get("flops"),
+        **{k: metrics.get(k) for k in METRICS},
+        "seed": seed,
+        "finished": now,
+    }
+    if started is not None and row["wall_seconds"] is None:
+        row["wall_seconds"] = now - started
+    if status != Status.DUPLICATE:
+        for key in ("node", "worker"):  # the Ray node, and the worker process, that trained it
+            if metrics.get(key):
+                row[key] = metrics[key]
+    if duplicate_of:
+        row["duplicate_of"] = duplicate_of
+    if proposal.meta:
+        row["meta"] = dict(proposal.meta)
+    return row

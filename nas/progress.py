@@ -1,0 +1,47 @@
+"""What the driver prints while a search runs, and the number formats the reports share."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from nas.formats import accuracy, duration, si
+from nas.ledger import Ledger
+from nas.status import Status
+
+Log = Callable[[str], None]
+
+
+def stderr_log(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+class Progress:
+    """One line per recorded trial: counts, the best accuracy, the front's size and an ETA."""
+
+    def __init__(self, trials: int, ledger: Ledger, log: Log = stderr_log) -> None:
+        self.trials = trials
+        self.ledger = ledger
+        self.log = log
+        self.started = time.time()
+        self.dispatched_before = ledger.dispatched  # trials of earlier runs (a resume): not in the ETA's rate
+
+    def line(self, row: dict[str, Any]) -> str:
+        ledger, trials = self.ledger, self.trials
+        done = ledger.dispatched
+        best = ledger.leaders.best["val_acc"] if ledger.leaders.best is not None else None
+        done_now = done - self.dispatched_before
+        elapsed = time.time() - self.started
+        eta = elapsed / done_now * max(0, trials - done) if done_now > 0 else float("nan")
+        return (
+            f"[{done:>{len(str(trials))}}/{trials}] {row['trial_id']} {row['status']:<9}"
+            f" val {accuracy(row.get('val_acc'))}  params {si(row.get('params'))}  flops {si(row.get('flops'))}"
+            f" | best {accuracy(best)} | front {len(ledger.leaders.front)}"
+            f" | failed {ledger.failed} | rejected {ledger.counts[Status.REJECTED]}"
+            f" | dup {ledger.counts[Status.DUPLICATE]} | ETA {duration(eta)}"
+        )
+
+    def __call__(self, row: dict[str, Any]) -> None:
+        self.log(self.line(row))

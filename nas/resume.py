@@ -1,0 +1,130 @@
+"""Starting or continuing a search's controller and config from its results folder.
+
+On resume the record is the truth: the saved controller state is loaded, proposals that never
+finished are dropped, and any recorded trial the state has not seen is replayed into the
+controller, so no completed trial is lost, re-run, or counted twice. A saved state that has seen
+trials the record lacks (a record cut short by hand or by a lost write) is rebuilt from the record.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from nas.config import SearchConfig
+from nas.controllers import Controller, make_controller
+from nas.errors import SearchError
+from nas.folder import DataInfo, ResultsFolder
+from nas.progress import Log
+from searchspace.genotype import Genotype, GenotypeError
+from searchspace.space import SearchSpace
+
+# Options a resume may change (given explicitly; otherwise the saved value stands): where and how fast the
+# remaining trials run, and how many there are. Everything else shapes the trials themselves and is fixed.
+RESUME_OVERRIDES = (
+    "trials",
+    "concurrency",
+    "cpus_per_trial",
+    "gpus_per_trial",
+    "address",
+    "storage",
+    "engine",
+    "trial_timeout",
+    "data_dir",
+    "download",
+)
+
+
+def settle_config(folder: ResultsFolder, cfg: SearchConfig, resume: bool) -> SearchConfig:
+    """New search: save the config. Resume: the saved config, with only the run-time options taken from cfg."""
+    if not resume:
+        folder.write_config(cfg.to_dict())
+        return cfg
+    try:
+        saved = SearchConfig.from_dict(json.loads(folder.config.read_text()))
+    except (ValueError, OSError) as e:
+        raise SearchError(f"{folder.config} is unreadable: {e}") from None
+    merged = dataclasses.replace(saved, **{k: getattr(cfg, k) for k in RESUME_OVERRIDES})
+    if merged != saved:
+        folder.write_config(merged.to_dict())
+    return merged
+
+
+def restore_controller(
+    cfg: SearchConfig, space: SearchSpace, info: DataInfo, folder: ResultsFolder, rows: list[dict[str, Any]], log: Log
+) -> Controller:
+    """The search's controller, its saved state loaded and the record replayed into it (module docstring)."""
+    if cfg.controller == "train":
+        raise SearchError(f"{folder.root} is a `launch.py train` run; it cannot be resumed, run it again")
+    ctrl = new_controller(cfg, space, info, folder)
+    if folder.state.exists():
+        try:
+            ctrl.load_state_dict(json.loads(folder.state.read_text()))
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as e:
+            raise SearchError(
+                f"{folder.state} is unreadable ({e!r:.200}); remove it to rebuild the state from the record"
+            ) from None
+        recorded = {r["trial_id"] for r in rows}
+        ahead = [t for t in ctrl.observed if t not in recorded]
+        if ahead:  # the record lost rows the state saw (cut short): the record is the truth
+            log(f"{folder.state} has seen trials the record lacks ({', '.join(ahead[:3])}); rebuilding it")
+            asked, ctrl = ctrl.asked, new_controller(cfg, space, info, folder)
+            ctrl.asked = asked  # ids are never reused
+    dropped = ctrl.drop_pending()
+    replayed = 0
+    for row in rows:
+        if not ctrl.has_observed(row["trial_id"]):
+            ctrl.tell(row["trial_id"], row["status"], row, Genotype.from_dict(row["genotype"]))
+            replayed += 1
+    ids = [int(r["trial_id"]) for r in rows if str(r.get("trial_id", "")).isdigit()]
+    ctrl.asked = max([ctrl.asked, *ids])
+    if rows:
+        log(
+            f"resuming {folder.root}: {len(rows)} recorded trials"
+            + (f", {replayed} replayed into the controller" if replayed else "")
+            + (f", {len(dropped)} unfinished proposals dropped" if dropped else "")
+        )
+    return ctrl
+
+
+def new_controller(cfg: SearchConfig, space: SearchSpace, info: DataInfo, folder: ResultsFolder) -> Controller:
+    """A fresh controller of the config's kind, with its options."""
+    options: dict[str, Any] = {}
+    if cfg.controller == "evolution":
+        options = {
+            "population": cfg.population,
+            "sample": cfg.sample,
+            "variant": cfg.variant,
+            "mutations": cfg.mutations,
+            "init": [init_genotype(name, space, info) for name in cfg.init],
+            "init_names": list(cfg.init),
+        }
+    elif cfg.controller in ("tpe", "nsga2"):
+        options = {"storage": folder.journal, "study_name": cfg.name}
+        if cfg.controller == "nsga2":
+            options["population"] = cfg.population
+    return make_controller(cfg.controller, space, cfg.seed, cfg.objective_senses(), **options)
+
+
+def init_genotype(name: str, space: SearchSpace, info: DataInfo) -> Genotype:
+    """A zoo architecture by name, or a genotype JSON file (``path/to/genotype.json``), checked against the space."""
+    import searchspace as ss
+
+    if name.endswith(".json"):
+        try:
+            g = Genotype.from_json(Path(name).read_bytes())
+        except OSError as e:
+            raise SearchError(f"--init {name}: cannot read it ({e.strerror})") from None
+        except GenotypeError as e:
+            raise SearchError(f"--init {name}: not a genotype ({e})") from None
+    else:
+        try:
+            g = ss.zoo.get(name)
+        except KeyError as e:
+            raise SearchError(str(e).strip("'\"") + " (or give a genotype .json file)") from None
+    try:
+        return space.validate(g)
+    except GenotypeError as e:
+        raise SearchError(f"--init {name} does not fit this search ({info.name} input): {e}") from None

@@ -1,0 +1,116 @@
+"""The shape of the code: controllers and the record without torch, no import cycles, one status list."""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import networkx as nx
+
+from nas.objectives import FRONT, SENSES
+from nas.status import DISPATCHED, EVALUATED, NOT_DISPATCHED, Status
+
+ROOT = Path(__file__).resolve().parents[2]
+
+BLOCKED = """
+import sys
+for name in {blocked!r}:
+    sys.modules[name] = None  # importing it raises ImportError
+{body}
+print("loaded:", sorted({{m.split(".")[0] for m in sys.modules if sys.modules[m] is not None}} & set({blocked!r})))
+"""
+
+
+def run_blocked(body: str, blocked: tuple[str, ...]) -> str:
+    code = BLOCKED.format(blocked=list(blocked), body=body)
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_controllers_propose_and_learn_in_a_process_without_torch_pandas_or_ray():
+    body = """
+import random
+from nas.controllers import make_controller
+from searchspace.space import SearchSpace
+
+space = SearchSpace(in_channels=1, num_classes=10, input_size=8, widths=(8, 16))
+for name in ("evolution", "random"):
+    ctrl = make_controller(name, space, seed=1, objectives={"val_acc": "max", "params": "min"})
+    for i in range(12):
+        p = ctrl.ask()
+        ctrl.tell(p.trial_id, "ok", {"val_acc": (i % 5) / 5, "params": 100 + i})
+    assert len(ctrl.observed) == 12 and p.genotype.fingerprint()
+"""
+    out = run_blocked(body, ("torch", "torchvision", "pandas", "ray"))
+    assert out.strip().endswith("loaded: []"), out
+
+
+def test_the_record_and_the_pareto_maths_import_without_pandas_torch_or_ray():
+    body = """
+import nas.record, nas.pareto, nas.status, nas.objectives, nas.errors, nas.ledger
+"""
+    out = run_blocked(body, ("torch", "torchvision", "pandas", "pyarrow", "ray"))
+    assert out.strip().endswith("loaded: []"), out
+
+
+def import_graph(package_dir: Path, package: str) -> nx.DiGraph:
+    """Modules of a package (a subpackage as its ``__init__``) and the imports between them, the ones
+    inside functions included; imports under ``if TYPE_CHECKING:`` never run and are left out."""
+    graph = nx.DiGraph()
+    modules = {_module(p, package_dir, package): p for p in package_dir.rglob("*.py")}
+    for name, path in modules.items():
+        graph.add_node(name)
+        tree = ast.parse(path.read_text())
+        skipped = {id(n) for node in ast.walk(tree) if _is_type_checking(node) for n in ast.walk(node)}
+        for node in ast.walk(tree):
+            if id(node) not in skipped:
+                graph.add_edges_from((name, target) for target in _imported(node, modules) if target != name)
+    return graph
+
+
+def _module(path: Path, package_dir: Path, package: str) -> str:
+    parts = path.relative_to(package_dir).with_suffix("").parts
+    return ".".join((package, *(parts[:-1] if parts[-1] == "__init__" else parts)))
+
+
+def _is_type_checking(node: ast.AST) -> bool:
+    return isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+
+
+def _imported(node: ast.AST, modules: dict[str, Path]) -> list[str]:
+    """The package's modules an import statement runs (`from a import b`: b when it is a module, else a)."""
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names if a.name in modules]
+    if not isinstance(node, ast.ImportFrom) or node.level or not node.module:
+        return []
+    subs = [f"{node.module}.{a.name}" for a in node.names if f"{node.module}.{a.name}" in modules]
+    plain = len(subs) < len(node.names) and node.module in modules
+    return subs + ([node.module] if plain else [])
+
+
+def test_the_nas_package_has_no_import_cycle():
+    cycles = list(nx.simple_cycles(import_graph(ROOT / "nas", "nas")))
+    assert not cycles, cycles[:5]
+
+
+def test_statuses_are_defined_once_and_the_readme_lists_the_same():
+    assert set(Status) == DISPATCHED | NOT_DISPATCHED and not DISPATCHED & NOT_DISPATCHED
+    assert EVALUATED <= set(Status) and Status.DUPLICATE in EVALUATED
+    readme = (ROOT / "README.md").read_text()
+    listed = re.search(r"`status` \(a `nas\.status\.Status`: ([^)]*)\)", readme)
+    assert listed, "README's Results section lists the statuses"
+    assert re.findall(r"`(\w+)`", listed.group(1)) == [s.value for s in Status]
+
+
+def test_objectives_have_one_definition():
+    from nas import objectives
+    from nas.config import SearchConfig
+
+    assert set(FRONT) <= set(SENSES)
+    assert SearchConfig().objective_senses() == FRONT  # evolution's default: the front's objectives
+    assert SearchConfig(controller="tpe").objective_senses() == {"val_acc": "max"}
+    assert objectives.for_controller("nsga2", ("val_acc", "flops")) == {"val_acc": "max", "flops": "min"}
