@@ -18,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from nas.errors import SearchError
+from nas.errors import SearchError, last_line
 
 TOKEN_HELP = (
     "run `ray get-auth-token` on the head node and save what it prints to ~/.ray/auth_token on this machine "
@@ -76,7 +76,7 @@ def cluster_requires_token(address: str) -> bool | None:
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    answer = (proc.stdout.strip().splitlines() or [""])[-1]
+    answer = last_line(proc.stdout)
     return {"token": True, "open": False}.get(answer)
 
 

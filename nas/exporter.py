@@ -7,7 +7,7 @@
 writes a folder that needs nothing of nasgraph:
 
 - ``model.py``: the layer and block classes the network uses, copied verbatim
-  (``inspect.getsource``) from `searchspace.layers` and `searchspace.blocks`,
+  (``inspect.getsource``) from `searchspace.layers`, `searchspace.blocks` and `searchspace.widths`,
   and a generated ``Net`` with named layers (``s1_n0``, ``s1_proj_in_to32_s2``,
   ``s1_m2``, ``head``) and one method per stage whose lines read like the graph;
 - ``weights.safetensors``: the library model's weights under ``Net``'s names;
@@ -48,14 +48,14 @@ import torch
 from safetensors.torch import save_file
 
 import searchspace as ss
-from nas.errors import NasgraphError
-from searchspace import blocks, layers, registry
+from nas.errors import NasgraphError, first_line
+from searchspace import blocks, layers, registry, widths
 from searchspace.genotype import HEAD_ACTS, INPUT, MERGES, WIRINGS, Genotype, Stage
 from searchspace.shapes import MergePlan, NetPlan, NodePlan, StagePlan
 
 FORMATS = ("torchscript", "export", "onnx")
 FILES = {"torchscript": "model.torchscript.pt", "export": "model.pt2", "onnx": "model.onnx"}
-SOURCE_MODULES = (layers, blocks)  # where the copied classes come from, in dependency order
+SOURCE_MODULES = (widths, layers, blocks)  # where the copied classes come from, in dependency order
 LINE = 112  # wrap generated statements longer than this: with 8 spaces of indent they reach 120
 
 
@@ -274,7 +274,10 @@ def _copied(roots: Sequence[type]) -> tuple[str, set[str]]:
     others = [d.source for d in imports if d.source not in stdlib]
     parts = ["from __future__ import annotations", "", *stdlib, *([""] if stdlib else []), *others, ""]
     parts.append("# " + "-" * 98)
-    parts.append("# Copied verbatim from nasgraph's searchspace (searchspace/layers.py, searchspace/blocks.py):")
+    parts.append(
+        "# Copied verbatim from nasgraph's searchspace (searchspace/layers.py, searchspace/blocks.py, "
+        "searchspace/widths.py):"
+    )
     parts.append("# the classes this network uses, their base classes and the helpers they call.")
     parts.append("# " + "-" * 98)
     for m, module in enumerate(SOURCE_MODULES):
@@ -524,7 +527,7 @@ def _load(cls: type[torch.nn.Module], num_classes: int, weights: dict[str, torch
     try:
         net.load_state_dict(weights, strict=True, assign=True)
     except RuntimeError as e:
-        raise ExportError(f"the generated model does not take the weights: {str(e).splitlines()[0]}") from e
+        raise ExportError(f"the generated model does not take the weights: {first_line(e)}") from e
     if any(t.is_meta for t in (*net.parameters(), *net.buffers())):
         raise ExportError("the generated model has tensors that are not in its state dict")
     return net.eval()
@@ -564,8 +567,7 @@ def _save_formats(net: torch.nn.Module, formats: tuple[str, ...], x: torch.Tenso
             with torch.no_grad():
                 SAVERS[fmt](net, x, folder / FILES[fmt])
         except Exception as e:
-            first = (str(e).strip().splitlines() or [""])[0]
-            raise ExportError(f"format {fmt!r} failed: {type(e).__name__}: {first}") from e
+            raise ExportError(f"format {fmt!r} failed: {type(e).__name__}: {first_line(e)}") from e
 
 
 def _publish(tmp: Path, out: Path) -> None:

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from searchspace.layers import Conv, Projection, make_norm, same_padding
+from searchspace.widths import inception_naive_widths, inception_v3_widths, inception_widths, transition_width
 
 
 class InceptionNaive(nn.Module):
@@ -26,20 +27,12 @@ class InceptionNaive(nn.Module):
 
     def __init__(self, in_ch, out_ch, stride=1, b1=0, b3=0, b5=0, norm="bn", norm_layer=None, act_layer=nn.ReLU):
         super().__init__()
-        b1, b3, b5 = self.widths(in_ch, out_ch, b1, b3, b5)
+        b1, b3, b5 = inception_naive_widths(in_ch, out_ch, b1, b3, b5)
         norm = norm_layer or norm  # a norm factory, when given, replaces the named norm
         self.branch1 = Conv(in_ch, b1, stride, kernel=1, norm=norm, act=act_layer)
         self.branch3 = Conv(in_ch, b3, stride, kernel=3, norm=norm, act=act_layer)
         self.branch5 = Conv(in_ch, b5, stride, kernel=5, norm=norm, act=act_layer)
         self.pool = nn.MaxPool2d(3, stride, 1)
-
-    @staticmethod
-    def widths(in_ch: int, out_ch: int, b1: int, b3: int, b5: int) -> tuple[int, int, int]:
-        """Branch widths; all zero means split the width beyond the input's evenly."""
-        if b1 or b3 or b5:
-            return b1, b3, b5
-        extra = max(3, out_ch - in_ch)
-        return extra // 3, extra // 3, extra - 2 * (extra // 3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([self.branch1(x), self.branch3(x), self.branch5(x), self.pool(x)], dim=1)
@@ -65,7 +58,7 @@ class Inception(nn.Module):
         act_layer=nn.ReLU,
     ):
         super().__init__()
-        b1, b3r, b3, b5r, b5, pool_proj = self.widths(out_ch, b1, b3r, b3, b5r, b5, pool_proj)
+        b1, b3r, b3, b5r, b5, pool_proj = inception_widths(out_ch, b1, b3r, b3, b5r, b5, pool_proj)
         norm = norm_layer or norm  # a norm factory, when given, replaces the named norm
 
         def conv(ci, co, s, kernel):
@@ -75,14 +68,6 @@ class Inception(nn.Module):
         self.branch2 = nn.Sequential(conv(in_ch, b3r, 1, 1), conv(b3r, b3, stride, 3))
         self.branch3 = nn.Sequential(conv(in_ch, b5r, 1, 1), conv(b5r, b5, stride, k5))
         self.branch4 = nn.Sequential(nn.MaxPool2d(3, stride, 1, ceil_mode=stride == 1), conv(in_ch, pool_proj, 1, 1))
-
-    @staticmethod
-    def widths(out_ch: int, b1: int, b3r: int, b3: int, b5r: int, b5: int, pool_proj: int) -> tuple[int, ...]:
-        """Branch widths; all zero means GoogLeNet 3a's proportions of out_ch."""
-        if b1 or b3r or b3 or b5r or b5 or pool_proj:
-            return b1, b3r, b3, b5r, b5, pool_proj
-        b1, b3, b5 = max(1, out_ch // 4), max(1, out_ch // 2), max(1, out_ch // 8)
-        return b1, max(1, 3 * out_ch // 8), b3, max(1, out_ch // 16), b5, max(1, out_ch - b1 - b3 - b5)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], dim=1)
@@ -95,7 +80,7 @@ class InceptionV3(nn.Module):
         self, in_ch, out_ch, stride=1, b1=0, r=0, b=0, pool_proj=0, n=7, norm="bn", norm_layer=None, act_layer=nn.ReLU
     ):
         super().__init__()
-        b1, r, b, pool_proj = self.widths(out_ch, b1, r, b, pool_proj)
+        b1, r, b, pool_proj = inception_v3_widths(out_ch, b1, r, b, pool_proj)
         p = same_padding(n)
 
         def conv(ci, co, kernel, s=1, pad=(0, 0)):
@@ -113,14 +98,6 @@ class InceptionV3(nn.Module):
             conv(r, b, (1, n), (1, stride), (0, p)),
         )
         self.branch4 = nn.Sequential(nn.AvgPool2d(3, stride, 1, count_include_pad=False), conv(in_ch, pool_proj, 1))
-
-    @staticmethod
-    def widths(out_ch: int, b1: int, r: int, b: int, pool_proj: int) -> tuple[int, int, int, int]:
-        """Branch widths; all zero means a quarter of out_ch each (two factorized branches)."""
-        if b1 or r or b or pool_proj:
-            return b1, r, b, pool_proj
-        q = max(1, out_ch // 4)
-        return q, max(1, out_ch // 8), q, max(1, out_ch - 3 * q)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], dim=1)
@@ -291,15 +268,11 @@ class Transition(nn.Sequential):
         parts = [
             ("norm", norm_layer(in_ch)),
             ("relu", act_layer(inplace=True)),
-            ("conv", nn.Conv2d(in_ch, self.width(in_ch, compression), 1, bias=False)),
+            ("conv", nn.Conv2d(in_ch, transition_width(in_ch, compression), 1, bias=False)),
         ]
         if stride > 1:
             parts.append(("pool", nn.AvgPool2d(stride, stride, ceil_mode=True)))
         super().__init__(OrderedDict(parts))
-
-    @staticmethod
-    def width(in_ch: int, compression: float) -> int:
-        return max(1, int(in_ch * compression))
 
 
 class Highway(nn.Module):

@@ -4,11 +4,10 @@
 `searchspace.layers` or `searchspace.blocks`) is built as
 ``cls(in_ch, out_ch, stride, **params)``.
 
-The classes are registered as `LazyRef`s and the blocks' width rules are
-restated here in plain Python, so this module (and with it sampling, mutation
-and validation) never imports torch; torch comes in when an op is first built.
-tests/searchspace/test_blocks.py checks the restated widths against the blocks'
-own ``widths`` methods, which an exported model carries.
+The classes are registered as `LazyRef`s, and the blocks' width rules live in
+`searchspace.widths` (plain Python, shared with the blocks and copied into
+exported models), so this module -- and with it sampling, mutation and
+validation -- never imports torch; torch comes in when an op is first built.
 """
 
 from __future__ import annotations
@@ -32,6 +31,7 @@ from searchspace.opspec import (
     register_op,
 )
 from searchspace.values import Value
+from searchspace.widths import inception_naive_widths, inception_v3_widths, inception_widths, transition_width
 
 __all__ = ["REGISTRY", "OpSpec", "get", "names", "register_op"]
 
@@ -44,38 +44,6 @@ def _layer(name: str) -> LazyRef:
 
 def _block(name: str) -> LazyRef:
     return LazyRef("searchspace.blocks", name)
-
-
-# ------------------------------------------------------------------ block widths, as the blocks compute them
-
-
-def inception_naive_widths(in_ch: int, out_ch: int, b1: int, b3: int, b5: int) -> tuple[int, int, int]:
-    """`blocks.InceptionNaive.widths`: all zero splits the width beyond the input evenly."""
-    if b1 or b3 or b5:
-        return b1, b3, b5
-    extra = max(3, out_ch - in_ch)
-    return extra // 3, extra // 3, extra - 2 * (extra // 3)
-
-
-def inception_widths(out_ch: int, b1: int, b3r: int, b3: int, b5r: int, b5: int, pool_proj: int) -> tuple[int, ...]:
-    """`blocks.Inception.widths`: all zero means GoogLeNet 3a's proportions of out_ch."""
-    if b1 or b3r or b3 or b5r or b5 or pool_proj:
-        return b1, b3r, b3, b5r, b5, pool_proj
-    b1, b3, b5 = max(1, out_ch // 4), max(1, out_ch // 2), max(1, out_ch // 8)
-    return b1, max(1, 3 * out_ch // 8), b3, max(1, out_ch // 16), b5, max(1, out_ch - b1 - b3 - b5)
-
-
-def inception_v3_widths(out_ch: int, b1: int, r: int, b: int, pool_proj: int) -> tuple[int, int, int, int]:
-    """`blocks.InceptionV3.widths`: all zero means a quarter of out_ch each."""
-    if b1 or r or b or pool_proj:
-        return b1, r, b, pool_proj
-    q = max(1, out_ch // 4)
-    return q, max(1, out_ch // 8), q, max(1, out_ch - 3 * q)
-
-
-def transition_width(in_ch: int, compression: float) -> int:
-    """`blocks.Transition.width`: floor(compression * in_ch), at least 1."""
-    return max(1, int(in_ch * compression))
 
 
 def _conv_spatial(size: int, stride: int, p: Mapping[str, Value]) -> int:

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from searchspace import blocks, ops, registry
+from searchspace import blocks, registry
 
 BLOCKS = sorted(
     (c for c in vars(blocks).values() if inspect.isclass(c) and c.__module__ == blocks.__name__),
@@ -64,16 +64,20 @@ def test_a_norm_factory_replaces_an_inception_blocks_named_norm():
     assert nn.GroupNorm in kinds and nn.LocalResponseNorm not in kinds
 
 
-def test_registry_widths_match_the_blocks():
-    """ops restates the blocks' width rules without torch; they must agree."""
-    for in_ch, out_ch, b in itertools.product((1, 3, 16, 64), (1, 4, 17, 64, 256), (0, 5)):
-        assert ops.inception_naive_widths(in_ch, out_ch, b, 0, b) == blocks.InceptionNaive.widths(
-            in_ch, out_ch, b, 0, b
-        )
-        assert ops.inception_widths(out_ch, b, 0, b, 0, 0, b) == blocks.Inception.widths(out_ch, b, 0, b, 0, 0, b)
-        assert ops.inception_v3_widths(out_ch, b, 0, b, 0) == blocks.InceptionV3.widths(out_ch, b, 0, b, 0)
-        for compression in (0.05, 0.5, 1.0):
-            assert ops.transition_width(in_ch, compression) == blocks.Transition.width(in_ch, compression)
+@pytest.mark.parametrize("op", ["inception_naive", "inception", "inception_v3", "transition"])
+def test_the_registrys_width_rule_is_what_the_built_block_outputs(op):
+    """Shape inference (no torch) and the block share searchspace.widths; the built block must agree."""
+    spec = registry.get(op)
+    branch = {
+        "inception_naive": ("b1", "b3", "b5"),
+        "inception": ("b1", "b3r", "b3", "b5r", "b5", "pool_proj"),
+        "inception_v3": ("b1", "r", "b", "pool_proj"),
+    }
+    for in_ch, out_ch, b in itertools.product((1, 3, 16, 64), (4, 17, 64), (0, 5)):
+        params = spec.resolve({k: b for k in branch.get(op, ())})
+        block = spec.fn(in_ch, out_ch, 1, **params)
+        channels = block(torch.zeros(1, in_ch, 9, 9)).shape[1]
+        assert spec.output_width(in_ch, out_ch, params) == channels, (op, in_ch, out_ch, b)
 
 
 @pytest.mark.parametrize("op", registry.names())
