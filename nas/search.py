@@ -80,7 +80,9 @@ class SearchState:
                 self.space = make_space(self.cfg, info)
                 self.record = Record.open(self.folder.record)
                 rows = self.record.rows()
-                self.controller = controller or restore_controller(self.cfg, self.space, info, self.folder, rows, log)
+                if controller is None:
+                    controller = restore_controller(self.cfg, self.space, info, self.folder, rows, log)
+                self.controller = controller
         except BaseException:
             self.close(final=False)
             if self.fresh:  # a search that never started leaves no folder behind to be --resume'd

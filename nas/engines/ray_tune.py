@@ -475,7 +475,7 @@ def _tuner(state: SearchState, engine: Engine, trainable, segment: int) -> tune.
         scheduler = _ASHA(time_attr="training_iteration", max_t=cfg.train.epochs, grace_period=cfg.grace_epochs)
     else:
         scheduler = _FIFO()
-    storage = Path(cfg.storage or state.root / "ray").absolute()
+    storage = Path(cfg.storage or state.folder.ray).absolute()
     return tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(
