@@ -129,7 +129,7 @@ def _quiet():
 
 
 def start_ray() -> float:
-    """Start the local Ray runtime the way `run_ray` does; seconds it took."""
+    """Start the local Ray runtime the way `RayEngine.start` does; seconds it took."""
     from nas.engines.ray_tune import init_ray
 
     t0 = time.perf_counter()

@@ -86,7 +86,7 @@ WEIGHTS_FILE = "weights.safetensors"
 HANG_BACKSTOP_S = 30.0  # faulthandler ends a worker this long after the hang limit if the watchdog could not
 HANG_POLL_S = 0.2  # how often the trainable looks at its training thread
 EXIT_HUNG_WORKER = 75  # exit status of a worker process that ends itself because it holds a hung trial
-SEGMENT_TRIALS = 500  # trials per Tune experiment: Tune keeps each experiment's trials in memory (see run_ray)
+SEGMENT_TRIALS = 500  # trials per Tune experiment: Tune keeps each experiment's trials in memory (see RayEngine)
 
 
 def init_ray(address: str | None = None, num_cpus: int | None = None, num_gpus: int | None = None) -> None:
