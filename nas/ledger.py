@@ -40,17 +40,10 @@ class Ledger:
         """Dispatched trials that did not train to a result (diverged, oom, invalid, error, timeout)."""
         return self.dispatched - self.counts[Status.OK] - self.counts[Status.STOPPED]
 
-    def front_ids(self) -> list[str]:
-        """Trial ids on the Pareto front of validation accuracy (max) and parameters (min), in record order."""
-        return [r["trial_id"] for r in self.leaders.front]
-
-    def best_id(self) -> str | None:
-        return self.leaders.best["trial_id"] if self.leaders.best is not None else None
-
     def keep_set(self) -> set[str]:
         """Trials whose weights are kept: the Pareto front (val_acc, params) and the most accurate."""
-        best = self.best_id()
-        return set(self.front_ids()) | ({best} if best else set())
+        best = self.leaders.best
+        return {r["trial_id"] for r in self.leaders.front} | ({best["trial_id"]} if best is not None else set())
 
 
 METRICS = (  # what a trial measures, copied into its row (a duplicate copies its twin's)

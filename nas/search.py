@@ -183,7 +183,7 @@ class SearchState:
         stored = self.record.append(row)
         self._index(stored)
         self.controller.tell(p.trial_id, status, stored, p.genotype)
-        self.folder.save_state(self.controller.state_dict())
+        self.save_state()
         self.progress(stored)
         return stored
 
