@@ -280,7 +280,10 @@ class RecordCallback(tune.Callback):
 
     def on_trial_error(self, iteration: int, trials: list, trial, **info: Any) -> None:
         if trial.config["trial_id"] in self.state.in_flight:
-            self._record_failure(trial, "Ray trial failed twice", "the Ray worker failed")
+            # Tune retries a trial whose worker dies while it runs (max_failures=1), not one whose (reused)
+            # worker dies while being handed the trial: that one fails once and is not retried
+            what = "Ray trial failed twice" if trial.num_failures > 1 else "its Ray worker died before it started"
+            self._record_failure(trial, what, "the Ray worker failed")
 
     def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
         """Record trials that Tune ended without a callback (an aborted reuse of a worker) as errors."""

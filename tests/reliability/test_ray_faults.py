@@ -40,17 +40,31 @@ def search(tmp_path: Path, cluster, trials: int, *extra: str, config: str = ""):
 
 
 def test_worker_killed_mid_trial_is_retried_and_failing_trials_are_recorded(tmp_path, ray_cluster):
-    # trials 1, 3 and 4 raise in their first step (fault_rate 0.3 over the trial seeds); the others train 15 epochs
-    config = "train:\n  fault: raise\n  fault_rate: 0.3\n  epochs: 15\n"
-    with search(tmp_path, ray_cluster, 6, config=config) as d:
-        training: list[int] = []
+    # trials 1, 3 and 4 raise in their first step (fault_rate 0.3 over the trial seeds); the others train 60 epochs
+    config = "train:\n  fault: raise\n  fault_rate: 0.3\n"
+    raising = {"00001", "00003", "00004"}
+    with search(tmp_path, ray_cluster, 6, "--epochs", "60", config=config) as d:  # (QUICK's --epochs 1 overridden)
+        seen: dict[int, float] = {}  # worker pid -> when it was first seen training
 
-        def in_training() -> bool:
-            training[:] = busy_workers()  # the same look decides to kill and whom
-            return bool(rows_now(tmp_path / "s")) and bool(training)
+        def mid_trial() -> int | None:
+            """A worker that has trained for 2 s, after the raising trials are recorded: mid-way through a
+            60-epoch trial (trials 2, 5), not one of the quick raising ones nor a worker being handed a trial."""
+            now, busy = time.monotonic(), busy_workers()
+            for pid in list(seen):
+                if pid not in busy:
+                    del seen[pid]
+            for pid in busy:
+                seen.setdefault(pid, now)
+            recorded = {r["trial_id"] for r in rows_now(tmp_path / "s")}
+            if not raising <= recorded:
+                return None
+            return next((pid for pid, since in seen.items() if now - since >= 2.0), None)
 
-        wait_until(in_training, 180, "a trial in training", alive=d)
-        victim = training[0]
+        found: list[int] = []
+        assert wait_until(
+            lambda: found.append(mid_trial()) or found[-1] is not None, 180, "a worker mid-trial", alive=d
+        )
+        victim = found[-1]  # the same look decides to kill and whom
         os.kill(victim, signal.SIGKILL)
         assert d.wait(300) == 0, d.stderr()[-3000:]
         assert "ActorDiedError" in d.stderr()  # Tune saw the worker die under a running trial
@@ -58,15 +72,15 @@ def test_worker_killed_mid_trial_is_retried_and_failing_trials_are_recorded(tmp_
     rows = assert_intact(tmp_path / "s", 6)
     assert victim not in busy_workers()
     by_id = {r["trial_id"]: r for r in rows}
-    assert {t for t, r in by_id.items() if r["status"] == "error"} == {"00001", "00003", "00004"}
-    assert all("injected failure" in by_id[t]["error"] for t in ("00001", "00003", "00004"))
-    assert all(r["status"] == "ok" for t, r in by_id.items() if t not in ("00001", "00003", "00004"))  # retried
-    # which trial died: exactly one, retried once in another worker, where it did what it does by design (one row:
-    # ok, or the injected failure if the kill hit one of the raising trials before it raised)
-    assert len(died) == 1, died
+    assert {t for t, r in by_id.items() if r["status"] == "error"} == raising
+    errors = {t: by_id[t]["error"] for t in sorted(raising)}
+    assert all("injected failure" in e for e in errors.values()), errors
+    # the killed trial: exactly one, a 60-epoch one, retried once in another worker, where it trained to the end
+    assert len(died) == 1 and died[0] not in raising, died
     retried = by_id[died[0]]
     assert retried["worker"] != victim
-    assert retried["status"] == ("error" if died[0] in ("00001", "00003", "00004") else "ok"), retried
+    assert retried["status"] == "ok" and retried["epochs"] == 60, retried
+    assert all(r["status"] == "ok" for t, r in by_id.items() if t not in raising)
 
 
 def test_node_removed_mid_search_its_trial_is_retried_elsewhere(tmp_path, ray_cluster):
