@@ -31,8 +31,8 @@ from _common import machine, quiet_machine_note, table, write_results
 
 from nas.config import SearchConfig
 from nas.data import DataSplits, load_dataset
+from nas.driver import DataInfo, SearchState
 from nas.engines import LocalEngine
-from nas.search import DataInfo, SearchState
 from nas.status import DISPATCHED
 from nas.train import TrainConfig
 

@@ -30,7 +30,7 @@ from _common import GpuSampler, machine, table, write_results
 
 from nas.config import SearchConfig
 from nas.data import DataSplits, load_dataset
-from nas.search import DataInfo, SearchState
+from nas.driver import DataInfo, SearchState
 from nas.status import DISPATCHED
 from nas.train import TrainConfig
 

@@ -35,8 +35,8 @@ def run_search(controller: str, seed: int, trials: int, epochs: int, limit: int 
 
     from nas.config import SearchConfig
     from nas.data import load_dataset
+    from nas.driver import DataInfo, SearchState
     from nas.engines import LocalEngine
-    from nas.search import DataInfo, SearchState
     from nas.status import DISPATCHED
     from nas.train import TrainConfig
 

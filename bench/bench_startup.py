@@ -34,8 +34,8 @@ from _common import ROOT, machine, quiet_machine_note, table, write_results
 from _synthetic import history, write_record
 
 from nas.config import SearchConfig, make_space
+from nas.driver import DataInfo, SearchState
 from nas.record import JSONL, read_rows
-from nas.search import DataInfo, SearchState
 from nas.train import TrainConfig
 
 INFO = DataInfo(1, 10, (8, 8), "digits")

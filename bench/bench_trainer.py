@@ -36,7 +36,7 @@ from torch.utils.data import DataLoader, Dataset
 import searchspace as ss
 from nas.config import SearchConfig, make_space
 from nas.data import DataSplits, load_dataset
-from nas.search import DataInfo
+from nas.driver import DataInfo
 from nas.train import TrainConfig, auto_batch_size, resolve_device, train_trial
 
 

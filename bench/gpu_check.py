@@ -270,7 +270,7 @@ def check_precision(device: str, dry: bool) -> dict[str, Any]:
 
     from nas.config import SearchConfig, make_space
     from nas.data import load_dataset
-    from nas.search import DataInfo
+    from nas.driver import DataInfo
     from nas.train import TrainConfig, train_trial
 
     seeds = (0, 1) if dry else (0, 1, 2)
@@ -329,7 +329,7 @@ def check_overhead(device: str, dry: bool) -> dict[str, Any]:
 
     from nas.config import SearchConfig, make_space
     from nas.data import load_dataset
-    from nas.search import DataInfo
+    from nas.driver import DataInfo
     from nas.train import TrainConfig, train_trial
 
     data = load_dataset("synthetic:3x32x32:10:" + ("600" if dry else "5000"))

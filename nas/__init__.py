@@ -1,12 +1,13 @@
 """nasgraph's search: controllers propose, engines train, the driver records, results load into pandas.
 
-from nas import results, export
-df = results.load("results/digits-evolution")
-export(genotype, state_dict, "exported/", in_channels=1, num_classes=10)
+import nas
+df = nas.search({"trials": 20}, data=(x, y))           # your data; or the config's dataset by name
+s = nas.Search(config, data=..., train_fn=...); s.run()  # the object form (resume, stop)
+nas.export(genotype, state_dict, "exported/", in_channels=1, num_classes=10)
 
 The shape, one job per module (README's "Repository" has the table):
 - proposing: `controllers/` (ask/tell, no torch), `objectives`, `pareto`;
-- driving a search: `search` (the coordinator) with `admission` (what is trained), `ledger` (the rows
+- driving a search: `driver` (the coordinator) with `admission` (what is trained), `ledger` (the rows
   in memory), `folder` (the results folder), `resume` (controller and config restored), `progress`;
 - training: `engines/` (`local`, `ray_tune`; start, run, stop), `train`, `data`, `cluster`;
 - the record and its readers: `record` (stdlib only), `results` (pandas), `report`, `html_report`,
@@ -15,11 +16,32 @@ The shape, one job per module (README's "Repository" has the table):
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nas.api import Search, search
+    from nas.data import register_dataset
+    from nas.exporter import export
+    from nas.owndata import dataset
+    from searchspace.registry import register_op
+
+# the public names, imported on first use (PEP 562): `import nas` stays light
+_LAZY = {
+    "search": "nas.api",
+    "Search": "nas.api",
+    "dataset": "nas.owndata",
+    "register_dataset": "nas.data",
+    "register_op": "searchspace.registry",
+    "export": "nas.exporter",
+}
+
+__all__ = ["Search", "dataset", "export", "register_dataset", "register_op", "search"]  # = _LAZY
 
 
-def export(*args: Any, **kwargs: Any) -> Any:
-    """Export a genotype and its weights as standalone PyTorch code; see `nas.exporter.export`."""
-    from nas.exporter import export as _export
-
-    return _export(*args, **kwargs)
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -158,6 +157,15 @@ SEARCH_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
         "train.compile",
         {"action": "store_true", "default": None, "help": "torch.compile each trial's model"},
     ),
+    "--plugin": (
+        "plugins",
+        {
+            "action": "append",
+            "metavar": "FILE.py",
+            "help": "your Python file, run first: its register_op / zoo.register / register_dataset calls "
+            "(repeatable; saved, so --resume runs it again). It is code, run as you: only name files you trust",
+        },
+    ),
 }
 
 
@@ -183,7 +191,16 @@ def build_parser() -> Parser:
     t.add_argument("--results-dir", default="results")
     for flag in ("--dataset", "--data-dir", "--download", "--limit", "--image-size", "--seed", "--engine", "--address"):
         t.add_argument(flag, **SEARCH_OPTIONS[flag][1])
-    for flag in ("--epochs", "--batch-size", "--lr", "--device", "--compile", "--gpus-per-trial", "--cpus-per-trial"):
+    for flag in (
+        "--epochs",
+        "--batch-size",
+        "--lr",
+        "--device",
+        "--compile",
+        "--gpus-per-trial",
+        "--cpus-per-trial",
+        "--plugin",
+    ):
         t.add_argument(flag, **SEARCH_OPTIONS[flag][1])
     ex = sub.add_parser(
         "export",
@@ -233,11 +250,13 @@ def search_config(args: argparse.Namespace):
     data = given_options(args)
     if args.name:
         data["name"] = args.name
+    if isinstance(data.get("plugins"), list):  # saved absolute: a resume from another folder still finds them
+        data["plugins"] = [str(Path(p).expanduser().resolve()) for p in data["plugins"]]
     return SearchConfig.from_dict(data)
 
 
 def resumed_config(saved, given: dict[str, Any], root: Path):
-    """The saved config, with the run-time options the user gave explicitly (`nas.search.RESUME_OVERRIDES`),
+    """The saved config, with the run-time options the user gave explicitly (`nas.resume.RESUME_OVERRIDES`),
     and a line for each change.
 
     An option that would change the trials themselves (epochs, dataset, controller, space, constraints...)
@@ -298,9 +317,10 @@ def _refuse_on_resume(root: Path, key: str, saved: Any, given: Any) -> None:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    """`launch.py search`: a thin caller of `nas.api.drive`, which the Python API shares."""
+    from nas import api
     from nas.data import load_dataset
-    from nas.engines import make_engine
-    from nas.search import DataInfo, SearchState
+    from nas.plugins import load_all
 
     if args.resume:  # the saved config, with only the run-time options given explicitly
         import json
@@ -315,11 +335,17 @@ def cmd_search(args: argparse.Namespace) -> int:
             raise UsageError(f"--resume {root}: no search there (no config.json)") from None
         except (OSError, ValueError) as e:  # a file for a folder, or a config.json that is not JSON
             raise UsageError(f"--resume {root}: cannot read its config.json ({one_line(e)})") from None
+        if saved.train_fn:
+            raise UsageError(
+                f"--resume {root}: this search trains with its own train_fn ({saved.train_fn}), given from Python; "
+                f"resume it there: nas.Search.resume({str(root)!r}, train_fn=...).run()"
+            )
         cfg, notes = resumed_config(saved, given_options(args), root)
     else:
         cfg, notes = search_config(args), []
         root = Path(args.results_dir) / cfg.name
-    preflight(cfg, cfg.train.device)
+    load_all(cfg.plugins)
+    api.preflight(cfg)
     data = load_dataset(
         cfg.dataset,
         cfg.data_dir,
@@ -329,112 +355,22 @@ def cmd_search(args: argparse.Namespace) -> int:
         image_size=cfg.image_size,
         limit=cfg.limit,
     )
-    state, finished, stop = None, False, StopSignals(make_engine(cfg, data))
-    try:
-        with SearchState(cfg, root, DataInfo.of(data), resume=bool(args.resume)) as state:
-            for note in notes:  # the resume is under way (its folder opened): say what it changed
-                print(note, file=sys.stderr)
-            print(f"nasgraph: {data}", file=sys.stderr)
-            print(
-                f"searching with {state.cfg.controller} for {state.cfg.trials} trials ({state.dispatched} done)"
-                f" -> {root}",
-                file=sys.stderr,
-            )
-            stop.install()
-            try:
-                if not state.done:  # (a finished search resumed: only the parquet copy and the report are rewritten)
-                    stop.engine.start(state)
-                    stop.install()  # again: Ray's start installs its own handlers
-                    stop.engine.run(state)
-            except KeyboardInterrupt:
-                pass
-            stop.trials_over = True  # from here on a signal interrupts the wrap-up at once
-            finished = state.done
-        if not root.exists():  # stopped before a single trial was recorded: the folder went with it
-            print("stopped before any trial was recorded; nothing was written", file=sys.stderr)
-            return stop.exit_code
-        write_report_quietly(root)
-        if finished:
-            from nas import report
+    api.check_user_ops(cfg, data)
+    outcome = api.drive(cfg, root, data, resume=bool(args.resume), notes=tuple(notes))
+    for note in outcome.notes:
+        print(f"{note} in {root}; `python launch.py search --resume {root}` finishes writing them", file=sys.stderr)
+    if not outcome.recorded:  # stopped before a single trial was recorded: the folder went with it
+        print("stopped before any trial was recorded; nothing was written", file=sys.stderr)
+        return outcome.exit_code
+    if outcome.finished and not outcome.notes:
+        from nas import report
 
-            print(report.summary(root))
-            return 0
-    except KeyboardInterrupt:
-        if state is None:
-            raise
-        if finished:  # the record is complete; only the parquet copy or the report may be missing
-            print(
-                f"interrupted while writing the results; all {state.cfg.trials} trials are recorded in {root}; "
-                f"`python launch.py search --resume {root}` finishes writing them",
-                file=sys.stderr,
-            )
-            return stop.exit_code
-    finally:
-        stop.restore()
-    print(f"stopped after {state.dispatched}/{state.cfg.trials} trials; continue with:", file=sys.stderr)
-    print(f"  python launch.py search --resume {root}", file=sys.stderr)
-    return stop.exit_code
-
-
-def preflight(cfg, device: str) -> None:
-    """What would only fail once the results folder exists: the device, the cluster's address.
-
-    The device is checked here when trials run on this machine (the local engine, or a local Ray
-    runtime); on a cluster (``--address``) the driver may have no GPU at all, and the workers check it.
-    """
-    if cfg.engine == "local" or not cfg.address:
-        from nas.train import resolve_device
-
-        try:
-            resolve_device(device)
-        except ValueError as e:
-            raise UsageError(f"--device: {e}") from None
-    if cfg.engine != "local" and cfg.address:  # join now: a cluster that cannot be joined leaves no folder
-        from nas.cluster import check_reachable, missing_token_message, prefer_token_auth
-
-        check_reachable(cfg.address)
-        if prefer_token_auth(cfg.address) == "missing":  # before Ray is imported: it reads the mode once
-            raise UsageError(missing_token_message(cfg.address))
-        from nas.engines.ray_tune import init_ray
-
-        init_ray(cfg.address)
-
-
-class StopSignals:
-    """Ctrl-C and SIGTERM stop the search cleanly: finished trials are on disk, unfinished ones are dropped.
-
-    The first signal asks the engine to stop (`Engine.stop`): Ray stops the running trials by itself; the
-    local engine, which trains in this process, is interrupted at once, as is everything after the
-    trials (`trials_over`) and any second signal. SIGTERM exits 143, Ctrl-C 130.
-    """
-
-    def __init__(self, engine) -> None:
-        self.engine = engine
-        self.signum: int | None = None  # the last signal received
-        self.trials_over = False
-        self._previous: dict[int, Any] = {}
-
-    def install(self) -> None:
-        """(Re)install the handlers; `restore` puts back those found the first time."""
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous = signal.signal(sig, self._handle)
-            self._previous.setdefault(sig, previous)
-
-    def restore(self) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-        self._previous.clear()
-
-    @property
-    def exit_code(self) -> int:
-        return 143 if self.signum == signal.SIGTERM else 130
-
-    def _handle(self, signum: int, frame: object) -> None:
-        first, self.signum = self.signum is None, signum
-        if self.trials_over or not first or not self.engine.stop():
-            self.engine.stopping = True
-            raise KeyboardInterrupt
-        print(self.engine.stop_message, file=sys.stderr)
+        print(report.summary(root))
+        return 0
+    if not outcome.finished:
+        print(f"stopped after {outcome.dispatched}/{outcome.trials} trials; continue with:", file=sys.stderr)
+        print(f"  python launch.py search --resume {root}", file=sys.stderr)
+    return outcome.exit_code
 
 
 def load_architecture(spec: str):
@@ -477,18 +413,23 @@ def find_trial(folder: str | Path, trial: str):
 def cmd_train(args: argparse.Namespace) -> int:
     import dataclasses
 
+    from nas.api import preflight
     from nas.config import make_space
     from nas.controllers.fixed import Fixed
     from nas.data import load_dataset
+    from nas.driver import DataInfo, SearchState
     from nas.engines import make_engine
-    from nas.search import DataInfo, SearchState
+    from nas.plugins import load_all
+    from nas.progress import stderr_log
 
+    load_all(args.plugin or ())  # (before the architecture: it may use their ops)
     genotype, label = load_architecture(args.architecture)
     data: dict[str, Any] = {"controller": "train", "trials": 1, "keep_weights": "all", "concurrency": 1}
     data["name"] = args.name or f"train-{label}"
     base = search_config(argparse.Namespace(**{**_empty_search_args(), **vars(args), "config": None, "resume": None}))
     cfg = dataclasses.replace(base, **{k: v for k, v in data.items() if k != "name"}, name=data["name"])
-    preflight(cfg, cfg.train.device)
+    load_all(cfg.plugins)
+    preflight(cfg)
     splits = load_dataset(
         cfg.dataset, cfg.data_dir, download=cfg.download, seed=cfg.seed, image_size=cfg.image_size, limit=cfg.limit
     )
@@ -500,9 +441,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         engine = make_engine(cfg, splits)
         engine.start(state)
         engine.run(state)
-    write_report_quietly(root)
-    from nas import report
+    from nas import api, report
 
+    api.write_report(root, stderr_log)
     print(report.summary(root))
     return 0
 
@@ -521,57 +462,41 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _saved_config(layout):
+    """A results folder's SearchConfig, or None where it has no readable config.json."""
+    import json
+
+    from nas.config import ConfigError, SearchConfig
+
+    try:
+        return SearchConfig.from_dict(json.loads(layout.config.read_text()))
+    except (OSError, ValueError, ConfigError):
+        return None
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from nas import results
-    from nas.exporter import ExportError, export
+    from nas.api import export_trial
     from nas.folder import Layout
-    from searchspace.genotype import Genotype
 
     layout = Layout(args.results)
-    folder, info = layout.root, layout.read_data_info()
-    shape = {"in_channels": info.in_channels, "num_classes": info.num_classes, "input_size": info.input_size}
+    folder = layout.root
+    layout.read_data_info()  # (a folder that is no search says so first)
+    saved = _saved_config(layout)
+    if saved is not None:
+        from nas.plugins import load_all
+
+        load_all(saved.plugins)  # the search's plugin ops, which its genotypes may use
     if args.trial == "pareto":
-        rows = [row for _, row in results.pareto_front(results.load(folder)).iterrows()]
+        front = saved.front_senses() if saved is not None else None
+        rows = [row for _, row in results.pareto_front(results.load(folder), front).iterrows()]
         outs = [Path(args.out) / row["trial_id"] for row in rows]
         if not rows:
             raise UsageError(f"{folder}: no trial trained successfully, so there is no Pareto front to export")
     else:
         rows, outs = [find_trial(folder, args.trial)], [Path(args.out)]
     for row, out in zip(rows, outs, strict=True):
-        if row["status"] != "ok":
-            raise UsageError(
-                f"trial {row['trial_id']} did not train successfully (status {row['status']}); nothing to export"
-            )
-        weights = layout.weights(row["trial_id"])
-        if not weights.exists():
-            raise UsageError(
-                f"trial {row['trial_id']} has no saved weights (kept: the Pareto front and the best); "
-                f"retrain it with `launch.py train {folder}:{row['trial_id']}`"
-            )
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
-        try:
-            state_dict = load_file(weights)  # safetensors: never unpickles
-        except (SafetensorError, OSError) as e:
-            raise UsageError(
-                f"{weights} is not a readable safetensors file ({one_line(e)}); "
-                f"retrain it with `launch.py train {folder}:{row['trial_id']}`"
-            ) from None
-        metrics = {k: row[k] for k in ("val_acc", "test_acc", "params", "flops") if k in row and row[k] == row[k]}
-        try:
-            path = export(
-                Genotype.from_json(row["genotype"]),
-                state_dict,
-                out,
-                **shape,
-                metrics=metrics | {"trial": row["trial_id"], "search": row["search"]},
-                formats=args.format,
-                overwrite=args.overwrite,
-            )
-        except ExportError as e:
-            raise UsageError(str(e)) from None
-        print(path)
+        print(export_trial(layout, row, out, formats=args.format, overwrite=args.overwrite))
     return 0
 
 
@@ -588,17 +513,6 @@ def cmd_plot(args: argparse.Namespace) -> int:
     for path in written:
         print(path)
     return 0
-
-
-def write_report_quietly(root: Path) -> None:
-    """The HTML report at the end of a search; a failure to draw it never fails the search."""
-    try:
-        from nas import html_report
-
-        path = html_report.write_report(root)
-        print(f"report: {path}", file=sys.stderr)
-    except Exception as e:  # noqa: BLE001 -- the record is what matters; the report can be redrawn with `plot`
-        print(f"warning: could not write the HTML report ({one_line(e)}); try `launch.py plot {root}`", file=sys.stderr)
 
 
 def cmd_ops(args: argparse.Namespace) -> int:

@@ -64,6 +64,8 @@ class SearchConfig:
     mutations: int = 1  # evolution: d in max(d - t, 1) mutations per child (tournament variant)
     init: tuple[str, ...] = ()  # zoo architectures to seed the initial population
     space: dict[str, Any] = field(default_factory=dict)  # SearchSpace overrides, e.g. {"ops": ["conv", "sepconv"]}
+    plugins: tuple[str, ...] = ()  # Python files run before the search (their ops, zoo entries, datasets)
+    train_fn: str = ""  # module.name of the search's own training function (Python API); "" = the built-in one
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
@@ -88,22 +90,25 @@ class SearchConfig:
                 "sample",
                 f"between 1 and the population ({self.population}; pass --population too)",
             ),
-            (
-                all(o in objectives.SENSES for o in self.objectives),
-                "objectives",
-                f"from {', '.join(objectives.SENSES)}",
-            ),
             (not self.name or _safe_name(self.name), "name", "letters, digits, '.', '_' and '-' only"),
         ]
         for ok, key, allowed in rules:
             if not ok:
                 raise ConfigError(f"{key} must be {allowed}; got {_value_of(self, key)!r}")
+        try:
+            objectives.senses(self.objectives)
+        except ValueError as e:
+            raise ConfigError(f"objectives: {e}") from None
         if not self.name:
             object.__setattr__(self, "name", f"{self.dataset.split(':')[0]}-{self.controller}")
 
     def objective_senses(self) -> dict[str, str]:
         """Objectives in order with 'max'/'min' (`nas.objectives.for_controller`)."""
         return objectives.for_controller(self.controller, self.objectives)
+
+    def front_senses(self) -> dict[str, str]:
+        """The front reports and kept weights use (`nas.objectives.front`)."""
+        return objectives.front(self.objectives)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

@@ -40,6 +40,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -73,18 +74,23 @@ class DataError(NasgraphError, ValueError):
 
 @dataclass(frozen=True, eq=False)
 class DataSplits:
-    """Train / validation / test images (uint8, N x C x H x W, CPU) with labels and stats."""
+    """Train / validation / test images (uint8 or float32, N x C x H x W, CPU) with targets and stats.
+
+    The built-in datasets are uint8 images with int64 class labels. Your own data (`nas.dataset`) may
+    be float32 images, and, for a search with its own training function, targets of any numeric dtype
+    and shape (N, ...); `num_classes` is then the width of the network's output.
+    """
 
     name: str  # canonical dataset name, e.g. "cifar10" or "synthetic:3x32x32:10:5000"
-    train_x: torch.Tensor  # uint8 (N, C, H, W)
-    train_y: torch.Tensor  # int64 (N,)
+    train_x: torch.Tensor  # uint8 or float32 (N, C, H, W)
+    train_y: torch.Tensor  # int64 (N,) class labels (or any numeric (N, ...) targets)
     val_x: torch.Tensor  # carved from the training pool, never from the test set
     val_y: torch.Tensor
     test_x: torch.Tensor
     test_y: torch.Tensor
-    num_classes: int
-    mean: tuple[float, ...]  # per-channel mean of train_x / 255
-    std: tuple[float, ...]  # per-channel std of train_x / 255
+    num_classes: int  # classes, or outputs of the network
+    mean: tuple[float, ...]  # per-channel mean of train_x / 255 (uint8), or of train_x (float32)
+    std: tuple[float, ...]  # per-channel std of train_x / 255 (uint8), or of train_x (float32)
     flip: bool  # whether horizontal-flip augmentation keeps the class
     crop_padding: int  # padding for random-crop augmentation; 0 = no crop
     classes: tuple[str, ...] = ()  # class names where the dataset has them
@@ -99,6 +105,15 @@ class DataSplits:
             raise DataError(f"{self.name}: the training split is empty")
         if not len(self.mean) == len(self.std) == self.in_channels:
             raise DataError(f"{self.name}: mean/std need one value per channel")
+        if len({t.dtype for t in (self.train_x, self.val_x, self.test_x)}) != 1:
+            raise DataError(f"{self.name}: splits have different image dtypes")
+        if len({(t.dtype, tuple(t.shape[1:])) for t in (self.train_y, self.val_y, self.test_y)}) != 1:
+            raise DataError(f"{self.name}: splits have targets of different dtypes or shapes")
+
+    @property
+    def labelled(self) -> bool:
+        """Whether the targets are class labels (int64, one per image): what the built-in trainer needs."""
+        return self.train_y.dtype == torch.int64 and self.train_y.dim() == 1
 
     @property
     def in_channels(self) -> int:
@@ -119,10 +134,10 @@ class DataSplits:
 
 
 def _check_split(split: str, x: torch.Tensor, y: torch.Tensor) -> None:
-    if x.dtype != torch.uint8 or x.dim() != 4:
-        raise DataError(f"{split}_x must be uint8 (N, C, H, W), got {x.dtype} {tuple(x.shape)}")
-    if y.dtype != torch.int64 or y.dim() != 1 or len(y) != len(x):
-        raise DataError(f"{split}_y must be int64 ({len(x)},), got {y.dtype} {tuple(y.shape)}")
+    if x.dtype not in (torch.uint8, torch.float32) or x.dim() != 4:
+        raise DataError(f"{split}_x must be uint8 or float32 (N, C, H, W), got {x.dtype} {tuple(x.shape)}")
+    if y.dtype not in (torch.int64, torch.float32) or y.dim() < 1 or len(y) != len(x):
+        raise DataError(f"{split}_y must be int64 or float32 ({len(x)}, ...), got {y.dtype} {tuple(y.shape)}")
 
 
 @dataclass(frozen=True)
@@ -146,6 +161,26 @@ Loader = Callable[[str | None, Path, bool, int | None], _Pool]
 # ------------------------------------------------------------------ entry point
 
 
+DatasetFn = Callable[[Path], Any]
+_REGISTERED: dict[str, DatasetFn] = {}  # datasets registered by plugins (`register_dataset`)
+
+
+def register_dataset(name: str, fn: DatasetFn) -> None:
+    """Make `load_dataset(name)` (and ``--dataset name``) call ``fn(data_dir)``.
+
+    ``fn`` returns what `nas.dataset` takes as its first argument: a `DataSplits`, a dict of
+    train/val/test (x, y) pairs, an (x, y) pair, or an in-memory torch Dataset. The validation split is
+    carved from the config's ``val_fraction`` and ``seed`` when it does not give one.
+    """
+    if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+        raise DataError(f"dataset name must be lowercase letters, digits and '_', got {name!r}")
+    if name in _LOADERS:
+        raise DataError(f"dataset {name!r} is built in; register yours under another name")
+    if not callable(fn):
+        raise DataError(f"register_dataset({name!r}, fn): fn must be callable, got {type(fn).__name__}")
+    _REGISTERED[name] = fn
+
+
 def load_dataset(
     name: str = DEFAULT_DATASET,
     data_dir: str | Path | None = None,
@@ -158,6 +193,12 @@ def load_dataset(
 ) -> DataSplits:
     """Load a dataset by name (see `DATASETS`) and split it into train / val / test."""
     _check_options(val_fraction, image_size, limit)
+    if isinstance(name, str) and name in _REGISTERED:
+        from nas.owndata import dataset
+
+        if image_size is not None or limit is not None:
+            raise DataError(f"dataset {name!r} is a registered one: image_size and limit do not apply to it")
+        return dataset(_REGISTERED[name](resolve_data_dir(data_dir)), val_fraction=val_fraction, seed=seed, name=name)
     base, arg = _parse_name(name)
     pool = _LOADERS[base](arg, resolve_data_dir(data_dir), download, image_size)
     train_x, train_y = pool.train_x, pool.train_y
@@ -219,7 +260,13 @@ def _parse_name(name: str) -> tuple[str, str | None]:
     base, sep, arg = name.strip().partition(":")
     base = base.lower()
     if base not in _LOADERS:
-        raise DataError(f"unknown dataset {name!r}; expected one of: {', '.join(DATASETS)}")
+        if base == "user":
+            raise DataError(
+                f"dataset {name!r} is data a search was given from Python; pass it again there: "
+                "nas.Search.resume(DIR, data=...)"
+            )
+        known = ", ".join([*DATASETS, *sorted(_REGISTERED)])
+        raise DataError(f"unknown dataset {name!r}; expected one of: {known}")
     if sep and base not in ("imagefolder", "synthetic"):
         raise DataError(f"dataset {base!r} takes no ':' argument, got {name!r}")
     return base, arg if sep else None

@@ -48,6 +48,7 @@ import torch
 from safetensors.torch import save_file
 
 import searchspace as ss
+from nas import plugins
 from nas.errors import NasgraphError, first_line
 from searchspace import blocks, layers, registry, widths
 from searchspace.genotype import HEAD_ACTS, INPUT, MERGES, WIRINGS, Genotype, Stage
@@ -287,6 +288,17 @@ def _copied(roots: Sequence[type]) -> tuple[str, set[str]]:
     return "\n".join(parts), {d.name for d in defs}
 
 
+def _users_code(classes: set[type], taken: set[str]) -> str:
+    """The user's op classes and what they use (`nas.plugins.op_sources`), after the library's copies."""
+    try:
+        imports, defs = plugins.op_sources(sorted(classes, key=lambda c: c.__name__), taken)
+    except plugins.PluginError as e:
+        raise ExportError(str(e)) from None
+    rule = "# " + "-" * 98
+    head = [rule, "# Your ops, copied from their source files with what they use.", rule]
+    return "\n".join(["", "", *head, *imports, "", "", "\n\n\n".join(d.rstrip() for d in defs)])
+
+
 # ---------------------------------------------------------------- generated Net
 
 
@@ -323,8 +335,12 @@ def _generate(genotype: Genotype, plan: NetPlan, class_name: str) -> tuple[str, 
         raise ExportError(f"class_name must be a Python identifier, got {class_name!r}")
     pairs = zip(plan.stages, genotype.all_stages(), strict=True)
     stages = [_stage(sp, stage, i) for i, (sp, stage) in enumerate(pairs)]
-    roots = sorted({c for s in stages for c in s.classes} | {layers.Classifier}, key=lambda c: c.__name__)
-    copied, names = _copied(roots)
+    used = {c for s in stages for c in s.classes} | {layers.Classifier}
+    own = {c for c in used if c.__module__.split(".")[0] not in plugins.OWN_PACKAGES}  # ops registered by the user
+    copied, names = _copied(sorted(used - own, key=lambda c: c.__name__))
+    if own:
+        copied += _users_code(own, names)
+        names |= {c.__name__ for c in own}
     if class_name in names:
         raise ExportError(f"class_name {class_name!r} collides with a name model.py already defines")
     fp = genotype.fingerprint()

@@ -20,10 +20,10 @@ if TYPE_CHECKING:
 class Ledger:
     """Rows in record order, counts by status, the front and the most accurate trial."""
 
-    def __init__(self) -> None:
+    def __init__(self, front: dict[str, str] | None = None) -> None:
         self.rows: list[dict[str, Any]] = []
         self.counts: Counter[str] = Counter()
-        self.leaders = Leaders()  # the (val_acc, params) front and the best row, kept up to date row by row
+        self.leaders = Leaders(front)  # the front (default val_acc, params) and the best row, row by row
 
     def add(self, row: dict[str, Any]) -> None:
         self.rows.append(row)
@@ -41,7 +41,7 @@ class Ledger:
         return self.dispatched - self.counts[Status.OK] - self.counts[Status.STOPPED]
 
     def keep_set(self) -> set[str]:
-        """Trials whose weights are kept: the Pareto front (val_acc, params) and the most accurate."""
+        """Trials whose weights are kept: the Pareto front (default val_acc, params) and the best."""
         best = self.leaders.best
         return {r["trial_id"] for r in self.leaders.front} | ({best["trial_id"]} if best is not None else set())
 
@@ -59,6 +59,15 @@ METRICS = (  # what a trial measures, copied into its row (a duplicate copies it
     "resident_memory_mb",
     "wall_seconds",
 )
+ROW_FIELDS = frozenset(  # what trial_row (and the record) write besides a train_fn's own metrics
+    {"trial_id", "controller", "parents", "generation", "status", "error", "fingerprint", "genotype", "params",
+     "flops", *METRICS, "seed", "finished", "node", "worker", "duplicate_of", "meta", "crc"}
+)  # fmt: skip
+
+
+def custom_metrics(row: dict[str, Any]) -> dict[str, Any]:
+    """A recorded row's own metrics from a train_fn: the keys `trial_row` does not write itself."""
+    return {k: v for k, v in row.items() if k not in ROW_FIELDS}
 
 
 def trial_row(
@@ -86,6 +95,7 @@ def trial_row(
         "params": metrics.get("params"),
         "flops": metrics.get("flops"),
         **{k: metrics.get(k) for k in METRICS},
+        **(metrics.get("custom") or {}),  # a train_fn's own metrics, under their names (`nas.train.own_metrics`)
         "seed": seed,
         "finished": now,
     }

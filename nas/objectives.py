@@ -10,12 +10,36 @@ SINGLE_OBJECTIVE_CONTROLLERS = ("tpe", "random")  # optimize val_acc alone unles
 
 
 def senses(names: Iterable[str] = ()) -> dict[str, str]:
-    """Objectives in order with 'max'/'min'; none given: the front's. Unknown names raise ValueError."""
+    """Objectives in order with 'max'/'min'; none given: the front's. Unknown names raise ValueError.
+
+    A train_fn's own metric is named with its direction: ``my_metric:max`` or ``latency_ms:min``.
+    """
     names = tuple(names) or tuple(FRONT)
-    unknown = [n for n in names if n not in SENSES]
-    if unknown:
-        raise ValueError(f"unknown objective {unknown[0]!r}; objectives: {', '.join(SENSES)}")
-    return {n: SENSES[n] for n in names}
+    out: dict[str, str] = {}
+    for entry in names:
+        name, _, sense = entry.partition(":")
+        if sense and sense not in ("max", "min"):
+            raise ValueError(f"objective {entry!r}: the direction after ':' must be max or min")
+        if name in SENSES:
+            if sense and sense != SENSES[name]:
+                raise ValueError(f"objective {entry!r}: {name} is always {SENSES[name]}imized")
+            sense = SENSES[name]
+        elif not sense or not name.isidentifier():
+            raise ValueError(
+                f"unknown objective {entry!r}; objectives: {', '.join(SENSES)}, or a train_fn's metric as NAME:max "
+                "or NAME:min"
+            )
+        if name in out:
+            raise ValueError(f"objective {name!r} is named twice")
+        out[name] = sense
+    return out
+
+
+def front(names: Iterable[str] = ()) -> dict[str, str]:
+    """The front that reports and kept weights use: `FRONT`, or the objectives when they name a metric of
+    the search's own training function."""
+    chosen = senses(names) if tuple(names) else dict(FRONT)
+    return chosen if any(n not in SENSES for n in chosen) else dict(FRONT)
 
 
 def for_controller(controller: str, names: Iterable[str] = ()) -> dict[str, str]:

@@ -185,34 +185,35 @@ def _hv_2d(v: np.ndarray, ref: np.ndarray) -> float:
 
 
 class Leaders:
-    """The ok rows on the `FRONT` (val_acc max, params min) Pareto front, and the most accurate ok row.
+    """The ok rows on a Pareto front (default `FRONT`: val_acc max, params min), and the best ok row.
 
     Updated one row at a time in O(front size), so the driver's per-trial bookkeeping does not grow
-    with the record. Same answers as `pareto_mask` (identical rows are both kept; rows without an
-    accuracy never count) and `nas.results.best` (ties: fewer parameters, then the earlier row).
+    with the record. Same answers as `pareto_mask` (identical rows are both kept; rows without the first
+    objective never count) and `nas.results.best` (ties: the next objectives, then the earlier row).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, senses: Mapping[str, str] | None = None) -> None:
+        self.senses = dict(senses or FRONT)
+        self.first = next(iter(self.senses))  # the objective "best" ranks by first
         self.front: list[dict[str, Any]] = []  # in record order
         self.best: dict[str, Any] | None = None
 
     def add(self, row: dict[str, Any]) -> None:
-        acc = row.get("val_acc")
-        if row.get("status") != "ok" or acc is None or acc != acc:  # not trained, or no (or a NaN) accuracy
+        value = row.get(self.first)
+        if row.get("status") != "ok" or value is None or value != value:  # not trained, or no (or a NaN) value
             return
-        key = _front_key(row)
-        if self.best is None or key > _front_key(self.best):
+        key = self._key(row)
+        if self.best is None or key > self._key(self.best):
             self.best = row
-        if any(dominates(_front_key(f), key) for f in self.front):
+        if any(dominates(self._key(f), key) for f in self.front):
             return
-        self.front = [f for f in self.front if not dominates(key, _front_key(f))] + [row]
+        self.front = [f for f in self.front if not dominates(key, self._key(f))] + [row]
+
+    def _key(self, row: Mapping[str, Any]) -> tuple[float, ...]:
+        """The row's objectives, each turned so that larger is better (a missing value is 0)."""
+        return tuple((row.get(name) or 0) * (1 if sense == "max" else -1) for name, sense in self.senses.items())
 
 
 def dominates(a: Sequence[float], b: Sequence[float]) -> bool:
     """Whether a dominates b, both to be maximised in every coordinate."""
     return all(x >= y for x, y in zip(a, b, strict=True)) and tuple(a) != tuple(b)
-
-
-def _front_key(row: Mapping[str, Any]) -> tuple[float, ...]:
-    """The row's `FRONT` objectives, each turned so that larger is better (a missing count is 0)."""
-    return tuple((row.get(name) or 0) * (1 if sense == "max" else -1) for name, sense in FRONT.items())

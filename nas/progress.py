@@ -31,17 +31,27 @@ class Progress:
     def line(self, row: dict[str, Any]) -> str:
         ledger, trials = self.ledger, self.trials
         done = ledger.dispatched
-        best = ledger.leaders.best["val_acc"] if ledger.leaders.best is not None else None
+        first = ledger.leaders.first  # val_acc, or the first objective of a search with its own metrics
+        best = ledger.leaders.best[first] if ledger.leaders.best is not None else None
+        shown = accuracy if first == "val_acc" else _number
         done_now = done - self.dispatched_before
         elapsed = time.time() - self.started
         eta = elapsed / done_now * max(0, trials - done) if done_now > 0 else float("nan")
         return (
             f"[{done:>{len(str(trials))}}/{trials}] {row['trial_id']} {row['status']:<9}"
-            f" val {accuracy(row.get('val_acc'))}  params {si(row.get('params'))}  flops {si(row.get('flops'))}"
-            f" | best {accuracy(best)} | front {len(ledger.leaders.front)}"
+            f" {_label(first)} {shown(row.get(first))}  params {si(row.get('params'))}  flops {si(row.get('flops'))}"
+            f" | best {shown(best)} | front {len(ledger.leaders.front)}"
             f" | failed {ledger.failed} | rejected {ledger.counts[Status.REJECTED]}"
             f" | dup {ledger.counts[Status.DUPLICATE]} | ETA {duration(eta)}"
         )
 
     def __call__(self, row: dict[str, Any]) -> None:
         self.log(self.line(row))
+
+
+def _label(metric: str) -> str:
+    return "val" if metric == "val_acc" else metric
+
+
+def _number(v: Any) -> str:
+    return "-" if v is None else f"{v:.4g}"

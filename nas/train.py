@@ -23,17 +23,18 @@ import random
 import resource
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 import searchspace as ss
 from nas.data import DataSplits
-from nas.errors import first_line
+from nas.errors import NasgraphError, first_line
 from searchspace.genotype import Genotype, GenotypeError
 
 SCHEDULES = ("onecycle", "cosine")
@@ -119,12 +120,59 @@ class TrialResult:
 
 
 Report = Callable[[dict[str, Any]], None]
+TrainFn = Callable[[nn.Module, DataSplits, "TrialContext", Report], Mapping[str, Any]]
+MISUSE = "misuse"  # not a trial status: a train_fn that broke its contract; the search stops with the message
+RESERVED = frozenset(  # row fields a train_fn's metrics may not set (measured or written by the driver)
+    {"trial_id", "controller", "parents", "generation", "status", "error", "fingerprint", "genotype", "params",
+     "flops", "seed", "finished", "node", "worker", "duplicate_of", "meta", "crc", "search", "trial", "custom",
+     "final", "retire", "metrics", "wall_seconds", "peak_memory_mb", "resident_memory_mb"}
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TrialContext:
+    """What a training function knows about its trial: the search's `TrainConfig` (its fields read
+    through: ``config.epochs``, ``config.lr``...), the trial's seed, the device the model is on, the
+    genotype, and the time limit (`time_left`; `report` ends the trial once it has run out)."""
+
+    train: TrainConfig
+    seed: int
+    device: torch.device
+    genotype: Genotype
+    deadline: float = math.inf  # time.perf_counter() at which the time limit is reached
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name == "train":
+            raise AttributeError(name)
+        return getattr(self.train, name)
+
+    def time_left(self) -> float:
+        """Seconds left under the trial's time limit (inf without one)."""
+        return self.deadline - time.perf_counter()
+
+
+class _TimeUp(BaseException):
+    """Raised by `report` in a train_fn past its time limit (a BaseException: a train_fn's except Exception
+    must not swallow it)."""
+
+
+class TrainFnError(NasgraphError, TypeError):
+    """A training function that broke its contract (returned no metrics, or a non-number)."""
 
 
 def train_trial(
-    genotype: Genotype, data: DataSplits, cfg: TrainConfig, seed: int = 0, report: Report | None = None
+    genotype: Genotype,
+    data: DataSplits,
+    cfg: TrainConfig,
+    seed: int = 0,
+    report: Report | None = None,
+    train_fn: TrainFn | None = None,
 ) -> TrialResult:
-    """Train and evaluate one genotype; never raises for the genotype's or the run's failures."""
+    """Train and evaluate one genotype; never raises for the genotype's or the run's failures.
+
+    With `train_fn`, it trains the built model instead of the built-in trainer (`_own_training`); a
+    train_fn that breaks its contract gives status `MISUSE`, which engines turn into a stopped search.
+    """
     started = time.perf_counter()
     metrics: dict[str, Any] = {"seed": seed}
     try:
@@ -136,6 +184,8 @@ def train_trial(
         device = resolve_device(cfg.device)
     except ValueError as e:  # this worker has no such device
         return TrialResult("error", metrics | {"error": str(e), "wall_seconds": time.perf_counter() - started})
+    if train_fn is not None:
+        return _own_training(train_fn, genotype, data, cfg, seed, device, report, metrics, started)
     run = None
     try:
         run = _Run(genotype, data, cfg, seed, device)
@@ -154,6 +204,97 @@ def train_trial(
         metrics["resident_memory_mb"] = torch.cuda.memory_reserved(device) / 2**20
     metrics["wall_seconds"] = time.perf_counter() - started
     return TrialResult(status, metrics, state)
+
+
+def _own_training(
+    train_fn: TrainFn,
+    genotype: Genotype,
+    data: DataSplits,
+    cfg: TrainConfig,
+    seed: int,
+    device: torch.device,
+    report: Report | None,
+    metrics: dict[str, Any],
+    started: float,
+) -> TrialResult:
+    """A user's ``train_fn(model, data, config, report) -> metrics`` on the built model, as a trial.
+
+    Exceptions inside it are results (``error``, ``oom``), as with the built-in trainer; `report` past the
+    time limit ends it as ``timeout`` with the last reported metrics; returning anything but a non-empty
+    mapping of names to numbers is `MISUSE`.
+    """
+    torch.manual_seed(seed)
+    random.seed(seed)
+    deadline = started + cfg.max_seconds if cfg.max_seconds else math.inf
+    reported: dict[str, Any] = {}
+
+    def checked_report(values: Mapping[str, Any]) -> None:
+        reported.clear()
+        reported.update(own_metrics(values, "report() was given"))
+        if report is not None:
+            report(metrics | reported | {"custom": custom_part(reported)})
+        if time.perf_counter() > deadline:
+            raise _TimeUp
+
+    model = None
+    state = None
+    try:
+        model = ss.build(genotype, data.in_channels, data.num_classes).to(device)
+        context = TrialContext(cfg, seed, device, genotype, deadline)
+        returned = train_fn(model, data, context, checked_report)
+        try:
+            own = own_metrics(returned, "train_fn returned")
+        except TrainFnError as e:
+            return TrialResult(MISUSE, metrics | {"error": str(e)})
+        status = "ok"
+        if cfg.keep_weights:
+            state = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
+    except TrainFnError as e:  # from report(): the values it was given
+        return TrialResult(MISUSE, metrics | {"error": str(e)})
+    except _TimeUp:
+        status, own = "timeout", dict(reported)
+        own["error"] = f"stopped at the {cfg.max_seconds:g}s limit (at a report)"
+    except GenotypeError as e:
+        status, own = "invalid", {"error": str(e)}
+    except Exception as e:  # noqa: BLE001 -- every failure inside a train_fn becomes a result
+        status = "oom" if is_oom(e) else "error"
+        own = dict(reported) | {"error": f"out of memory: {first_line(e)}" if is_oom(e) else _error_text(e)}
+    del model
+    metrics |= own | {"custom": custom_part(own)}
+    metrics["peak_memory_mb"] = _peak_memory_mb(device)
+    _free_memory(device)
+    metrics["wall_seconds"] = time.perf_counter() - started
+    return TrialResult(status, metrics, state)
+
+
+def own_metrics(values: Any, what: str) -> dict[str, Any]:
+    """A train_fn's metrics checked: a non-empty mapping of identifier names to numbers (floats or ints;
+    numpy and 0-d tensor numbers are converted; NaN and infinity become None). TrainFnError otherwise."""
+    if not isinstance(values, Mapping) or not values:
+        got = "an empty mapping" if isinstance(values, Mapping) else f"{type(values).__name__} {values!r:.60}"
+        raise TrainFnError(
+            f"{what} {got}; a train_fn returns a dict of metric names to numbers, e.g. {{'val_acc': 0.9}}"
+        )
+    out: dict[str, Any] = {}
+    for key, v in values.items():
+        if not isinstance(key, str) or not key.isidentifier() or key in RESERVED:
+            why = "is a field the search records itself" if key in RESERVED else "is not an identifier"
+            raise TrainFnError(f"{what} the metric name {key!r}, which {why}")
+        if isinstance(v, torch.Tensor) and v.numel() == 1:
+            v = v.item()
+        elif isinstance(v, np.generic):
+            v = v.item()
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise TrainFnError(f"{what} {key}={v!r:.60} ({type(v).__name__}); metrics must be numbers")
+        out[key] = v if isinstance(v, int) or math.isfinite(v) else None
+    return out
+
+
+def custom_part(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """The metrics that are not the built-in trainer's own (kept in the record under their names)."""
+    from nas.ledger import METRICS
+
+    return {k: v for k, v in metrics.items() if k not in METRICS and k != "error"}
 
 
 class _Run:
@@ -184,7 +325,12 @@ class _Run:
         self.fault = cfg.fault if cfg.fault and random.Random(seed).random() < cfg.fault_rate else ""
 
     def _compile(self, model: nn.Module) -> nn.Module:
-        net = ss.trace(model) if self.cfg.trace else model
+        net = model
+        if self.cfg.trace:
+            try:
+                net = ss.trace(model)
+            except Exception:  # noqa: BLE001 -- an op fx cannot trace (a plugin's control flow): run it eagerly
+                net = model
         return torch.compile(net) if self.cfg.compile else net
 
     def fit(self, metrics: dict[str, Any], report: Report | None) -> str:
@@ -294,10 +440,11 @@ def auto_batch_size(n: int) -> int:
 
 
 def _normalizer(data: DataSplits, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """x_float = x_uint8 * scale + shift == (x / 255 - mean) / std, per channel."""
+    """x_float = x * scale + shift == (x / 255 - mean) / std per channel (uint8), (x - mean) / std (float32)."""
     mean = torch.tensor(data.mean, device=device).view(1, -1, 1, 1)
     std = torch.tensor(data.std, device=device).clamp_min(1e-3).view(1, -1, 1, 1)
-    return 1.0 / (255.0 * std), -mean / std
+    unit = 255.0 if data.train_x.dtype == torch.uint8 else 1.0
+    return 1.0 / (unit * std), -mean / std
 
 
 def _optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:

@@ -33,7 +33,7 @@ from searchspace.opspec import (
 from searchspace.values import Value
 from searchspace.widths import inception_naive_widths, inception_v3_widths, inception_widths, transition_width
 
-__all__ = ["REGISTRY", "OpSpec", "get", "names", "register_op"]
+__all__ = ["BUILTIN", "REGISTRY", "OpSpec", "get", "names", "register_op"]
 
 KERNEL = Int(3, 1, 15, search=(3, 5), odd=True)
 
@@ -232,3 +232,5 @@ register_op(
     category="block",
     params={"kernel": Int(3, 1, 7, odd=True, search=(3,)), "gate_bias": Float(-1.0, -10.0, 10.0)},
 )(_block("Highway"))
+
+BUILTIN = frozenset(REGISTRY)  # nasgraph's own ops; anything registered later is the user's (`nas.plugins`)

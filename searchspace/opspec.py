@@ -249,7 +249,7 @@ def register_op(
         raise ValueError(f"category must be one of {CATEGORIES}, got {category!r}")
 
     def deco(fn: Callable[..., Any] | LazyRef) -> Callable[..., Any] | LazyRef:
-        if name in REGISTRY:
+        if name in REGISTRY and not _redefinition(REGISTRY[name].factory, fn):
             raise ValueError(f"op {name!r} is registered twice")
         REGISTRY[name] = OpSpec(
             name=name,
@@ -268,6 +268,12 @@ def register_op(
         return fn
 
     return deco
+
+
+def _redefinition(old: Any, new: Any) -> bool:
+    """Whether `new` is `old` defined again (a notebook cell run twice): same module and qualified name."""
+    key = (getattr(old, "__module__", None), getattr(old, "__qualname__", None))
+    return not isinstance(old, LazyRef) and key == (getattr(new, "__module__", None), getattr(new, "__qualname__", 0))
 
 
 def get(name: str) -> OpSpec:

@@ -16,13 +16,13 @@ if TYPE_CHECKING:
     from nas.config import SearchConfig
 
 
-def make_engine(cfg: SearchConfig, data: Any) -> Engine:
-    """The engine a config asks for, around the data its trials train on."""
+def make_engine(cfg: SearchConfig, data: Any, train_fn: Any = None) -> Engine:
+    """The engine a config asks for, around the data its trials train on (and the user's train_fn)."""
     if cfg.engine == "local":
-        return LocalEngine(data)
+        return LocalEngine(data, train_fn)
     from nas.engines.ray_tune import RayEngine
 
-    return RayEngine(data)
+    return RayEngine(data, train_fn)
 
 
 __all__ = ["Engine", "LocalEngine", "make_engine", "trial_train_config"]

@@ -1,6 +1,6 @@
 """The engine interface: what trains a search's trials.
 
-The driver (`nas.search.SearchState`) decides what to train and records what happened; an engine
+The driver (`nas.driver.SearchState`) decides what to train and records what happened; an engine
 only trains. `start` gets it ready (a device, a Ray runtime), `run` asks the search for proposals
 and hands back results until the budget is spent or `stop` is called, and `stop` may be called
 from a signal handler at any time. The local engine trains in this process, the Ray engine through
@@ -18,7 +18,7 @@ from nas.errors import SearchError
 
 if TYPE_CHECKING:
     from nas.config import SearchConfig
-    from nas.search import SearchState
+    from nas.driver import SearchState
 
 
 class Engine(ABC):
@@ -27,8 +27,9 @@ class Engine(ABC):
     name = "engine"
     stop_message = ""  # what the user is told when a first stop lets running trials end by themselves
 
-    def __init__(self, data: Any) -> None:
+    def __init__(self, data: Any, train_fn: Any = None) -> None:
         self.data = data
+        self.train_fn = train_fn  # the user's training function (`nas.train.TrainFn`); None: the built-in one
         self.stopping = False  # no new trials; running ones are abandoned, not recorded
         self.failure: SearchError | None = None  # why the engine had to stop (raised by run once it has)
 
@@ -44,6 +45,11 @@ class Engine(ABC):
         process (the trial runs in it)."""
         self.stopping = True
         return False
+
+    def misused(self, state: SearchState, trial_id: str, message: str) -> None:
+        """A train_fn broke its contract (`nas.train.MISUSE`): the trial is not a result, and the search stops."""
+        state.abandon(trial_id)
+        self.fail(SearchError(f"train_fn: {message}"))
 
     def fail(self, error: SearchError) -> None:
         """Stop because of `error`; `run` raises it once its trials have stopped."""

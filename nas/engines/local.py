@@ -19,7 +19,7 @@ from nas.engines.base import Engine, trial_train_config
 from nas.errors import SearchError
 
 if TYPE_CHECKING:
-    from nas.search import SearchState
+    from nas.driver import SearchState
 
 
 class LocalEngine(Engine):
@@ -36,7 +36,7 @@ class LocalEngine(Engine):
             raise SearchError(f"--device: {e}") from None
 
     def run(self, state: SearchState) -> None:
-        from nas.train import train_trial
+        from nas.train import MISUSE, train_trial
 
         train_cfg = trial_train_config(state.cfg)
         while not self.stopping:
@@ -44,9 +44,16 @@ class LocalEngine(Engine):
             if pending is None:
                 break
             with _hang_alarm(train_cfg.hang_limit()) as trial:
-                trial.result = train_trial(pending.proposal.genotype, self.data, train_cfg, seed=pending.seed)
+                trial.result = train_trial(
+                    pending.proposal.genotype, self.data, train_cfg, seed=pending.seed, train_fn=self.train_fn
+                )
             result = trial.result
+            if result.status == MISUSE:
+                self.misused(state, pending.trial_id, result.metrics["error"])
+                break
             state.complete(pending.trial_id, result.status, result.metrics, result.state_dict)
+        if self.failure is not None:
+            raise self.failure
 
 
 class TrialHung(BaseException):

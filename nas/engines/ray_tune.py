@@ -73,13 +73,15 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler  # 
 from ray.tune.search import Searcher  # noqa: E402
 
 from nas.cluster import check_reachable  # noqa: E402
+from nas.driver import SearchState  # noqa: E402
 from nas.engines.base import Engine, trial_train_config  # noqa: E402
 from nas.errors import (
     SearchError,  # noqa: E402
     last_line,  # noqa: E402
 )
 from nas.folder import atomic_write, storage_errors  # noqa: E402
-from nas.search import SearchState  # noqa: E402
+from nas.plugins import Shipment  # noqa: E402
+from nas.train import MISUSE  # noqa: E402
 from searchspace.genotype import Genotype  # noqa: E402
 
 WEIGHTS_FILE = "weights.safetensors"
@@ -266,6 +268,9 @@ class RecordCallback(tune.Callback):
         if our_id not in self.state.in_flight:
             return
         result = dict(trial.last_result or {})
+        if result.get("final") and result.get("status") == MISUSE:
+            self.engine.misused(self.state, our_id, _unpacked(result).get("error", ""))
+            return
         if result.get("final"):
             status = result.get("status", "error")
         elif self.engine.stopping or not result.get("epochs"):
@@ -321,9 +326,10 @@ class RecordCallback(tune.Callback):
             shutil.rmtree(checkpoint.path, ignore_errors=True)  # our copy is the one that is kept
 
 
-def _trainable(config: dict[str, Any], data=None, train_cfg=None) -> None:
+def _trainable(config: dict[str, Any], data=None, train_cfg=None, shipment=None) -> None:
     """Ray Tune function trainable: train one genotype, report per epoch, then once with final=True."""
     data = _unshipped(data)
+    shipment.install()  # the user's ops, where this worker does not know them yet
     genotype = Genotype.from_json(config["genotype"])
     where = {"node": ray.get_runtime_context().get_node_id()[:12], "worker": os.getpid()}
     reporting = threading.Event()
@@ -337,7 +343,7 @@ def _trainable(config: dict[str, Any], data=None, train_cfg=None) -> None:
         finally:
             reporting.clear()
 
-    result, hung = _watched(genotype, data, train_cfg, config["seed"], report, reporting)
+    result, hung = _watched(genotype, data, train_cfg, config["seed"], report, reporting, shipment.train_fn)
     final = _packed(result.metrics | where, status=result.status, final=True)
     if hung:
         _retire(final)
@@ -391,18 +397,18 @@ def _unpacked(result: dict[str, Any]) -> dict[str, Any]:
     return json.loads(result["metrics"]) if "metrics" in result else {}
 
 
-def _watched(genotype: Genotype, data, train_cfg, seed: int, report, reporting: threading.Event):
+def _watched(genotype: Genotype, data, train_cfg, seed: int, report, reporting: threading.Event, train_fn=None):
     """`train_trial` in a thread, ended as ``timeout`` if it runs past the hang limit (see the module docstring)."""
     from nas.train import TrialResult, train_trial
 
     limit = train_cfg.hang_limit()
     if not limit:
-        return train_trial(genotype, data, train_cfg, seed=seed, report=report), False
+        return train_trial(genotype, data, train_cfg, seed=seed, report=report, train_fn=train_fn), False
     box: dict[str, Any] = {}
 
     def work() -> None:
         try:
-            box["result"] = train_trial(genotype, data, train_cfg, seed=seed, report=report)
+            box["result"] = train_trial(genotype, data, train_cfg, seed=seed, report=report, train_fn=train_fn)
         except BaseException as e:  # noqa: BLE001 -- handed to the trainable's thread (Tune's stop is SystemExit)
             box["error"] = e
 
@@ -450,7 +456,12 @@ class RayEngine(Engine):
     def run(self, state: SearchState) -> None:
         cfg = state.cfg
         self.start(state)  # (a no-op once Ray is up)
-        trainable = tune.with_parameters(_trainable, data=_shippable(self.data), train_cfg=trial_train_config(cfg))
+        trainable = tune.with_parameters(
+            _trainable,
+            data=_shippable(self.data),
+            train_cfg=trial_train_config(cfg),
+            shipment=Shipment.gather(self.train_fn),
+        )
         trainable = tune.with_resources(trainable, {"cpu": cfg.cpus_per_trial, "gpu": cfg.gpus_per_trial})
         quiet = [logging.getLogger(n) for n in ("ray.tune", "ray.train", "ray.air")]
         levels = [q.level for q in quiet]

@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 from nas import results
 from nas.config import SearchConfig
 from nas.data import load_dataset
+from nas.driver import DataInfo, SearchError, SearchState
 from nas.engines import LocalEngine
 from nas.pareto import Leaders, pareto_mask
 from nas.record import Record
-from nas.search import DataInfo, SearchError, SearchState
 from nas.status import DISPATCHED
 from nas.train import TrainConfig
 

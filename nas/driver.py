@@ -27,7 +27,7 @@ from nas.config import SearchConfig, make_space
 from nas.controllers import Controller, Proposal
 from nas.errors import SearchError, StorageError
 from nas.folder import DataInfo, ResultsFolder
-from nas.ledger import METRICS, Ledger, trial_row
+from nas.ledger import METRICS, Ledger, custom_metrics, trial_row
 from nas.progress import Log, Progress, stderr_log
 from nas.record import Record
 from nas.resume import restore_controller, settle_config
@@ -88,7 +88,7 @@ class SearchState:
             if self.fresh:  # a search that never started leaves no folder behind to be --resume'd
                 self.folder.remove()
             raise
-        self.ledger, self.dedupe = Ledger(), Deduplication()
+        self.ledger, self.dedupe = Ledger(self.cfg.front_senses()), Deduplication()
         for row in rows:
             self._index(row)
         self.constraints = SizeConstraints(self.cfg, info)
@@ -189,6 +189,7 @@ class SearchState:
 
     def _record_duplicate(self, p: Proposal, fp: str, twin: dict[str, Any]) -> None:
         metrics = {k: twin.get(k) for k in (*METRICS, "params", "flops")} | {"error": twin.get("error", "")}
+        metrics["custom"] = custom_metrics(twin)
         self._record(p, fp, Status.DUPLICATE, metrics, duplicate_of=twin["trial_id"])
 
     def _index(self, row: dict[str, Any]) -> None:

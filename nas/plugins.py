@@ -1,0 +1,250 @@
+"""Your own code in a search: plugin files, ops registered outside nasgraph, and shipping both to workers.
+
+A plugin is a Python file the user names (``launch.py search --plugin my_ops.py``; saved in
+config.json, so ``--resume DIR`` loads it again). Importing it runs it: it is the user's own code,
+trusted as such, never data. It registers what it brings with the same calls a notebook uses:
+`searchspace.registry.register_op` (ops), `searchspace.zoo.register` (architectures),
+`nas.data.register_dataset` (datasets).
+
+Ray workers are other processes, possibly on other machines. What a search of yours needs there --
+the ops you registered and your training function -- is shipped with each trial by value
+(cloudpickle), whether it lives in a notebook cell, a plugin file or a module beside your notebook,
+so no worker has to import your code. Installed packages are the exception: they are shipped by
+reference and must be installed on every node, as any dependency of a trial is.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib.util
+import inspect
+import sys
+import sysconfig
+import textwrap
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from nas.errors import NasgraphError, one_line
+from searchspace.ops import BUILTIN as BUILTIN_OPS  # every op nasgraph registers itself
+from searchspace.opspec import REGISTRY, OpSpec
+
+OWN_PACKAGES = ("nas", "searchspace")
+_LOADED: dict[Path, ModuleType] = {}
+
+
+class PluginError(NasgraphError, ValueError):
+    """A plugin file that cannot be loaded, or an op of yours that does not do what it declares."""
+
+
+def load(path: str | Path) -> ModuleType:
+    """Import a plugin file (once per path) and return its module; PluginError in one line if it fails."""
+    resolved = Path(path).expanduser().resolve()
+    if resolved in _LOADED:
+        return _LOADED[resolved]
+    if resolved.suffix != ".py" or not resolved.is_file():
+        raise PluginError(f"--plugin {path}: not a Python file (a path to a .py file is expected)")
+    digest = hashlib.sha1(str(resolved).encode()).hexdigest()[:10]
+    name = f"nasgraph_plugin_{resolved.stem if resolved.stem.isidentifier() else 'file'}_{digest}"
+    spec = importlib.util.spec_from_file_location(name, resolved)
+    if spec is None or spec.loader is None:
+        raise PluginError(f"--plugin {path}: cannot be imported")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:
+        sys.modules.pop(name, None)
+        raise PluginError(f"--plugin {path}: importing it failed: {type(e).__name__}: {one_line(e)}") from None
+    _LOADED[resolved] = module
+    return module
+
+
+def load_all(paths: Iterable[str]) -> None:
+    for path in paths:
+        load(path)
+
+
+def user_ops() -> list[OpSpec]:
+    """The ops registered outside nasgraph (a notebook, a plugin, a module of yours), by name."""
+    return [REGISTRY[n] for n in sorted(set(REGISTRY) - BUILTIN_OPS)]
+
+
+@dataclass
+class Shipment:
+    """What a Ray worker needs of the user's code besides the data: ops and the training function."""
+
+    ops: list[OpSpec] = field(default_factory=list)
+    train_fn: Any = None
+
+    @classmethod
+    def gather(cls, train_fn: Any = None) -> Shipment:
+        """The user's ops and train_fn, their modules marked to be pickled by value (see the module docstring)."""
+        shipment = cls(user_ops(), train_fn)
+        by_value(shipment.objects())
+        return shipment
+
+    def objects(self) -> list[Any]:
+        found: list[Any] = [self.train_fn] if self.train_fn is not None else []
+        for spec in self.ops:
+            found += [spec.factory, spec.spatial, spec.upsample, spec.out_width, spec.check]
+        return [o for o in found if o is not None]
+
+    def install(self) -> None:
+        """Register the shipped ops in this (worker) process, where they are not yet known."""
+        for spec in self.ops:
+            REGISTRY.setdefault(spec.name, spec)
+
+
+def by_value(objects: Sequence[Any]) -> None:
+    """Have cloudpickle ship the modules these objects come from by value, unless they are nasgraph's own,
+    the standard library's or installed packages (``__main__`` is always by value)."""
+    import cloudpickle
+
+    for obj in objects:
+        module = sys.modules.get(getattr(obj, "__module__", None) or "")
+        if module is None or module.__name__ == "__main__" or not _users(module):
+            continue
+        try:
+            cloudpickle.register_pickle_by_value(module)
+        except ValueError:  # a module cloudpickle cannot ship by value: it goes by reference
+            continue
+
+
+def _users(module: ModuleType) -> bool:
+    """Whether a module is the user's own code (not nasgraph's, the standard library's or installed)."""
+    if module.__name__.split(".")[0] in OWN_PACKAGES:
+        return False
+    origin = getattr(module, "__file__", None)
+    if not origin:
+        return False
+    installed = {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    return not any(Path(origin).resolve().is_relative_to(Path(p).resolve()) for p in installed)
+
+
+def check_ops(names: Iterable[str], input_size: tuple[int, int]) -> None:
+    """Build each user op among `names` once and check that its forward gives the width and spatial size it
+    declares, at stride 1 and (if it may downsample) 2; PluginError naming the op otherwise."""
+    import torch
+
+    side = min(input_size)
+    in_ch, width = 8, 16
+    for name in sorted(set(names) - BUILTIN_OPS):
+        spec = REGISTRY.get(name)
+        if spec is None:
+            continue  # the search space says it is unknown
+        params = spec.resolve({})
+        for stride in (1, 2) if spec.strides and side >= 2 else (1,):
+            out_ch = spec.output_width(in_ch, width, params)
+            declared = (out_ch, spec.spatial(side, stride, params), spec.spatial(side, stride, params))
+            try:
+                module = spec.fn(in_ch, out_ch, stride, **params).eval()
+                with torch.no_grad():
+                    out = module(torch.zeros(2, in_ch, side, side))
+            except Exception as e:  # noqa: BLE001 -- the user's op, any failure
+                raise PluginError(
+                    f"op {name!r} fails on a 2x{in_ch}x{side}x{side} input at stride {stride}: "
+                    f"{type(e).__name__}: {one_line(e)}"
+                ) from None
+            got = tuple(out.shape[1:]) if isinstance(out, torch.Tensor) else type(out).__name__
+            if got != declared:
+                raise PluginError(
+                    f"op {name!r} gives {got} for a {in_ch}x{side}x{side} input at stride {stride}, but it "
+                    f"declares {declared} (register_op's width and spatial rules)"
+                )
+
+
+def op_sources(classes: Iterable[Any], taken: set[str]) -> tuple[list[str], list[str]]:
+    """(import lines, definitions) that carry the given user op classes into an exported model.py.
+
+    Each class's source is copied with what it uses from its module: the user's own classes, functions
+    and plain constants (copied too), and modules or names from torch, torchvision and the standard
+    library (imported). Anything else -- a name from another package or module of the user's, a value
+    that is not a plain constant -- is refused in one line naming the op, as is a source that cannot be
+    found or a name that `taken` (model.py's own names) already binds.
+    """
+    imports: dict[str, None] = {}
+    defs: dict[str, tuple[tuple[str, int], str]] = {}  # name -> ((file, line), source)
+    todo = [(cls, cls) for cls in classes]
+    while todo:
+        op, obj = todo.pop()
+        name = obj.__name__
+        if name in defs:
+            continue
+        if name in taken:
+            raise PluginError(f"op {_op_name(op)!r}: its {name!r} has the name of a class model.py already defines")
+        try:
+            source = _undecorated(textwrap.dedent(inspect.getsource(obj)))
+            line = inspect.getsourcelines(obj)[1]
+        except (OSError, TypeError) as e:
+            raise PluginError(
+                f"op {_op_name(op)!r}: the source of {name} cannot be found ({one_line(e)}), so model.py cannot "
+                "carry it; define the op in a .py file (a plugin or a module of yours) to export it"
+            ) from None
+        defs[name] = ((inspect.getsourcefile(obj) or "", line), source)
+        module = sys.modules.get(obj.__module__)
+        scope = vars(module) if module is not None else {}
+        for ref in sorted({n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name)} - {name}):
+            if ref not in scope:
+                continue  # a builtin, or a local name
+            value = scope[ref]
+            if isinstance(value, ModuleType):
+                if not _importable(value.__name__):
+                    raise PluginError(
+                        f"op {_op_name(op)!r} uses the module {value.__name__}, which model.py cannot import"
+                    )
+                last = value.__name__.rsplit(".", 1)[-1]
+                imports[
+                    f"import {value.__name__}"
+                    if value.__name__ == ref
+                    else (
+                        f"from {value.__name__.rsplit('.', 1)[0]} import {last} as {ref}"
+                        if "." in value.__name__
+                        else f"import {value.__name__} as {ref}"
+                    )
+                ] = None
+            elif inspect.isclass(value) or inspect.isfunction(value):
+                if value.__module__ == obj.__module__:
+                    todo.append((op, value))
+                elif _importable(value.__module__):
+                    imports[f"from {value.__module__} import {value.__qualname__} as {ref}"] = None
+                else:
+                    raise PluginError(
+                        f"op {_op_name(op)!r} uses {ref} from {value.__module__}, which model.py cannot carry; "
+                        "define it in the op's own file"
+                    )
+            elif _plain(value):
+                defs.setdefault(ref, (("", -1), f"{ref} = {value!r}"))
+            else:
+                raise PluginError(
+                    f"op {_op_name(op)!r} uses {ref} ({type(value).__name__}), which model.py cannot carry"
+                )
+    ordered = [src for _, src in sorted(defs.values(), key=lambda d: d[0])]
+    return sorted(imports), ordered
+
+
+def _undecorated(source: str) -> str:
+    """A class or function's source without its decorators (``@register_op(...)`` stays in the plugin)."""
+    node = ast.parse(source).body[0]
+    if not getattr(node, "decorator_list", None):
+        return source
+    return "\n".join(source.splitlines()[node.lineno - 1 :]) + "\n"
+
+
+def _op_name(cls: Any) -> str:
+    return next((s.name for s in REGISTRY.values() if s.factory is cls), getattr(cls, "__name__", "?"))
+
+
+def _importable(module: str) -> bool:
+    """Whether model.py may import from this module: torch, torchvision or the standard library."""
+    top = module.split(".")[0]
+    return top in ("torch", "torchvision") or top in sys.stdlib_module_names
+
+
+def _plain(value: Any) -> bool:
+    if isinstance(value, bool | int | float | str | type(None)):
+        return True
+    return isinstance(value, tuple) and all(_plain(v) for v in value)
