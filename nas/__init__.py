@@ -21,9 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from nas.api import Search, search
-    from nas.data import register_dataset
     from nas.exporter import export
-    from nas.owndata import dataset
+    from nas.owndata import dataset, register_dataset
     from searchspace.registry import register_op
 
 # the public names, imported on first use (PEP 562): `import nas` stays light
@@ -31,7 +30,7 @@ _LAZY = {
     "search": "nas.api",
     "Search": "nas.api",
     "dataset": "nas.owndata",
-    "register_dataset": "nas.data",
+    "register_dataset": "nas.owndata",
     "register_op": "searchspace.registry",
     "export": "nas.exporter",
 }

@@ -417,8 +417,8 @@ def _config_and_data(
 ) -> tuple[SearchConfig, DataSplits]:
     """The config (dataset named after `data` when given; train_fn's name recorded) and the loaded data."""
     from nas import plugins
-    from nas.data import DataError, load_dataset
-    from nas.owndata import dataset
+    from nas.data import DataError
+    from nas.owndata import dataset, from_config
 
     given = dict(given)
     if train_fn is not None:
@@ -426,15 +426,7 @@ def _config_and_data(
     cfg = SearchConfig.from_dict(given)
     plugins.load_all(cfg.plugins)
     if data is None:
-        splits = load_dataset(
-            cfg.dataset,
-            cfg.data_dir,
-            download=cfg.download,
-            val_fraction=cfg.val_fraction,
-            seed=cfg.seed,
-            image_size=cfg.image_size,
-            limit=cfg.limit,
-        )
+        splits = from_config(cfg)
     else:
         if cfg.limit is not None or cfg.image_size is not None:
             raise ConfigError("limit and image_size apply to datasets loaded by name, not to data= you pass")

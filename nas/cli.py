@@ -319,7 +319,7 @@ def _refuse_on_resume(root: Path, key: str, saved: Any, given: Any) -> None:
 def cmd_search(args: argparse.Namespace) -> int:
     """`launch.py search`: a thin caller of `nas.api.drive`, which the Python API shares."""
     from nas import api
-    from nas.data import load_dataset
+    from nas.owndata import from_config
     from nas.plugins import load_all
 
     if args.resume:  # the saved config, with only the run-time options given explicitly
@@ -346,15 +346,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         root = Path(args.results_dir) / cfg.name
     load_all(cfg.plugins)
     api.preflight(cfg)
-    data = load_dataset(
-        cfg.dataset,
-        cfg.data_dir,
-        download=cfg.download,
-        val_fraction=cfg.val_fraction,
-        seed=cfg.seed,
-        image_size=cfg.image_size,
-        limit=cfg.limit,
-    )
+    data = from_config(cfg)
     api.check_user_ops(cfg, data)
     outcome = api.drive(cfg, root, data, resume=bool(args.resume), notes=tuple(notes))
     for note in outcome.notes:
@@ -416,9 +408,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     from nas.api import preflight
     from nas.config import make_space
     from nas.controllers.fixed import Fixed
-    from nas.data import load_dataset
     from nas.driver import DataInfo, SearchState
     from nas.engines import make_engine
+    from nas.owndata import from_config
     from nas.plugins import load_all
     from nas.progress import stderr_log
 
@@ -430,9 +422,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = dataclasses.replace(base, **{k: v for k, v in data.items() if k != "name"}, name=data["name"])
     load_all(cfg.plugins)
     preflight(cfg)
-    splits = load_dataset(
-        cfg.dataset, cfg.data_dir, download=cfg.download, seed=cfg.seed, image_size=cfg.image_size, limit=cfg.limit
-    )
+    splits = from_config(cfg)
     info = DataInfo.of(splits)
     make_space(cfg, info).validate(genotype)
     root = Path(args.results_dir) / cfg.name

@@ -40,7 +40,6 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -161,26 +160,6 @@ Loader = Callable[[str | None, Path, bool, int | None], _Pool]
 # ------------------------------------------------------------------ entry point
 
 
-DatasetFn = Callable[[Path], Any]
-_REGISTERED: dict[str, DatasetFn] = {}  # datasets registered by plugins (`register_dataset`)
-
-
-def register_dataset(name: str, fn: DatasetFn) -> None:
-    """Make `load_dataset(name)` (and ``--dataset name``) call ``fn(data_dir)``.
-
-    ``fn`` returns what `nas.dataset` takes as its first argument: a `DataSplits`, a dict of
-    train/val/test (x, y) pairs, an (x, y) pair, or an in-memory torch Dataset. The validation split is
-    carved from the config's ``val_fraction`` and ``seed`` when it does not give one.
-    """
-    if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", name):
-        raise DataError(f"dataset name must be lowercase letters, digits and '_', got {name!r}")
-    if name in _LOADERS:
-        raise DataError(f"dataset {name!r} is built in; register yours under another name")
-    if not callable(fn):
-        raise DataError(f"register_dataset({name!r}, fn): fn must be callable, got {type(fn).__name__}")
-    _REGISTERED[name] = fn
-
-
 def load_dataset(
     name: str = DEFAULT_DATASET,
     data_dir: str | Path | None = None,
@@ -193,12 +172,6 @@ def load_dataset(
 ) -> DataSplits:
     """Load a dataset by name (see `DATASETS`) and split it into train / val / test."""
     _check_options(val_fraction, image_size, limit)
-    if isinstance(name, str) and name in _REGISTERED:
-        from nas.owndata import dataset
-
-        if image_size is not None or limit is not None:
-            raise DataError(f"dataset {name!r} is a registered one: image_size and limit do not apply to it")
-        return dataset(_REGISTERED[name](resolve_data_dir(data_dir)), val_fraction=val_fraction, seed=seed, name=name)
     base, arg = _parse_name(name)
     pool = _LOADERS[base](arg, resolve_data_dir(data_dir), download, image_size)
     train_x, train_y = pool.train_x, pool.train_y
@@ -265,8 +238,7 @@ def _parse_name(name: str) -> tuple[str, str | None]:
                 f"dataset {name!r} is data a search was given from Python; pass it again there: "
                 "nas.Search.resume(DIR, data=...)"
             )
-        known = ", ".join([*DATASETS, *sorted(_REGISTERED)])
-        raise DataError(f"unknown dataset {name!r}; expected one of: {known}")
+        raise DataError(f"unknown dataset {name!r}; expected one of: {', '.join(DATASETS)}, or one a plugin registers")
     if sep and base not in ("imagefolder", "synthetic"):
         raise DataError(f"dataset {base!r} takes no ':' argument, got {name!r}")
     return base, arg if sep else None

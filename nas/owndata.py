@@ -20,16 +20,54 @@ the built-in datasets do: numpy arrays in the object store, mapped without a cop
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from nas.data import DataError, DataSplits, _channel_stats, _stratified_split
+from nas.data import _LOADERS, DataError, DataSplits, _channel_stats, _stratified_split, load_dataset, resolve_data_dir
 
 SPLITS = ("train", "val", "test")
 DEFAULT_NAME = "user:arrays"
+DatasetFn = Callable[[Path], Any]
+_REGISTERED: dict[str, DatasetFn] = {}  # datasets registered by plugins (`register_dataset`)
+
+
+def register_dataset(name: str, fn: DatasetFn) -> None:
+    """Make ``--dataset name`` (and a config's ``dataset: name``) call ``fn(data_dir)``.
+
+    ``fn`` returns what `dataset` takes as its first argument: a `DataSplits`, a dict of train/val/test
+    (x, y) pairs, an (x, y) pair, or an in-memory torch Dataset. The validation split is carved with the
+    config's ``val_fraction`` and ``seed`` when it does not give one.
+    """
+    if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+        raise DataError(f"dataset name must be lowercase letters, digits and '_', got {name!r}")
+    if name in _LOADERS:
+        raise DataError(f"dataset {name!r} is built in; register yours under another name")
+    if not callable(fn):
+        raise DataError(f"register_dataset({name!r}, fn): fn must be callable, got {type(fn).__name__}")
+    _REGISTERED[name] = fn
+
+
+def from_config(cfg: Any) -> DataSplits:
+    """The dataset a `SearchConfig` names: one a plugin registered, or a built-in one (`load_dataset`)."""
+    if cfg.dataset in _REGISTERED:
+        if cfg.image_size is not None or cfg.limit is not None:
+            raise DataError(f"dataset {cfg.dataset!r} is a registered one: image_size and limit do not apply to it")
+        given = _REGISTERED[cfg.dataset](resolve_data_dir(cfg.data_dir))
+        return dataset(given, val_fraction=cfg.val_fraction, seed=cfg.seed, name=cfg.dataset)
+    return load_dataset(
+        cfg.dataset,
+        cfg.data_dir,
+        download=cfg.download,
+        val_fraction=cfg.val_fraction,
+        seed=cfg.seed,
+        image_size=cfg.image_size,
+        limit=cfg.limit,
+    )
 
 
 def dataset(

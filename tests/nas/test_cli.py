@@ -30,7 +30,7 @@ def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
         (["search", "--dataset", "imagenet"], "unknown dataset 'imagenet'"),
         (["search", "--dataset", "cifar10", "--data-dir", "/nonexistent/data"], "cifar10: no CIFAR-10 files"),
         (["search", "--dataset", "imagefolder:/no/such/folder"], "/no/such/folder"),
-        (["search", "--objectives", "val_acc,speed"], "objectives must be from val_acc, params, flops"),
+        (["search", "--objectives", "val_acc,speed"], "unknown objective 'speed'; objectives: val_acc, params, flops"),
         (["search", "--name", "../escape"], "name must be letters, digits"),
         (["search", "--init", "resnet9000", "--trials", "1"], "unknown zoo architecture 'resnet9000'"),
         (["search", "--init", "/no/such/genotype.json", "--trials", "1"], "--init /no/such/genotype.json: cannot"),
