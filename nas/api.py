@@ -219,7 +219,7 @@ class Search:
         progress: bool | Log = True,
         **options: Any,
     ) -> None:
-        _check_train_fn(train_fn)
+        check_train_fn(train_fn)
         given = _options(config, options)
         self.train_fn, self.log = train_fn, _log(progress)
         self.cfg, self.data = _config_and_data(given, data, train_fn)
@@ -258,9 +258,13 @@ class Search:
                 f"resume {root}: {fixed[0]} cannot change on resume (the recorded trials were made with the saved "
                 f"value); options that may: {', '.join(RESUME_OVERRIDES)}"
             )
-        _check_train_fn(train_fn)
+        check_train_fn(train_fn)
         if saved.train_fn and train_fn is None:
-            raise ConfigError(f"resume {root}: this search trains with train_fn {saved.train_fn}; pass it again")
+            from nas.plugins import resolvable, train_fn_from
+
+            if not resolvable(saved.train_fn):
+                raise ConfigError(f"resume {root}: this search trains with train_fn {saved.train_fn}; pass it again")
+            train_fn = train_fn_from(saved.train_fn)  # a CLI search's --train-fn FILE.py:NAME
         if train_fn is not None and not saved.train_fn:
             raise ConfigError(f"resume {root}: this search trained with the built-in trainer; leave train_fn out")
         self = cls.__new__(cls)
@@ -421,7 +425,7 @@ def _config_and_data(
     from nas.owndata import dataset, from_config
 
     given = dict(given)
-    if train_fn is not None:
+    if train_fn is not None and not resuming:
         given["train_fn"] = _qualified(train_fn)
     cfg = SearchConfig.from_dict(given)
     plugins.load_all(cfg.plugins)
@@ -441,14 +445,21 @@ def _config_and_data(
             if not name_given:
                 given.pop("name", None)
             cfg = SearchConfig.from_dict(given)
-    if train_fn is None and not splits.labelled:
-        raise DataError(
-            "data: the built-in trainer needs integer class labels (N,); pass train_fn= to train on other targets"
-        )
+    check_data(splits, train_fn)
     return cfg, splits
 
 
-def _check_train_fn(train_fn: Any) -> None:
+def check_data(data: DataSplits, train_fn: Any) -> None:
+    """The built-in trainer needs class labels; a train_fn takes any targets."""
+    from nas.data import DataError
+
+    if train_fn is None and not data.labelled:
+        raise DataError(
+            "data: the built-in trainer needs integer class labels (N,); pass train_fn= to train on other targets"
+        )
+
+
+def check_train_fn(train_fn: Any) -> None:
     """A train_fn must be callable with (model, data, config, report); checked before anything is written."""
     if train_fn is None:
         return

@@ -157,6 +157,15 @@ SEARCH_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
         "train.compile",
         {"action": "store_true", "default": None, "help": "torch.compile each trial's model"},
     ),
+    "--train-fn": (
+        "train_fn",
+        {
+            "metavar": "FILE.py:NAME",
+            "help": "train each trial with your function NAME(model, data, config, report) -> {metric: number} "
+            "from FILE.py instead of the built-in trainer (README: From Python); objectives may name its "
+            "metrics (--objectives my_metric:max,params). Code, run as you: only name files you trust",
+        },
+    ),
     "--plugin": (
         "plugins",
         {
@@ -252,6 +261,10 @@ def search_config(args: argparse.Namespace):
         data["name"] = args.name
     if isinstance(data.get("plugins"), list):  # saved absolute: a resume from another folder still finds them
         data["plugins"] = [str(Path(p).expanduser().resolve()) for p in data["plugins"]]
+    if isinstance(data.get("train_fn"), str) and data["train_fn"]:
+        from nas.plugins import train_fn_spec
+
+        data["train_fn"] = train_fn_spec(data["train_fn"])
     return SearchConfig.from_dict(data)
 
 
@@ -320,7 +333,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     """`launch.py search`: a thin caller of `nas.api.drive`, which the Python API shares."""
     from nas import api
     from nas.owndata import from_config
-    from nas.plugins import load_all
+    from nas.plugins import load_all, resolvable, train_fn_from
 
     if args.resume:  # the saved config, with only the run-time options given explicitly
         import json
@@ -335,7 +348,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             raise UsageError(f"--resume {root}: no search there (no config.json)") from None
         except (OSError, ValueError) as e:  # a file for a folder, or a config.json that is not JSON
             raise UsageError(f"--resume {root}: cannot read its config.json ({one_line(e)})") from None
-        if saved.train_fn:
+        if saved.train_fn and not resolvable(saved.train_fn):
             raise UsageError(
                 f"--resume {root}: this search trains with its own train_fn ({saved.train_fn}), given from Python; "
                 f"resume it there: nas.Search.resume({str(root)!r}, train_fn=...).run()"
@@ -345,10 +358,13 @@ def cmd_search(args: argparse.Namespace) -> int:
         cfg, notes = search_config(args), []
         root = Path(args.results_dir) / cfg.name
     load_all(cfg.plugins)
+    train_fn = train_fn_from(cfg.train_fn) if cfg.train_fn else None
+    api.check_train_fn(train_fn)
     api.preflight(cfg)
     data = from_config(cfg)
+    api.check_data(data, train_fn)
     api.check_user_ops(cfg, data)
-    outcome = api.drive(cfg, root, data, resume=bool(args.resume), notes=tuple(notes))
+    outcome = api.drive(cfg, root, data, resume=bool(args.resume), train_fn=train_fn, notes=tuple(notes))
     for note in outcome.notes:
         print(f"{note} in {root}; `python launch.py search --resume {root}` finishes writing them", file=sys.stderr)
     if not outcome.recorded:  # stopped before a single trial was recorded: the folder went with it

@@ -76,6 +76,8 @@ class SearchState:
         try:
             with self.folder.storage_errors():
                 self.cfg = settle_config(self.folder, cfg, resume)
+                if resume and self.folder.data.exists():
+                    _check_same_data(self.folder.read_data_info(), info)
                 self.folder.write_data_info(info)
                 self.space = make_space(self.cfg, info)
                 self.record = Record.open(self.folder.record)
@@ -227,3 +229,19 @@ class SearchState:
             self.folder.remove()  # leaves nothing behind: the same command can run again
             return
         self.close(final=exc[0] is None)
+
+
+def _check_same_data(saved: DataInfo, given: DataInfo) -> None:
+    """A resumed search trains on data of the shape its recorded trials had (SearchError otherwise)."""
+
+    def shape(i: DataInfo) -> str:
+        return f"{i.in_channels}x{i.input_size[0]}x{i.input_size[1]} images, {i.num_classes} outputs"
+
+    if (saved.in_channels, saved.num_classes, tuple(saved.input_size)) != (
+        given.in_channels,
+        given.num_classes,
+        tuple(given.input_size),
+    ):
+        raise SearchError(
+            f"the data differs from the data this search was made with ({shape(saved)}; given {shape(given)})"
+        )

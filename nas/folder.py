@@ -179,7 +179,8 @@ def _lock(root: Path, resume: bool) -> int:
         raise SearchError(f"--resume {root}: no search there (no {Layout.CONFIG})")
     if not resume and root.exists() and any(p.name != ".lock" for p in root.iterdir()):
         raise SearchError(
-            f"results folder {root} already exists; pass --resume {root} to continue it, or choose another --name"
+            f"results folder {root} already exists; pass --resume {root} to continue it (from Python: "
+            f"nas.Search.resume({str(root)!r})), or choose another --name"
         )
     try:
         root.mkdir(parents=True, exist_ok=True)

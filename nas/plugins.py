@@ -68,6 +68,30 @@ def load_all(paths: Iterable[str]) -> None:
         load(path)
 
 
+def train_fn_spec(spec: str) -> str:
+    """``FILE.py:NAME`` with the file's path made absolute (what config.json keeps, so a resume finds it)."""
+    path, sep, name = spec.rpartition(":")
+    if not sep or not path.endswith(".py") or not name.isidentifier():
+        raise PluginError(f"--train-fn {spec}: expected FILE.py:FUNCTION, e.g. my_training.py:train")
+    return f"{Path(path).expanduser().resolve()}:{name}"
+
+
+def train_fn_from(spec: str) -> Any:
+    """The training function a ``FILE.py:NAME`` spec names (the file is loaded as a plugin)."""
+    path, _, name = spec.rpartition(":")
+    module = load(path)
+    fn = getattr(module, name, None)
+    if not callable(fn):
+        raise PluginError(f"--train-fn {spec}: {path} defines no function {name!r}")
+    return fn
+
+
+def resolvable(spec: str) -> bool:
+    """Whether a saved train_fn spec names a file (the CLI's ``--train-fn``), not a function given from Python."""
+    path, sep, name = spec.rpartition(":")
+    return bool(sep) and path.endswith(".py") and name.isidentifier()
+
+
 def user_ops() -> list[OpSpec]:
     """The ops registered outside nasgraph (a notebook, a plugin, a module of yours), by name."""
     return [REGISTRY[n] for n in sorted(set(REGISTRY) - BUILTIN_OPS)]
@@ -79,11 +103,12 @@ class Shipment:
 
     ops: list[OpSpec] = field(default_factory=list)
     train_fn: Any = None
+    objective: tuple[str, str] = ("val_acc", "max")  # what the trial reports to Tune as its score (ASHA's metric)
 
     @classmethod
-    def gather(cls, train_fn: Any = None) -> Shipment:
+    def gather(cls, train_fn: Any = None, objective: tuple[str, str] = ("val_acc", "max")) -> Shipment:
         """The user's ops and train_fn, their modules marked to be pickled by value (see the module docstring)."""
-        shipment = cls(user_ops(), train_fn)
+        shipment = cls(user_ops(), train_fn, objective)
         by_value(shipment.objects())
         return shipment
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from nas import results
+from nas import objectives, results
 
 
 def op_mix(genotype_json: str, top: int = 3) -> str:
@@ -19,35 +19,45 @@ def op_mix(genotype_json: str, top: int = 3) -> str:
 
 
 def summary(paths: str | Path | list, top: int = 10) -> str:
-    """Trials by status, best accuracy, and the Pareto front (val_acc max, params min) as a table."""
+    """Trials by status, the best trial, and the Pareto front as a table: (val_acc max, params min), or the
+    search's own objectives when they name its train_fn's metrics (read from one folder's config.json)."""
     df = results.load(paths)
     if df.empty:
         return "no trials recorded yet"
+    senses = _front(paths)
+    first = next(iter(senses))
     lines = []
     for search, part in df.groupby("search", sort=False):
         counts = part["status"].value_counts()
         lines.append(f"search {search}: {len(part)} rows (" + ", ".join(f"{k} {v}" for k, v in counts.items()) + ")")
-        ok = part[part["status"] == "ok"]
-        if ok.empty:
+        front = results.pareto_front(part, senses)
+        if front.empty:
             lines.append("  no successful trials")
             continue
-        best = ok.loc[ok["val_acc"].idxmax()]
+        best = front.iloc[0]
+        test = f" (test {best['test_acc']:.4f})" if first == "val_acc" and pd.notna(best["test_acc"]) else ""
         lines.append(
-            f"  best val_acc {best['val_acc']:.4f} (test {best['test_acc']:.4f}) trial {best['trial_id']}, "
+            f"  best {first} {best[first]:.4f}{test} trial {best['trial_id']}, "
             f"{int(best['params']):,} params, {int(best['flops']):,} FLOPs"
         )
-        front = results.pareto_front(part).head(top)
-        table = pd.DataFrame(
-            {
-                "trial": front["trial_id"],
-                "val_acc": front["val_acc"].round(4),
-                "test_acc": front["test_acc"].round(4),
-                "params": front["params"],
-                "flops": front["flops"],
-                "ops": [op_mix(g) for g in front["genotype"]],
-            }
-        )
-        lines.append(f"  Pareto front (val_acc max, params min), {len(results.pareto_front(part))} trials:")
-        lines.extend("    " + ln for ln in table.to_string(index=False).splitlines())
+        shown = front.head(top)
+        columns = {"trial": shown["trial_id"]} | {k: shown[k].round(4) for k in senses if k not in ("params", "flops")}
+        if "test_acc" not in columns and shown["test_acc"].notna().any():
+            columns["test_acc"] = shown["test_acc"].round(4)
+        columns |= {"params": shown["params"], "flops": shown["flops"], "ops": [op_mix(g) for g in shown["genotype"]]}
+        described = ", ".join(f"{k} {v}" for k, v in senses.items())
+        lines.append(f"  Pareto front ({described}), {len(front)} trials:")
+        lines.extend("    " + ln for ln in pd.DataFrame(columns).to_string(index=False).splitlines())
     lines.append(f"results: {', '.join(str(p) for p in ([paths] if isinstance(paths, str | Path) else paths))}")
     return "\n".join(lines)
+
+
+def _front(paths: str | Path | list) -> dict[str, str]:
+    """The front of one results folder's search (`nas.objectives.front`); `FRONT` for several or none."""
+    if isinstance(paths, str | Path):
+        try:
+            saved = json.loads((Path(paths) / "config.json").read_text())
+            return objectives.front(saved.get("objectives") or ())
+        except (OSError, ValueError, TypeError):
+            pass
+    return dict(objectives.FRONT)

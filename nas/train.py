@@ -225,7 +225,7 @@ def _own_training(
     """
     torch.manual_seed(seed)
     random.seed(seed)
-    deadline = started + cfg.max_seconds if cfg.max_seconds else math.inf
+    deadline = math.inf  # set when train_fn starts, as the built-in trainer's is when its first epoch does
     reported: dict[str, Any] = {}
 
     def checked_report(values: Mapping[str, Any]) -> None:
@@ -240,6 +240,7 @@ def _own_training(
     state = None
     try:
         model = ss.build(genotype, data.in_channels, data.num_classes).to(device)
+        deadline = time.perf_counter() + cfg.max_seconds if cfg.max_seconds else math.inf
         context = TrialContext(cfg, seed, device, genotype, deadline)
         returned = train_fn(model, data, context, checked_report)
         try:

@@ -88,6 +88,7 @@ WEIGHTS_FILE = "weights.safetensors"
 HANG_BACKSTOP_S = 30.0  # faulthandler ends a worker this long after the hang limit if the watchdog could not
 HANG_POLL_S = 0.2  # how often the trainable looks at its training thread
 EXIT_HUNG_WORKER = 75  # exit status of a worker process that ends itself because it holds a hung trial
+SCORE = "score"  # Tune's metric: the first front objective, larger is better (`_packed`)
 SEGMENT_TRIALS = 500  # trials per Tune experiment: Tune keeps each experiment's trials in memory (see RayEngine)
 
 
@@ -173,7 +174,7 @@ class NasSearcher(Searcher):
     """Tune Searcher whose suggestions come from a SearchState (controller + dedupe + constraints)."""
 
     def __init__(self, state: SearchState, engine: Engine, limit: int | None = None):
-        super().__init__(metric="val_acc", mode="max")
+        super().__init__(metric=SCORE, mode="max")
         self.state, self.engine = state, engine
         self.left = limit  # suggestions this experiment may still make (None: no limit)
 
@@ -339,12 +340,12 @@ def _trainable(config: dict[str, Any], data=None, train_cfg=None, shipment=None)
             return  # the final report carries the last epoch (reported twice, ASHA would stop it at max_t first)
         reporting.set()  # waiting for the driver is not hanging
         try:
-            tune.report(_packed(metrics | where, final=False))
+            tune.report(_packed(metrics | where, shipment.objective, final=False))
         finally:
             reporting.clear()
 
     result, hung = _watched(genotype, data, train_cfg, config["seed"], report, reporting, shipment.train_fn)
-    final = _packed(result.metrics | where, status=result.status, final=True)
+    final = _packed(result.metrics | where, shipment.objective, status=result.status, final=True)
     if hung:
         _retire(final)
     if result.state_dict is None:
@@ -377,16 +378,21 @@ def _unshipped(shipped: dict[str, Any]):
         return DataSplits(**{k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in shipped.items()})
 
 
-def _packed(metrics: dict[str, Any], **flags: Any) -> dict[str, Any]:
+def _packed(metrics: dict[str, Any], objective: tuple[str, str] = ("val_acc", "max"), **flags: Any) -> dict[str, Any]:
     """A trial's report to Tune: what ASHA and the callbacks read, and the metrics as one JSON string.
 
-    Tune's driver keeps running statistics (min, max, mean, last-5 and last-10 averages) of every
-    numeric key of every result of every trial of an experiment; one string instead of a dozen numbers
-    keeps that memory, and the time to update it, per trial small.
+    Tune's metric (`SCORE`, what ASHA compares) is the search's first front objective, turned so that
+    larger is better: val_acc, or a train_fn's own metric. Tune's driver keeps running statistics (min,
+    max, mean, last-5 and last-10 averages) of every numeric key of every result of every trial of an
+    experiment; one string instead of a dozen numbers keeps that memory, and the time to update it, per
+    trial small.
     """
-    val_acc = metrics.get("val_acc")
+    name, sense = objective
+    value = metrics.get(name)
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        value = math.nan  # every result must have Tune's metric
     return {
-        "val_acc": math.nan if val_acc is None else val_acc,  # Tune's metric: every result must have it
+        SCORE: value if sense == "max" else -value,
         "epochs": metrics.get("epochs") or 0,
         "metrics": json.dumps(metrics, default=str),
     } | flags
@@ -460,7 +466,7 @@ class RayEngine(Engine):
             _trainable,
             data=_shippable(self.data),
             train_cfg=trial_train_config(cfg),
-            shipment=Shipment.gather(self.train_fn),
+            shipment=Shipment.gather(self.train_fn, next(iter(cfg.front_senses().items()))),
         )
         trainable = tune.with_resources(trainable, {"cpu": cfg.cpus_per_trial, "gpu": cfg.gpus_per_trial})
         quiet = [logging.getLogger(n) for n in ("ray.tune", "ray.train", "ray.air")]
@@ -493,7 +499,7 @@ def _tuner(state: SearchState, engine: Engine, trainable, segment: int) -> tune.
     return tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(
-            metric="val_acc",
+            metric=SCORE,
             mode="max",
             search_alg=NasSearcher(state, engine, limit=SEGMENT_TRIALS),
             scheduler=scheduler,

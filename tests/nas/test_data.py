@@ -507,7 +507,7 @@ def test_data_dir_default_and_env(tmp_path: Path, monkeypatch) -> None:
 
 
 def test_datasplits_validates_itself(digits: DataSplits) -> None:
-    with pytest.raises(DataError, match="val_x must be uint8"):
+    with pytest.raises(DataError, match="splits have different image dtypes"):
         DataSplits(
             "bad",
             digits.train_x,
