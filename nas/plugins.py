@@ -106,10 +106,13 @@ class Shipment:
     objective: tuple[str, str] = ("val_acc", "max")  # what the trial reports to Tune as its score (ASHA's metric)
 
     @classmethod
-    def gather(cls, train_fn: Any = None, objective: tuple[str, str] = ("val_acc", "max")) -> Shipment:
-        """The user's ops and train_fn, their modules marked to be pickled by value (see the module docstring)."""
+    def gather(
+        cls, pickler: ModuleType, train_fn: Any = None, objective: tuple[str, str] = ("val_acc", "max")
+    ) -> Shipment:
+        """The user's ops and train_fn, their modules marked to be pickled by value by `pickler` (the
+        cloudpickle the engine serializes with: Ray's own copy for Ray) -- see the module docstring."""
         shipment = cls(user_ops(), train_fn, objective)
-        by_value(shipment.objects())
+        by_value(shipment.objects(), pickler)
         return shipment
 
     def objects(self) -> list[Any]:
@@ -124,17 +127,15 @@ class Shipment:
             REGISTRY.setdefault(spec.name, spec)
 
 
-def by_value(objects: Sequence[Any]) -> None:
-    """Have cloudpickle ship the modules these objects come from by value, unless they are nasgraph's own,
-    the standard library's or installed packages (``__main__`` is always by value)."""
-    import cloudpickle
-
+def by_value(objects: Sequence[Any], pickler: ModuleType) -> None:
+    """Have `pickler` (a cloudpickle) ship the modules these objects come from by value, unless they are
+    nasgraph's own, the standard library's or installed packages (``__main__`` is always by value)."""
     for obj in objects:
         module = sys.modules.get(getattr(obj, "__module__", None) or "")
         if module is None or module.__name__ == "__main__" or not _users(module):
             continue
         try:
-            cloudpickle.register_pickle_by_value(module)
+            pickler.register_pickle_by_value(module)
         except ValueError:  # a module cloudpickle cannot ship by value: it goes by reference
             continue
 

@@ -466,7 +466,7 @@ class RayEngine(Engine):
             _trainable,
             data=_shippable(self.data),
             train_cfg=trial_train_config(cfg),
-            shipment=Shipment.gather(self.train_fn, next(iter(cfg.front_senses().items()))),
+            shipment=Shipment.gather(ray.cloudpickle, self.train_fn, next(iter(cfg.front_senses().items()))),
         )
         trainable = tune.with_resources(trainable, {"cpu": cfg.cpus_per_trial, "gpu": cfg.gpus_per_trial})
         quiet = [logging.getLogger(n) for n in ("ray.tune", "ray.train", "ray.air")]

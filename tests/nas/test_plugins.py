@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from nas.record import Record
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -161,3 +163,33 @@ def test_a_plugin_that_fails_to_import_is_one_line_and_writes_nothing(tmp_path):
     assert not (tmp_path / "r").exists()
     missing = run_cli("search", "--plugin", "nope.py", "--results-dir", str(tmp_path / "r"), cwd=tmp_path)
     assert missing.returncode == 2 and f"--plugin {tmp_path / 'nope.py'}: not a Python file" in missing.stderr
+
+
+@pytest.mark.slow
+def test_ray_workers_get_a_plugin_files_op_and_train_fn_by_value(tmp_path):
+    """The plugin module exists only in the driver (a name made from its path): workers must receive it."""
+    plugin = tmp_path / "my_ops.py"
+    plugin.write_text(PLUGIN)
+    args = ["--engine", "ray", "--concurrency", "2", "--epochs", "1", "--ops", "gated_conv", "--wirings", "chain"]
+    proc = run_cli(
+        "search",
+        "--plugin",
+        str(plugin),
+        "--train-fn",
+        f"{plugin}:train",
+        "--objectives",
+        "kacc:max,params",
+        "--dataset",
+        "small_digits",
+        "--trials",
+        "2",
+        *args,
+        "--results-dir",
+        str(tmp_path),
+        "--name",
+        "r",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = Record.open(tmp_path / "r").rows()
+    assert len(rows) == 2 and all(r["status"] == "ok" and r["kacc"] > 0 and r.get("node") for r in rows), rows
