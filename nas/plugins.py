@@ -16,13 +16,14 @@ reference and must be installed on every node, as any dependency of a trial is.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import importlib.util
 import inspect
 import sys
 import sysconfig
 import textwrap
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -109,17 +110,11 @@ class Shipment:
     def gather(
         cls, pickler: ModuleType, train_fn: Any = None, objective: tuple[str, str] = ("val_acc", "max")
     ) -> Shipment:
-        """The user's ops and train_fn, their modules marked to be pickled by value by `pickler` (the
-        cloudpickle the engine serializes with: Ray's own copy for Ray) -- see the module docstring."""
-        shipment = cls(user_ops(), train_fn, objective)
-        by_value(shipment.objects(), pickler)
-        return shipment
-
-    def objects(self) -> list[Any]:
-        found: list[Any] = [self.train_fn] if self.train_fn is not None else []
-        for spec in self.ops:
-            found += [spec.factory, spec.spatial, spec.upsample, spec.out_width, spec.check]
-        return [o for o in found if o is not None]
+        """The user's ops and train_fn, with every module of the user's marked to be pickled by value by
+        `pickler` (the cloudpickle the engine serializes with: Ray's own copy for Ray); see the module
+        docstring."""
+        by_value(pickler)
+        return cls(user_ops(), train_fn, objective)
 
     def install(self) -> None:
         """Register the shipped ops in this (worker) process, where they are not yet known."""
@@ -127,12 +122,12 @@ class Shipment:
             REGISTRY.setdefault(spec.name, spec)
 
 
-def by_value(objects: Sequence[Any], pickler: ModuleType) -> None:
-    """Have `pickler` (a cloudpickle) ship the modules these objects come from by value, unless they are
-    nasgraph's own, the standard library's or installed packages (``__main__`` is always by value)."""
-    for obj in objects:
-        module = sys.modules.get(getattr(obj, "__module__", None) or "")
-        if module is None or module.__name__ == "__main__" or not _users(module):
+def by_value(pickler: ModuleType) -> None:
+    """Have `pickler` (a cloudpickle) ship every loaded module of the user's by value: plugin files, a
+    notebook's own modules and the helpers they import. nasgraph's own modules, the standard library's
+    and installed packages go by reference (``__main__`` is always by value)."""
+    for name, module in list(sys.modules.items()):
+        if module is None or name == "__main__" or not _users(module):
             continue
         try:
             pickler.register_pickle_by_value(module)
@@ -142,13 +137,20 @@ def by_value(objects: Sequence[Any], pickler: ModuleType) -> None:
 
 def _users(module: ModuleType) -> bool:
     """Whether a module is the user's own code (not nasgraph's, the standard library's or installed)."""
-    if module.__name__.split(".")[0] in OWN_PACKAGES:
+    if not isinstance(module, ModuleType) or module.__name__.split(".")[0] in OWN_PACKAGES:
         return False
     origin = getattr(module, "__file__", None)
-    if not origin:
+    if not isinstance(origin, str) or not Path(origin).is_absolute():  # built in, or a namespace object
         return False
-    installed = {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
-    return not any(Path(origin).resolve().is_relative_to(Path(p).resolve()) for p in installed)
+    resolved = Path(origin).resolve()
+    return not any(resolved.is_relative_to(p) for p in _installed_all())
+
+
+@functools.cache
+def _installed_all() -> tuple[Path, ...]:
+    """Where the standard library and installed packages live."""
+    paths = sysconfig.get_paths()
+    return tuple({Path(paths[k]).resolve() for k in ("stdlib", "platstdlib", "purelib", "platlib")})
 
 
 def check_ops(names: Iterable[str], input_size: tuple[int, int]) -> None:

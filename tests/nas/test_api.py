@@ -344,3 +344,24 @@ def test_an_interrupted_search_stops_cleanly_and_resumes_from_python(tmp_path):
     assert "rows 4" in resumed.stdout
     rows = Record.open(tmp_path / "nb").rows()
     assert [r["trial_id"] for r in rows] == [f"{i:05d}" for i in range(1, 5)] and {r["status"] for r in rows} == {"ok"}
+
+
+def test_every_module_of_the_users_goes_to_ray_workers_by_value_and_nothing_installed(tmp_path, monkeypatch):
+    (tmp_path / "my_helpers_for_test.py").write_text("def gate(x):\n    return x\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import my_helpers_for_test  # noqa: F401 -- a module beside a notebook, imported by the user's op
+
+    class Recorder:
+        def __init__(self):
+            self.modules = []
+
+        def register_pickle_by_value(self, module):
+            self.modules.append(module.__name__)
+
+    from nas.plugins import by_value
+
+    recorder = Recorder()
+    by_value(recorder)
+    assert "my_helpers_for_test" in recorder.modules
+    assert not [m for m in recorder.modules if m.split(".")[0] in ("nas", "searchspace", "torch", "json", "numpy")]
+    sys.modules.pop("my_helpers_for_test")
