@@ -68,6 +68,7 @@ def drive(
     train_fn: Any = None,
     notes: tuple[str, ...] = (),
     log: Log = stderr_log,
+    engine: Engine | None = None,
 ) -> Outcome:
     """Run a search to its end or to a stop signal, recording every trial; what the CLI and `Search` share.
 
@@ -80,7 +81,7 @@ def drive(
 
     outcome = Outcome(root, trials=cfg.trials)
     state: SearchState | None = None
-    stop = StopSignals(make_engine(cfg, data, train_fn))
+    stop = StopSignals(engine or make_engine(cfg, data, train_fn))
     try:
         with SearchState(cfg, root, DataInfo.of(data), resume=resume, log=log) as state:
             for note in notes:  # the resume is under way (its folder opened): say what it changed
@@ -224,6 +225,7 @@ class Search:
         self.train_fn, self.log = train_fn, _log(progress)
         self.cfg, self.data = _config_and_data(given, data, train_fn)
         self.root = Path(results_dir) / self.cfg.name
+        self._engine: Engine | None = None  # while run() runs: what stop() asks
         self.resuming = False
         self.notes: tuple[str, ...] = ()
         self.outcome: Outcome | None = None
@@ -270,7 +272,7 @@ class Search:
         self = cls.__new__(cls)
         self.train_fn, self.log = train_fn, _log(progress)
         self.cfg, self.data = _config_and_data(saved.to_dict() | options, data, train_fn, resuming=True)
-        self.root, self.resuming, self.outcome = root, True, None
+        self.root, self.resuming, self.outcome, self._engine = root, True, None, None
         changed = {k: v for k, v in options.items() if getattr(saved, k) != getattr(self.cfg, k)}
         self.notes = tuple(f"resume: {k} {getattr(saved, k)!r} -> {getattr(self.cfg, k)!r}" for k in changed)
         return self
@@ -278,18 +280,24 @@ class Search:
     def run(self) -> pd.DataFrame:
         """Train until the budget is spent or a stop; the trials recorded so far, as `nas.results.load` gives."""
         from nas import results
+        from nas.engines import make_engine
 
         preflight(self.cfg)
         check_user_ops(self.cfg, self.data)
-        self.outcome = drive(
-            self.cfg,
-            self.root,
-            self.data,
-            resume=self.resuming,
-            train_fn=self.train_fn,
-            notes=self.notes,
-            log=self.log,
-        )
+        self._engine = make_engine(self.cfg, self.data, self.train_fn)
+        try:
+            self.outcome = drive(
+                self.cfg,
+                self.root,
+                self.data,
+                resume=self.resuming,
+                train_fn=self.train_fn,
+                notes=self.notes,
+                log=self.log,
+                engine=self._engine,
+            )
+        finally:
+            self._engine = None
         if not self.outcome.recorded:
             self.log("stopped before any trial was recorded; nothing was written")
             import pandas as pd
@@ -305,6 +313,13 @@ class Search:
                 f"{', train_fn=...' if self.cfg.train_fn else ''}).run()"
             )
         return self.results()
+
+    def stop(self) -> None:
+        """Ask a running search to stop (from another thread, a callback, a train_fn): no new trials start;
+        Ray stops the running ones, the local engine lets its current trial finish. `run` then returns."""
+        engine = getattr(self, "_engine", None)
+        if engine is not None:
+            engine.stop()
 
     def results(self) -> pd.DataFrame:
         """The recorded trials (`nas.results.load`)."""

@@ -163,6 +163,24 @@ def test_resume_from_python_continues_and_refuses_what_would_change_the_trials(t
     assert json.loads((first.root / "config.json").read_text())["trials"] == 4
 
 
+def test_stop_from_a_train_fn_ends_the_search_after_that_trial_and_resume_finishes_it(tmp_path, arrays):
+    box = {}
+
+    def stops_on_the_second(model, data, config, report):
+        if len(box.setdefault("calls", [])) == 1:
+            box["search"].stop()  # e.g. a callback that decides the budget is spent
+        box["calls"].append(config.seed)
+        return {"val_acc": 0.5}
+
+    box["search"] = s = nas.Search(
+        QUICK | {"trials": 5}, data=arrays, train_fn=stops_on_the_second, results_dir=tmp_path, progress=False
+    )
+    df = s.run()
+    assert len(df) == 2 and not s.finished and s.outcome.dispatched == 2  # the stopping trial still finished
+    df = s.run()  # run() again continues the same folder
+    assert len(df) == 5 and s.finished
+
+
 def test_failures_inside_train_fn_are_results_and_broken_contracts_stop_with_nothing_written(tmp_path, arrays):
     calls = []
 
