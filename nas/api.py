@@ -54,9 +54,10 @@ class Outcome:
 
     @property
     def exit_code(self) -> int:
-        if self.finished:
-            return 0
-        return 143 if self.signum == signal.SIGTERM else 130
+        """0 for a finished search that no signal touched; 143 after SIGTERM, 130 after Ctrl-C (or a stop)."""
+        if self.signum == signal.SIGTERM:
+            return 143
+        return 0 if self.finished and self.signum is None else 130
 
 
 def drive(

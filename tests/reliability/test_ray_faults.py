@@ -40,27 +40,23 @@ def search(tmp_path: Path, cluster, trials: int, *extra: str, config: str = ""):
 
 
 def test_worker_killed_mid_trial_is_retried_and_failing_trials_are_recorded(tmp_path, ray_cluster):
-    # trials 1, 3 and 4 raise in their first step (fault_rate 0.3 over the trial seeds); the others train 60 epochs
+    # trials 1, 3 and 4 raise in their first step (fault_rate 0.3 over the trial seeds); the others train 100 epochs
     config = "train:\n  fault: raise\n  fault_rate: 0.3\n"
     raising = {"00001", "00003", "00004"}
-    with search(tmp_path, ray_cluster, 6, "--epochs", "60", config=config) as d:  # (QUICK's --epochs 1 overridden)
-        seen: dict[int, float] = {}  # worker pid -> when it was first seen training
+    with search(tmp_path, ray_cluster, 6, "--epochs", "100", config=config) as d:  # (QUICK's --epochs 1 overridden)
+        since: list[float] = []  # when the raising trials were all seen recorded
 
         def mid_trial() -> int | None:
-            """A worker that has trained for 2 s, after the raising trials are recorded: mid-way through a
-            60-epoch trial (trials 2, 5), not one of the quick raising ones nor a worker being handed a trial."""
-            now, busy = time.monotonic(), busy_workers()
-            for pid in list(seen):
-                if pid not in busy:
-                    del seen[pid]
-            for pid in busy:
-                seen.setdefault(pid, now)
-            recorded = {r["trial_id"] for r in rows_now(tmp_path / "s")}
-            if not raising <= recorded:
+            """A busy worker 2 s after the raising trials are recorded: the workers then are mid-way through the
+            100-epoch trials 2 and 5 (a worker is reused across trials, so being busy alone says nothing)."""
+            if not since:
+                if raising <= {r["trial_id"] for r in rows_now(tmp_path / "s")}:
+                    since.append(time.monotonic())
                 return None
-            return next((pid for pid, since in seen.items() if now - since >= 2.0), None)
+            busy = busy_workers()
+            return busy[0] if busy and time.monotonic() - since[0] >= 2.0 else None
 
-        found: list[int] = []
+        found: list[int | None] = []
         assert wait_until(
             lambda: found.append(mid_trial()) or found[-1] is not None, 180, "a worker mid-trial", alive=d
         )
@@ -75,11 +71,11 @@ def test_worker_killed_mid_trial_is_retried_and_failing_trials_are_recorded(tmp_
     assert {t for t, r in by_id.items() if r["status"] == "error"} == raising
     errors = {t: by_id[t]["error"] for t in sorted(raising)}
     assert all("injected failure" in e for e in errors.values()), errors
-    # the killed trial: exactly one, a 60-epoch one, retried once in another worker, where it trained to the end
+    # the killed trial: exactly one, a 100-epoch one, retried once in another worker, where it trained to the end
     assert len(died) == 1 and died[0] not in raising, died
     retried = by_id[died[0]]
     assert retried["worker"] != victim
-    assert retried["status"] == "ok" and retried["epochs"] == 60, retried
+    assert retried["status"] == "ok" and retried["epochs"] == 100, retried
     assert all(r["status"] == "ok" for t, r in by_id.items() if t not in raising)
 
 
