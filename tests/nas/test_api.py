@@ -383,3 +383,26 @@ def test_every_module_of_the_users_goes_to_ray_workers_by_value_and_nothing_inst
     assert "my_helpers_for_test" in recorder.modules
     assert not [m for m in recorder.modules if m.split(".")[0] in ("nas", "searchspace", "torch", "json", "numpy")]
     sys.modules.pop("my_helpers_for_test")
+
+
+@pytest.mark.slow
+def test_a_broken_train_fn_under_ray_stops_the_search_with_nothing_written(tmp_path, arrays):
+    def broken(model, data, config, report):
+        return {"val_acc": "high"}
+
+    import ray
+
+    assert not ray.is_initialized()  # the runtime this test starts is its own, and is shut down below
+    try:
+        with pytest.raises(SearchError, match=r"train_fn: train_fn returned val_acc='high' \(str\)"):
+            nas.search(
+                QUICK | {"engine": "ray", "trials": 3},
+                data=arrays,
+                train_fn=broken,
+                results_dir=tmp_path,
+                name="b",
+                progress=False,
+            )
+    finally:
+        ray.shutdown()
+    assert not (tmp_path / "b").exists()
