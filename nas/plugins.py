@@ -4,7 +4,7 @@ A plugin is a Python file the user names (``launch.py search --plugin my_ops.py`
 config.json, so ``--resume DIR`` loads it again). Importing it runs it: it is the user's own code,
 trusted as such, never data. It registers what it brings with the same calls a notebook uses:
 `searchspace.registry.register_op` (ops), `searchspace.zoo.register` (architectures),
-`nas.data.register_dataset` (datasets).
+`nas.register_dataset` (datasets).
 
 Ray workers are other processes, possibly on other machines. What a search of yours needs there --
 the ops you registered and your training function -- is shipped with each trial by value
@@ -245,6 +245,10 @@ def op_sources(classes: Iterable[Any], taken: set[str]) -> tuple[list[str], list
                         "define it in the op's own file"
                     )
             elif _plain(value):
+                if ref in taken:
+                    raise PluginError(
+                        f"op {_op_name(op)!r}: its {ref!r} has the name of a value model.py already defines"
+                    )
                 defs.setdefault(ref, (("", -1), f"{ref} = {value!r}"))
             else:
                 raise PluginError(

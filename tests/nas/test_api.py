@@ -330,7 +330,7 @@ def test_an_interrupted_search_stops_cleanly_and_resumes_from_python(tmp_path):
         "from sklearn.datasets import load_digits\n"
         "x, y = load_digits(return_X_y=True)\n"
         "def slow(model, data, config, report):\n"
-        "    for epoch in range(1, 40):\n"
+        "    for epoch in range(1, 20):\n"
         "        time.sleep(0.05)\n"
         "        report({'epochs': epoch})\n"
         "    return {'val_acc': 0.5}\n"
@@ -406,3 +406,32 @@ def test_a_broken_train_fn_under_ray_stops_the_search_with_nothing_written(tmp_p
     finally:
         ray.shutdown()
     assert not (tmp_path / "b").exists()
+
+
+def test_an_op_without_source_is_refused_by_export_in_one_line_naming_it(tmp_path):
+    from nas.exporter import ExportError
+    from searchspace import zoo
+    from searchspace.genotype import Genotype, Head
+    from searchspace.registry import node
+
+    scope: dict = {"nn": nn}
+    exec(  # a class typed at an interactive prompt: no file holds its source
+        "class Typed(nn.Module):\n"
+        "    def __init__(self, in_ch, out_ch, stride=1):\n"
+        "        super().__init__()\n"
+        "        self.conv = nn.Conv2d(in_ch, out_ch, 3, stride, 1)\n"
+        "    def forward(self, x):\n"
+        "        return self.conv(x)\n",
+        {"nn": nn, "__name__": "typed_at_a_prompt"},
+        scope,
+    )
+    nas.register_op("test_typed", category="conv")(scope["Typed"])
+    try:
+        g = Genotype(zoo.chain(8, [node("test_typed")]), (zoo.chain(8, [node("conv")]),), Head())
+        with pytest.raises(
+            ExportError, match=r"^op 'test_typed': the source of Typed cannot be found .* define the op in a \.py file"
+        ):
+            nas.export(g, None, tmp_path / "out", in_channels=1, num_classes=10, input_size=8)
+        assert not (tmp_path / "out").exists() and not list(tmp_path.iterdir())  # nothing half-written
+    finally:
+        REGISTRY.pop("test_typed")
