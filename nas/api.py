@@ -243,18 +243,10 @@ class Search:
     ) -> Search:
         """Continue the search in `folder` as it was started; options may change only what a CLI resume may
         (trials, concurrency, resources, address, storage, engine, trial_timeout, data_dir, download)."""
-        import json
-
-        from nas.folder import Layout
-        from nas.resume import RESUME_OVERRIDES
+        from nas.resume import RESUME_OVERRIDES, read_saved_config
 
         root = Path(folder)
-        try:
-            saved = SearchConfig.from_dict(json.loads(Layout(root).config.read_text()))
-        except FileNotFoundError:
-            raise SearchError(f"resume {root}: no search there (no config.json)") from None
-        except (OSError, ValueError) as e:
-            raise SearchError(f"resume {root}: cannot read its config.json ({e})") from None
+        saved = read_saved_config(root, flag="resume")
         fixed = sorted(set(options) - set(RESUME_OVERRIDES))
         if fixed:
             raise ConfigError(

@@ -336,18 +336,10 @@ def cmd_search(args: argparse.Namespace) -> int:
     from nas.plugins import load_all, resolvable, train_fn_from
 
     if args.resume:  # the saved config, with only the run-time options given explicitly
-        import json
-
-        from nas.config import SearchConfig
-        from nas.folder import Layout
+        from nas.resume import read_saved_config
 
         root = Path(args.resume)
-        try:
-            saved = SearchConfig.from_dict(json.loads(Layout(root).config.read_text()))
-        except FileNotFoundError:
-            raise UsageError(f"--resume {root}: no search there (no config.json)") from None
-        except (OSError, ValueError) as e:  # a file for a folder, or a config.json that is not JSON
-            raise UsageError(f"--resume {root}: cannot read its config.json ({one_line(e)})") from None
+        saved = read_saved_config(root)
         if saved.train_fn and not resolvable(saved.train_fn):
             raise UsageError(
                 f"--resume {root}: this search trains with its own train_fn ({saved.train_fn}), given from Python; "
@@ -470,13 +462,12 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def _saved_config(layout):
     """A results folder's SearchConfig, or None where it has no readable config.json."""
-    import json
-
-    from nas.config import ConfigError, SearchConfig
+    from nas.errors import SearchError
+    from nas.resume import read_saved_config
 
     try:
-        return SearchConfig.from_dict(json.loads(layout.config.read_text()))
-    except (OSError, ValueError, ConfigError):
+        return read_saved_config(layout.root)
+    except SearchError:
         return None
 
 

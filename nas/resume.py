@@ -37,6 +37,19 @@ RESUME_OVERRIDES = (
 )
 
 
+def read_saved_config(root: str | Path, flag: str = "--resume") -> SearchConfig:
+    """A results folder's saved config; SearchError naming `flag` and the folder if it has none or it is unreadable."""
+    from nas.errors import one_line
+    from nas.folder import Layout
+
+    try:
+        return SearchConfig.from_dict(json.loads(Layout(root).config.read_text()))
+    except FileNotFoundError:
+        raise SearchError(f"{flag} {root}: no search there (no config.json)") from None
+    except (OSError, ValueError) as e:  # a file for a folder, or a config.json that is not JSON or not a config
+        raise SearchError(f"{flag} {root}: cannot read its config.json ({one_line(e)})") from None
+
+
 def settle_config(folder: ResultsFolder, cfg: SearchConfig, resume: bool) -> SearchConfig:
     """New search: save the config. Resume: the saved config, with only the run-time options taken from cfg."""
     if not resume:

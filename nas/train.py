@@ -35,6 +35,7 @@ from torch import nn
 import searchspace as ss
 from nas.data import DataSplits
 from nas.errors import NasgraphError, first_line
+from nas.ledger import METRICS, ROW_FIELDS
 from searchspace.genotype import Genotype, GenotypeError
 
 SCHEDULES = ("onecycle", "cosine")
@@ -122,11 +123,10 @@ class TrialResult:
 Report = Callable[[dict[str, Any]], None]
 TrainFn = Callable[[nn.Module, DataSplits, "TrialContext", Report], Mapping[str, Any]]
 MISUSE = "misuse"  # not a trial status: a train_fn that broke its contract; the search stops with the message
-RESERVED = frozenset(  # row fields a train_fn's metrics may not set (measured or written by the driver)
-    {"trial_id", "controller", "parents", "generation", "status", "error", "fingerprint", "genotype", "params",
-     "flops", "seed", "finished", "node", "worker", "duplicate_of", "meta", "crc", "search", "trial", "custom",
-     "final", "retire", "metrics", "wall_seconds", "peak_memory_mb", "resident_memory_mb"}
-)  # fmt: skip
+MEASURED = ("wall_seconds", "peak_memory_mb", "resident_memory_mb")  # what the trial runner measures itself
+# names a train_fn's metrics may not use: the record's own fields (but the metrics a trainer reports), the
+# columns results.load adds, and the keys of a trial's report to Tune (`nas.engines.ray_tune._packed`)
+RESERVED = (ROW_FIELDS - set(METRICS)) | set(MEASURED) | {"search", "trial", "custom", "final", "retire", "metrics"}
 
 
 @dataclass(frozen=True)
@@ -293,8 +293,6 @@ def own_metrics(values: Any, what: str) -> dict[str, Any]:
 
 def custom_part(metrics: Mapping[str, Any]) -> dict[str, Any]:
     """The metrics that are not the built-in trainer's own (kept in the record under their names)."""
-    from nas.ledger import METRICS
-
     return {k: v for k, v in metrics.items() if k not in METRICS and k != "error"}
 
 
