@@ -430,12 +430,15 @@ def _config_and_data(
     """The config (dataset named after `data` when given; train_fn's name recorded) and the loaded data."""
     from nas import plugins
     from nas.data import DataError
+    from nas.engines.table import settle as settle_table
     from nas.owndata import dataset, from_config
 
     given = dict(given)
     if train_fn is not None and not resuming:
         given["train_fn"] = _qualified(train_fn)
     cfg = SearchConfig.from_dict(given)
+    if not resuming:
+        cfg = settle_table(cfg)
     plugins.load_all(cfg.plugins)
     if data is None:
         splits = from_config(cfg)

@@ -68,11 +68,21 @@ def nonneg_float(text: str) -> float:
     return value
 
 
+def engine_spec(text: str) -> str:
+    if text in ("ray", "local") or (text.startswith("table:") and len(text) > len("table:")):
+        return text
+    raise argparse.ArgumentTypeError(f"expected ray, local or table:PATH, got {text!r}")
+
+
 # option -> (SearchConfig key, or "train.<key>" / "space.<key>")
 SEARCH_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "--controller": (
         "controller",
-        {"choices": ["evolution", "random", "tpe", "nsga2"], "help": "search algorithm (default: evolution)"},
+        {
+            "choices": ["evolution", "random", "tpe", "nsga2", "local_search", "grid"],  # CONTROLLERS (tested)
+            "help": "search algorithm (default: evolution); local_search: hill climbing with restarts; "
+            "grid: every architecture of a finite space once",
+        },
     ),
     "--dataset": (
         "dataset",
@@ -118,7 +128,20 @@ SEARCH_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "--storage": ("storage", {"help": "shared storage path/URI for Ray's files on a multi-node cluster"}),
     "--engine": (
         "engine",
-        {"choices": ["ray", "local"], "help": "ray (default) or local: trials in sequence in this process"},
+        {
+            "type": engine_spec,
+            "metavar": "{ray,local,table:PATH}",
+            "help": "ray (default); local: trials in sequence in this process; table:PATH[:mean]: answers looked up "
+            "in a tabular benchmark (python -m nas.table), one training seed drawn per trial or the seeds' mean",
+        },
+    ),
+    "--no-dedupe": (
+        "dedupe",
+        {
+            "action": "store_false",
+            "default": None,
+            "help": "train an architecture again when it is proposed again (default: replay its recorded result)",
+        },
     ),
     "--asha": ("asha", {"action": "store_true", "default": None, "help": "stop poor trials early (ASHA)"}),
     "--grace-epochs": ("grace_epochs", {"type": positive_int, "help": "ASHA: epochs every trial gets (default 2)"}),
@@ -131,6 +154,10 @@ SEARCH_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
         {"choices": ["front", "all", "none"], "help": "which trials' weights to keep (default front)"},
     ),
     "--population": ("population", {"type": positive_int, "help": "evolution/nsga2 population size (default 8)"}),
+    "--patience": (
+        "patience",
+        {"type": positive_int, "help": "local_search: neighbours without improvement before a restart (default 20)"},
+    ),
     "--sample": ("sample", {"type": positive_int, "help": "evolution tournament size (default 3)"}),
     "--variant": (
         "variant",
@@ -347,7 +374,9 @@ def cmd_search(args: argparse.Namespace) -> int:
             )
         cfg, notes = resumed_config(saved, given_options(args), root)
     else:
-        cfg, notes = search_config(args), []
+        from nas.engines.table import settle
+
+        cfg, notes = settle(search_config(args)), []
         root = Path(args.results_dir) / cfg.name
     load_all(cfg.plugins)
     train_fn = train_fn_from(cfg.train_fn) if cfg.train_fn else None

@@ -35,7 +35,7 @@ class SearchConfig:
     """Everything a search needs; the resolved config is saved as results/<name>/config.json."""
 
     name: str = ""  # results folder name; default: <dataset>-<controller>
-    controller: str = "evolution"  # evolution, random, tpe, nsga2
+    controller: str = "evolution"  # evolution, random, tpe, nsga2, local_search, grid
     dataset: str = "digits"  # digits, mnist, fashion_mnist, cifar10, cifar100, imagefolder:PATH, synthetic
     data_dir: str | None = None  # where torchvision datasets live (default ~/.cache/nasgraph/data)
     download: bool = False  # let torchvision download the dataset
@@ -47,18 +47,20 @@ class SearchConfig:
     seed: int = 0
     max_params: int | None = None  # proposals over this are never trained
     max_flops: int | None = None
+    dedupe: bool = True  # a proposal of an architecture already trained replays its result instead of training
     concurrency: int = 2  # trials running at once
     cpus_per_trial: float = 1.0
     gpus_per_trial: float = 0.0  # fractions share a GPU (0.25: four trials per GPU)
     address: str | None = None  # Ray cluster to join (ray start --head ...); default: a local Ray runtime
     storage: str | None = None  # shared storage for Ray's files on a multi-node cluster
-    engine: str = "ray"  # ray, or local (one process, trials in sequence)
+    engine: str = "ray"  # ray, local (one process, trials in sequence), or table:PATH (answers from a table)
     asha: bool = False  # stop poor trials early with Ray Tune's ASHA scheduler
     grace_epochs: int = 2  # ASHA: epochs every trial gets
     reuse_actors: bool = True
     trial_timeout: float = 0.0  # seconds of training per trial; 0 = no limit
     keep_weights: str = "front"  # front (Pareto front + most accurate), all, none
-    population: int = 8  # evolution: population size P
+    population: int = 8  # evolution: population size P; nsga2 likewise; local_search: random starts before climbing
+    patience: int = 20  # local_search: neighbours in a row that do not improve before a restart
     sample: int = 3  # evolution: tournament size S
     variant: str = "aging"  # evolution: aging (Real et al.) or tournament (seeds' Algorithm 1)
     mutations: int = 1  # evolution: d in max(d - t, 1) mutations per child (tournament variant)
@@ -78,13 +80,18 @@ class SearchConfig:
             (self.concurrency >= 1, "concurrency", "an integer >= 1"),
             (0 < self.cpus_per_trial < math.inf, "cpus_per_trial", "a number > 0"),
             (0 <= self.gpus_per_trial < math.inf, "gpus_per_trial", "a number >= 0"),
-            (self.engine in ENGINES, "engine", f"one of {', '.join(ENGINES)}"),
+            (
+                self.engine in ENGINES or self.engine.startswith("table:"),
+                "engine",
+                f"one of {', '.join(ENGINES)}, or table:PATH (a tabular benchmark)",
+            ),
             (self.keep_weights in KEEP_WEIGHTS, "keep_weights", f"one of {', '.join(KEEP_WEIGHTS)}"),
             (0.0 < self.val_fraction < 0.9, "val_fraction", "a number in (0, 0.9)"),
             (self.max_params is None or self.max_params > 0, "max_params", "a positive integer"),
             (self.max_flops is None or self.max_flops > 0, "max_flops", "a positive integer"),
             (0 <= self.trial_timeout < math.inf, "trial_timeout", "a number >= 0 (seconds)"),
             (self.population >= 2, "population", "an integer >= 2"),
+            (self.patience >= 1, "patience", "an integer >= 1"),
             (
                 1 <= self.sample <= self.population,
                 "sample",

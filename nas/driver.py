@@ -24,7 +24,7 @@ from typing import Any
 from nas import results
 from nas.admission import Deduplication, SizeConstraints, SkipLimit
 from nas.config import SearchConfig, make_space
-from nas.controllers import Controller, Proposal
+from nas.controllers import Controller, Proposal, SpaceExhausted
 from nas.errors import SearchError, StorageError
 from nas.folder import DataInfo, ResultsFolder
 from nas.ledger import METRICS, Ledger, custom_metrics, trial_row
@@ -95,6 +95,7 @@ class SearchState:
             self._index(row)
         self.constraints = SizeConstraints(self.cfg, info)
         self.skips = SkipLimit(self.max_skips)
+        self.exhausted = ""  # why the controller has nothing left to propose (a finished grid)
         self.in_flight: dict[str, Pending] = {}
         self.progress = Progress(self.cfg.trials, self.ledger, log)
 
@@ -108,7 +109,7 @@ class SearchState:
 
     @property
     def done(self) -> bool:
-        return self.dispatched >= self.cfg.trials
+        return self.dispatched >= self.cfg.trials or bool(self.exhausted)
 
     def remaining(self) -> int:
         return max(0, self.cfg.trials - self.dispatched - len(self.in_flight))
@@ -124,9 +125,14 @@ class SearchState:
     def propose(self) -> Pending | None:
         """The next proposal to train, or None when the budget is spent (in flight included)."""
         with self.folder.storage_errors():  # rejected and duplicate proposals are recorded too
-            while self.remaining() > 0:
+            while self.remaining() > 0 and not self.exhausted:
                 self.skips.check()
-                p = self.controller.ask()
+                try:
+                    p = self.controller.ask()
+                except SpaceExhausted as e:
+                    self.exhausted = str(e)
+                    self.log(f"{e}; the search ends here")
+                    break
                 pending = self._admit(p)
                 if pending is not None:
                     self.in_flight[p.trial_id] = pending
@@ -138,12 +144,14 @@ class SearchState:
     def _admit(self, p: Proposal) -> Pending | None:
         """The admission filters; a proposal that does not pass is recorded (duplicate, rejected) or waits."""
         fp = p.genotype.fingerprint()
-        twin = self.dedupe.trained_twin(fp, p.genotype)
-        if twin is not None:
-            self._record_duplicate(p, fp, twin)
-            return None
-        if self.dedupe.wait_for_twin(p, fp, [q.proposal for q in self.in_flight.values() if q.fingerprint == fp]):
-            return None
+        if self.cfg.dedupe:
+            twin = self.dedupe.trained_twin(fp, p.genotype)
+            if twin is not None:
+                self._record_duplicate(p, fp, twin)
+                return None
+            in_flight = [q.proposal for q in self.in_flight.values() if q.fingerprint == fp]
+            if self.dedupe.wait_for_twin(p, fp, in_flight):
+                return None
         try:
             params, flops = self.constraints.measure(p.genotype)
         except GenotypeError as e:

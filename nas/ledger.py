@@ -61,7 +61,7 @@ METRICS = (  # what a trial measures, copied into its row (a duplicate copies it
 )
 ROW_FIELDS = frozenset(  # what trial_row (and the record) write besides a train_fn's own metrics
     {"trial_id", "controller", "parents", "generation", "status", "error", "fingerprint", "genotype", "params",
-     "flops", *METRICS, "seed", "finished", "node", "worker", "duplicate_of", "meta", "crc"}
+     "flops", *METRICS, "seed", "finished", "node", "worker", "duplicate_of", "meta", "crc", "curves"}
 )  # fmt: skip
 
 
@@ -105,6 +105,8 @@ def trial_row(
         for key in ("node", "worker"):  # the Ray node, and the worker process, that trained it
             if metrics.get(key):
                 row[key] = metrics[key]
+    if metrics.get("curves"):  # per-epoch accuracies (`TrainConfig.curves`)
+        row["curves"] = metrics["curves"]
     if duplicate_of:
         row["duplicate_of"] = duplicate_of
     if proposal.meta:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 SENSES: dict[str, str] = {"val_acc": "max", "params": "min", "flops": "min"}  # every objective, max or min
 FRONT: dict[str, str] = {"val_acc": "max", "params": "min"}  # the front that reports and kept weights use
-SINGLE_OBJECTIVE_CONTROLLERS = ("tpe", "random")  # optimize val_acc alone unless told otherwise
+SINGLE_OBJECTIVE_CONTROLLERS = ("tpe", "random", "local_search", "grid")  # optimize val_acc alone unless told otherwise
 
 
 def senses(names: Iterable[str] = ()) -> dict[str, str]:

@@ -114,6 +114,8 @@ def new_controller(cfg: SearchConfig, space: SearchSpace, info: DataInfo, folder
             "init": [init_genotype(name, space, info) for name in cfg.init],
             "init_names": list(cfg.init),
         }
+    elif cfg.controller == "local_search":
+        options = {"init": cfg.population, "patience": cfg.patience}
     elif cfg.controller in ("tpe", "nsga2"):
         options = {"storage": folder.journal, "study_name": cfg.name}
         if cfg.controller == "nsga2":

@@ -71,6 +71,7 @@ class TrainConfig:
     fault: str = ""  # fault injection for reliability tests: nan, oom, raise or hang, in the first epoch
     fault_rate: float = 1.0  # share of trials the fault hits, drawn from each trial's seed
     hang_seconds: float = 0.0  # a trial still running this long is hung and ended; 0 = auto (see hang_limit)
+    curves: bool = False  # record validation and test accuracy after every epoch (a tabular benchmark's curves)
 
     def __post_init__(self) -> None:
         checks = [
@@ -343,6 +344,11 @@ class _Run:
             val_acc, val_loss = self.evaluate(self.data.val_x, self.data.val_y)
             metrics |= {"epochs": epoch, "train_loss": train_loss, "val_acc": val_acc, "val_loss": val_loss}
             metrics |= {"train_seconds": train_time, "images_per_second": images / max(train_time, 1e-9)}
+            if cfg.curves:
+                curves = metrics.setdefault("curves", {"val_acc": [], "test_acc": [], "train_seconds": []})
+                curves["val_acc"].append(val_acc)
+                curves["test_acc"].append(self.evaluate(self.data.test_x, self.data.test_y)[0])
+                curves["train_seconds"].append(train_time)
             if not math.isfinite(train_loss) or train_loss > DIVERGED_LOSS:
                 status, metrics["error"] = "diverged", f"training loss {train_loss} in epoch {epoch}"
                 break

@@ -239,7 +239,7 @@ def change_wiring(space: SearchSpace, g: Genotype, rng: random.Random) -> Genoty
     i = rng.randrange(len(g.stages))
     stage = g.stages[i]
     n = len(stage.nodes)
-    kinds = [k for k in space.wirings if k != stage.wiring.kind or k == "ws"]
+    kinds = [k for k in space.wirings if k != "free" and (k != stage.wiring.kind or k == "ws")]  # free: edge edits
     kinds = [k for k in kinds if k != "ws" or n >= 3]
     if not kinds:
         return None

@@ -14,14 +14,16 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from searchspace import ops, registry
-from searchspace.choosers import Chooser, RandomChooser  # re-exported: callers import them from here
+from searchspace import members, ops, registry
+from searchspace.choosers import Chooser, GridChooser, RandomChooser  # re-exported: callers import them from here
 from searchspace.genotype import INPUT, Genotype, GenotypeError, Head, Node, Stage
 from searchspace.mutations import mutate_once
 from searchspace.shapes import validate as validate_genotype
 from searchspace.wirings import MAX_SEED, layout, make_stage
 
-__all__ = ["DEFAULT_OPS", "Chooser", "RandomChooser", "SearchSpace"]
+__all__ = ["DEFAULT_OPS", "SPACE_WIRINGS", "Chooser", "RandomChooser", "SearchSpace"]
+
+SPACE_WIRINGS = ("chain", "residual", "dense", "ws", "free")  # free: each node reads any earlier nodes
 
 # Ops a sampled node may use: every registered op (`ops` registers them) except global pooling
 # (the head does it) and identity (a merge-only node; wirings add the merges themselves).
@@ -33,7 +35,7 @@ class SearchSpace:
     """Which ops, wirings, depths and widths a search explores; defaults cover every block."""
 
     ops: tuple[str, ...] = DEFAULT_OPS  # node ops to sample from
-    wirings: tuple[str, ...] = ("chain", "residual", "dense", "ws")  # stage DAG generators
+    wirings: tuple[str, ...] = ("chain", "residual", "dense", "ws")  # stage DAG generators, or free (any DAG)
     stages: tuple[int, int] = (2, 3)  # min, max number of stages after the stem
     nodes: tuple[int, int] = (1, 4)  # min, max nodes in a chain/residual/dense stage
     ws_nodes: tuple[int, int] = (4, 8)  # min, max nodes in a Watts-Strogatz stage
@@ -50,13 +52,19 @@ class SearchSpace:
     in_channels: int = 3  # used by validate()
     num_classes: int = 10
     input_size: int | None = None  # when set, validate() checks spatial sizes at this input size
+    cell: bool = False  # every stage repeats stage 1's cell (DAG and ops) at its own width: NAS-Bench-101's stack
+    closed: bool = False  # mutations stay inside the space (`contains`): finite spaces, tabular benchmarks
 
     def __post_init__(self) -> None:
         for op in self.ops:
             registry.get(op)  # unknown op -> GenotypeError listing the known ones
-        unknown = set(self.wirings) - {"chain", "residual", "dense", "ws"}
+        unknown = set(self.wirings) - set(SPACE_WIRINGS)
         if unknown or not self.wirings:
-            raise GenotypeError(f"wirings must be chosen from chain, residual, dense, ws; got {self.wirings}")
+            raise GenotypeError(f"wirings must be chosen from {', '.join(SPACE_WIRINGS)}; got {self.wirings}")
+        for key in ("stages", "nodes", "ws_nodes"):
+            lo, hi = getattr(self, key)
+            if not 1 <= lo <= hi:
+                raise GenotypeError(f"{key} must be (min, max) with 1 <= min <= max; got {(lo, hi)}")
         if not self.reduce_ops():
             raise GenotypeError("the space needs at least one op that can downsample (e.g. conv, maxpool)")
         for op, param, values in self.param_search:
@@ -89,6 +97,10 @@ class SearchSpace:
                     raise GenotypeError(f"stage {i} node {j}: op {node.op!r} is not in this search space")
         return g
 
+    def contains(self, g: Genotype) -> bool:
+        """Whether sampling could have produced g, up to node order (`searchspace.members`)."""
+        return members.why_not(self, g) is None
+
     def is_valid(self, g: Genotype) -> bool:
         try:
             self.validate(g)
@@ -115,21 +127,34 @@ class SearchSpace:
         base = chooser.choose("width", self.widths)
         n_stages = chooser.integer("stages", *self.stages)
         stem = make_stage("chain", [registry.node("conv", kernel=self.stem_kernel)], base, self.stem_stride)
-        stages = []
-        width = base
-        for i in range(1, n_stages + 1):
-            stride = self.first_stride if i == 1 else 2
-            if i > 1 and stride > 1:
-                width = min(self.max_width, width * 2)
-            stages.append(self.sample_stage(chooser, f"s{i}", width, stride))
+        stages: list[Stage] = []
+        for i, (width, stride) in enumerate(self.stage_shapes(base, n_stages), 1):
+            if self.cell and stages:
+                stages.append(members.restack(stages[0], width, stride))
+            else:
+                reduce = stride > 1 or (self.cell and any(s > 1 for _, s in self.stage_shapes(base, n_stages)))
+                stages.append(self.sample_stage(chooser, f"s{i}", width, stride, reduce))
         hidden = chooser.choose("head.hidden", self.head_hidden)
         head = Head(1, (hidden,) if hidden else (), chooser.choose("head.dropout", self.head_dropout))
         return Genotype(stem, tuple(stages), head)
 
-    def sample_stage(self, chooser: Chooser, prefix: str, width: int, stride: int) -> Stage:
-        """One stage: a wiring, its size, then an op per node."""
+    def stage_shapes(self, base: int, n_stages: int) -> list[tuple[int, int]]:
+        """(width, stride) of each stage after a stem of width `base`: strided stages double the width."""
+        shapes, width = [], base
+        for i in range(1, n_stages + 1):
+            stride = self.first_stride if i == 1 else 2
+            if i > 1 and stride > 1:
+                width = min(self.max_width, width * 2)
+            shapes.append((width, stride))
+        return shapes
+
+    def sample_stage(self, chooser: Chooser, prefix: str, width: int, stride: int, reduce: bool | None = None) -> Stage:
+        """One stage: a wiring, its size, then an op per node (`reduce`: nodes reading only the input can stride)."""
+        reduce = stride > 1 if reduce is None else reduce
         kind = chooser.choose(f"{prefix}.wiring", self.wirings)
         genes: dict[str, Any] = {}
+        if kind == "free":
+            return self.sample_free_stage(chooser, prefix, width, stride, reduce)
         if kind == "ws":
             n = chooser.integer(f"{prefix}.ws.n", *self.ws_nodes)
             k = min(chooser.choose(f"{prefix}.ws.k", self.ws_k), n - 1)  # fixed options: Optuna needs them
@@ -143,10 +168,21 @@ class SearchSpace:
         lay = layout(kind, n, genes)
         nodes = []
         for j, ins in enumerate(lay.inputs):
-            reduce = stride > 1 and tuple(ins) == (INPUT,)
             width_j = width // 2 if kind == "dense" else 0
-            nodes.append(self.sample_node(chooser, f"{prefix}.n{j}", reduce, width_j))
+            nodes.append(self.sample_node(chooser, f"{prefix}.n{j}", reduce and tuple(ins) == (INPUT,), width_j))
         return make_stage(kind, nodes, width, stride, **genes)
+
+    def sample_free_stage(self, chooser: Chooser, prefix: str, width: int, stride: int, reduce: bool) -> Stage:
+        """Free connectivity: node j reads any non-empty set of the input and nodes 0..j-1, summed; the
+        output sums the sinks (NAS-Bench-101's cell, with ops on the nodes)."""
+        n = chooser.integer(f"{prefix}.nodes", *self.nodes)
+        nodes = []
+        for j in range(n):
+            options = members.input_sets(j)
+            ins = members.parse_inputs(chooser.choose(f"{prefix}.n{j}.inputs", options))
+            node = self.sample_node(chooser, f"{prefix}.n{j}", reduce and ins == (INPUT,))
+            nodes.append(node.replace(inputs=ins))
+        return Stage(width=width, nodes=tuple(nodes), stride=stride)
 
     def sample_node(self, chooser: Chooser, prefix: str, reduce: bool, width: int = 0) -> Node:
         """An op (one that can downsample if `reduce`) and its parameters."""
@@ -168,6 +204,13 @@ class SearchSpace:
             params["bias"] = True
         return registry.node(op, width=width if spec.width != "same" else 0, **params)
 
+    def leaf(self, path: list[int]) -> tuple[Genotype | None, list[int] | None]:
+        """The genotype the decision path `path` samples (None: not a valid one), and the next path
+        (None: the last); walk from ``[]`` to visit every sequence of decisions once (the grid controller)."""
+        chooser = GridChooser(path)
+        g = self.sample_once(chooser)
+        return (g if self.is_valid(g) else None), chooser.advance()
+
     # ------------------------------------------------------------ mutation
 
     def mutate(self, g: Genotype, rng: random.Random, attempts: int = 64) -> Genotype:
@@ -178,10 +221,15 @@ class SearchSpace:
         """Like `mutate`, also naming the mutation applied."""
         parent_fp = g.fingerprint()
         tried: list[str] = []
+        inside = self.closed and self.contains(g)  # a closed space's member has children inside it
         for _ in range(attempts):
             kind, child = mutate_once(self, g, rng)
             tried.append(kind)
+            if child is not None and inside and self.cell:
+                child = members.retie(g, child)
             if child is None or child == g or not self.is_valid(child) or child.fingerprint() == parent_fp:
+                continue
+            if inside and not self.contains(child):
                 continue
             return child, kind
         raise GenotypeError(f"no valid mutation found in {attempts} attempts (tried: {', '.join(sorted(set(tried)))})")

@@ -9,14 +9,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from nas.controllers.base import Controller, Proposal
+from nas.controllers.base import Controller, Proposal, SpaceExhausted
 from nas.controllers.evolution import Evolution
+from nas.controllers.grid import Grid
+from nas.controllers.local_search import LocalSearch
 from nas.controllers.random_search import RandomSearch
 
 if TYPE_CHECKING:
     from searchspace.space import SearchSpace
 
-CONTROLLERS = ("evolution", "random", "tpe", "nsga2")
+CONTROLLERS = ("evolution", "random", "tpe", "nsga2", "local_search", "grid")
 
 
 def make_controller(
@@ -27,6 +29,10 @@ def make_controller(
         return Evolution(space, seed, objectives, **options)
     if name == "random":
         return RandomSearch(space, seed, objectives, **options)
+    if name == "local_search":
+        return LocalSearch(space, seed, objectives, **options)
+    if name == "grid":
+        return Grid(space, seed, objectives, **options)
     if name in ("tpe", "nsga2"):
         from nas.controllers.optuna_search import OptunaSearch
 
@@ -34,4 +40,14 @@ def make_controller(
     raise ValueError(f"unknown controller {name!r}; choose from {', '.join(CONTROLLERS)}")
 
 
-__all__ = ["CONTROLLERS", "Controller", "Evolution", "Proposal", "RandomSearch", "make_controller"]
+__all__ = [
+    "CONTROLLERS",
+    "Controller",
+    "Evolution",
+    "Grid",
+    "LocalSearch",
+    "Proposal",
+    "RandomSearch",
+    "SpaceExhausted",
+    "make_controller",
+]

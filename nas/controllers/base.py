@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     from searchspace.space import SearchSpace
 
 
+class SpaceExhausted(Exception):
+    """Raised by `ask` when a controller has nothing left to propose (a grid over a finite space)."""
+
+
 @dataclass(frozen=True)
 class Proposal:
     """A genotype to evaluate, with where it came from."""

@@ -3,6 +3,7 @@
 - `LocalEngine` (``--engine local``): in this process, one trial after another.
 - `RayEngine` (``--engine ray``, `nas.engines.ray_tune`): through Ray Tune on a local Ray runtime or a
   cluster; the only module that imports Ray, loaded when it is asked for.
+- `TableEngine` (``--engine table:PATH``, `nas.engines.table`): answers looked up in a tabular benchmark.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ def make_engine(cfg: SearchConfig, data: Any, train_fn: Any = None) -> Engine:
     """The engine a config asks for, around the data its trials train on (and the user's train_fn)."""
     if cfg.engine == "local":
         return LocalEngine(data, train_fn)
+    if cfg.engine.startswith("table:"):
+        from nas.engines.table import TableEngine
+
+        return TableEngine(data, train_fn, cfg.engine)
     from nas.engines.ray_tune import RayEngine
 
     return RayEngine(data, train_fn)

@@ -1,0 +1,125 @@
+"""Local search: hill climbing from the best architecture with the space's mutations, with restarts.
+
+White, Nolen, Zela, Hutter, "Local search is state of the art for neural architecture search
+benchmarks" (2020): start from the best of a few random architectures, evaluate its neighbours,
+move to the first neighbour that is better, and when none is, restart from a random architecture.
+
+Here a neighbour is one mutation away (`SearchSpace.mutate`); neighbours already tried from the
+current centre are not proposed again. When ``patience`` neighbours in a row fail to improve on the
+centre, it is taken as a local optimum and the climb restarts from a fresh random architecture
+(which becomes the centre once evaluated). The climb follows the first objective (validation
+accuracy by default; ties: fewer parameters); several objectives are not traded off. Asynchronous
+like evolution: with several proposals outstanding, each is a neighbour of the centre when asked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from nas.controllers.base import Controller, Proposal, counts_as_evaluated
+from searchspace.genotype import Genotype
+
+if TYPE_CHECKING:
+    from searchspace.space import SearchSpace
+
+
+class LocalSearch(Controller):
+    """Hill climbing with restarts; see the module docstring."""
+
+    name = "local_search"
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        seed: int = 0,
+        objectives: Mapping[str, str] | None = None,
+        init: int = 10,
+        patience: int = 20,
+    ):
+        super().__init__(space, seed, objectives)
+        if init < 1 or patience < 1:
+            raise ValueError(f"local search needs init >= 1 and patience >= 1, got {init}, {patience}")
+        self.n_init = init  # random architectures before the first climb
+        self.patience = patience  # neighbours in a row without improvement that end a climb
+        self.center: dict[str, Any] | None = None  # trial_id, genotype, score
+        self.tried: list[str] = []  # fingerprints of the centre's neighbours proposed so far
+        self.fails = 0  # neighbours in a row that did not improve on the centre
+        self.restart_id: str | None = None  # the random proposal that starts the next climb
+        self.climbs = 0
+
+    def _propose(self, trial_id: str) -> Proposal:
+        if self.center is not None and self.asked > self.n_init:
+            parent = Genotype.from_dict(self.center["genotype"])
+            child, kind = self._neighbour(parent)
+            return Proposal(trial_id, child, (self.center["trial_id"],), self.climbs, {"mutations": [kind]})
+        if self.asked > self.n_init and self.restart_id is None:
+            self.restart_id = trial_id  # this one starts the next climb, whatever its score
+        return Proposal(trial_id, self.space.sample(self.rng), (), self.climbs, {"origin": "random"})
+
+    def _neighbour(self, parent: Genotype) -> tuple[Genotype, str]:
+        """A neighbour of the centre not proposed from it yet (one already tried, when no new one is found)."""
+        seen = set(self.tried)
+        child, kind = parent, ""
+        for _ in range(32):
+            child, kind = self.space.mutate_with_info(parent, self.rng)
+            if child.fingerprint() not in seen:
+                break
+        self.tried.append(child.fingerprint())
+        return child, kind
+
+    def _observe(self, trial_id: str, status: str, metrics: dict[str, Any], proposal: Proposal | None) -> None:
+        if proposal is None:
+            return
+        evaluated = counts_as_evaluated(status, metrics)
+        if trial_id == self.restart_id:
+            self.restart_id = None  # (if it failed, the next proposal restarts again)
+            if evaluated:
+                self.climbs += 1
+                self._move(trial_id, proposal.genotype, self._score(metrics))
+            return
+        neighbour = self.center is not None and proposal.parents == (self.center["trial_id"],)
+        if not evaluated:
+            if neighbour:
+                self._failed_neighbour()
+            return
+        score = self._score(metrics)
+        if self.center is None:
+            if self.restart_id is None:  # the random start: the best so far is the centre
+                self._move(trial_id, proposal.genotype, score)
+        elif score > tuple(self.center["score"]):
+            self._move(trial_id, proposal.genotype, score)
+        elif neighbour:
+            self._failed_neighbour()
+
+    def _score(self, metrics: Mapping[str, Any]) -> tuple[float, float]:
+        return (self.objective_vector(metrics)[0], -float(metrics.get("params") or 0))
+
+    def _move(self, trial_id: str, genotype: Genotype, score: tuple[float, float]) -> None:
+        self.center = {"trial_id": trial_id, "genotype": genotype.to_dict(), "score": list(score)}
+        self.tried, self.fails = [], 0
+
+    def _failed_neighbour(self) -> None:
+        self.fails += 1
+        if self.fails >= self.patience:  # a local optimum: the next proposal restarts at random
+            self.center, self.tried, self.fails = None, [], 0
+
+    # ------------------------------------------------------------ state
+
+    def state_dict(self) -> dict[str, Any]:
+        return super().state_dict() | {
+            "init": self.n_init,
+            "patience": self.patience,
+            "center": self.center,
+            "tried": self.tried,
+            "fails": self.fails,
+            "restart_id": self.restart_id,
+            "climbs": self.climbs,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.n_init, self.patience = state["init"], state["patience"]
+        self.center = dict(state["center"]) if state["center"] else None
+        self.tried, self.fails = list(state["tried"]), state["fails"]
+        self.restart_id, self.climbs = state["restart_id"], state["climbs"]

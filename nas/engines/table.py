@@ -1,0 +1,158 @@
+"""The table engine (``--engine table:PATH``): trials answered from a tabular benchmark (`nas.table`).
+
+Each proposal is looked up in the table instead of trained, through the same driver, record,
+dedupe, resume and reports as a real search, so controllers can be compared over hundreds of seeds
+in seconds. What a trial gets:
+
+- ``table:PATH`` (default): the runs of one training seed, drawn per trial from the trial's seed
+  (what NAS-Bench-101's API does); ``table:PATH:mean``: the mean over the table's seeds.
+- The accuracies after the table's last epoch, or after epoch ``train.epochs`` when that is fewer
+  (the curve of the table's schedule at that epoch, not a shorter schedule).
+- ``train_seconds`` as recorded (the share up to that epoch): the simulated compute of a search is
+  the sum over its trained rows (duplicates cost nothing), so searches compare at equal compute.
+  ``table_seed`` names the training seed answered (-1: the mean).
+
+A proposal outside the table stops the search with a one-line error; a search over a table uses
+the table's space (its config's ``space``, unless one is given, which must then equal it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import time
+from typing import TYPE_CHECKING, Any
+
+from nas.engines.base import Engine
+from nas.errors import SearchError
+
+if TYPE_CHECKING:
+    from nas.config import SearchConfig
+    from nas.driver import SearchState
+    from nas.table import Entry, Table
+
+MODES = ("draw", "mean")
+
+
+def parse(engine: str) -> tuple[str, str]:
+    """(path, mode) of an engine spec ``table:PATH[:mean|:draw]``; ValueError naming what is wrong."""
+    spec = engine.removeprefix("table:")
+    path, mode = spec, "draw"
+    head, _, tail = spec.rpartition(":")
+    if head and tail in MODES:
+        path, mode = head, tail
+    if not path:
+        raise ValueError("table engine needs a table file: table:PATH (or table:PATH:mean)")
+    return path, mode
+
+
+def settle(cfg: SearchConfig) -> SearchConfig:
+    """The config of a search over a table: its space, dataset and validation share are the table's."""
+    if not cfg.engine.startswith("table:"):
+        return cfg
+    from nas.config import ConfigError
+    from nas.table import TableError, load
+
+    path, _ = parse(cfg.engine)
+    try:
+        table = load(path)
+    except TableError as e:
+        raise ConfigError(f"engine: {e}") from None
+    changes: dict[str, Any] = {}
+    defaults = type(cfg)()
+    for key in ("space", "dataset", "val_fraction", "limit"):
+        want, have = table.meta.get(key), getattr(cfg, key)
+        if _plain(have) == _plain(getattr(defaults, key)):  # left unset: the table's
+            changes[key] = want
+        elif _plain(have) != _plain(want):
+            raise ConfigError(
+                f"{key} is {_plain(have)!r} but the table {path} was made with {_plain(want)!r}; "
+                f"leave {key} unset to search the table's"
+            )
+    if "dataset" in changes and cfg.name == f"{cfg.dataset.split(':')[0]}-{cfg.controller}":  # the default name
+        changes["name"] = f"{str(changes['dataset']).split(':')[0]}-{cfg.controller}"
+    return dataclasses.replace(cfg, **changes) if changes else cfg
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_plain(x) for x in v]
+    return v
+
+
+class TableEngine(Engine):
+    """Answers each proposal from a tabular benchmark; see the module docstring."""
+
+    name = "table"
+
+    def __init__(self, data: Any, train_fn: Any = None, spec: str = "") -> None:
+        super().__init__(data, train_fn)
+        self.path, self.mode = parse(spec)
+        self.table: Table | None = None
+
+    def start(self, state: SearchState) -> None:
+        from nas.table import TableError, load
+
+        if self.train_fn is not None:
+            raise SearchError("a table engine answers from its table; it cannot run a train_fn")
+        try:
+            self.table = load(self.path)
+        except TableError as e:
+            raise SearchError(str(e)) from None
+        epochs = min(state.cfg.train.epochs, self.table.epochs)
+        how = "one training seed drawn per trial" if self.mode == "draw" else "the mean over its seeds"
+        state.log(
+            f"table engine: {len(self.table)} architectures from {self.path}, "
+            f"accuracy after epoch {epochs} of {self.table.epochs}, {how}"
+        )
+
+    def run(self, state: SearchState) -> None:
+        table = self.table
+        assert table is not None, "start() loads the table"
+        epoch = min(state.cfg.train.epochs, table.epochs) - 1
+        while not self.stopping:
+            pending = state.propose()
+            if pending is None:
+                break
+            started = time.perf_counter()
+            entry = table.lookup(pending.proposal.genotype)
+            if entry is None:
+                state.abandon(pending.trial_id)
+                raise SearchError(
+                    f"trial {pending.trial_id}: its architecture (fingerprint {pending.fingerprint}) is not in "
+                    f"the table {self.path}; a table answers only proposals from its own space"
+                )
+            metrics = self._answer(entry, epoch, random.Random(pending.seed))
+            metrics["wall_seconds"] = time.perf_counter() - started
+            state.complete(pending.trial_id, "ok", metrics)
+
+    def _answer(self, entry: Entry, epoch: int, rng: random.Random) -> dict[str, Any]:
+        if self.mode == "draw":
+            i = rng.randrange(len(entry.seeds))
+            val, test, seconds, seed = (
+                entry.val_acc[i][epoch],
+                entry.test_acc[i][epoch],
+                entry.train_seconds[i],
+                entry.seeds[i],
+            )
+        else:
+            n = len(entry.seeds)
+            val = sum(c[epoch] for c in entry.val_acc) / n
+            test = sum(c[epoch] for c in entry.test_acc) / n
+            seconds, seed = sum(entry.train_seconds) / n, -1
+        seconds *= (epoch + 1) / len(entry.val_acc[0])  # the share of the run spent up to this epoch
+        return {
+            "val_acc": float(val),
+            "test_acc": float(test),
+            "params": entry.params,
+            "flops": entry.flops,
+            "epochs": epoch + 1,
+            "train_seconds": seconds,
+            "custom": {"table_seed": seed},
+        }
+
+    def stop(self) -> bool:
+        self.stopping = True
+        return True  # the current lookup ends by itself, at once
