@@ -104,7 +104,7 @@ def run_setting(s: Setting, data: DataSplits, trials: int, epochs: int, timeout:
                 with _quiet():
                     RayEngine(data).run(state)
             wall = time.perf_counter() - t0
-            rows = [r for r in state.rows if r["status"] in DISPATCHED]
+            rows = [r for r in state.record.rows() if r["status"] in DISPATCHED]
     return {
         "setting": s.label,
         "engine": s.engine,

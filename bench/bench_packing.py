@@ -67,7 +67,7 @@ def run_setting(k: int, data: DataSplits, trials: int, epochs: int, cpus: float,
                 with _quiet():
                     RayEngine(data).run(state)
                 wall = time.perf_counter() - t0
-            rows = [r for r in state.rows if r["status"] in DISPATCHED]
+            rows = [r for r in state.record.rows() if r["status"] in DISPATCHED]
     return {
         "k": k,
         "gpus_per_trial": cfg.gpus_per_trial,

@@ -1,253 +1,337 @@
-"""Search quality at equal budget: regularized evolution vs random search vs TPE vs NSGA-II on digits.
+"""Search quality at scale, on nasgraph's own tabular benchmark (`bench/table/digits-cell.parquet`).
 
-    python bench/bench_quality.py           # full: 4 controllers x 5 seeds x 20 trials x 3 epochs
-    python bench/bench_quality.py --quick   # smoke test, under a minute
+    python bench/bench_quality.py               # full: 6 controllers x 100 seeds x 300 queries (random: 1,000)
+    python bench/bench_quality.py --tune        # also: evolution's and local search's options on the table
+    python bench/bench_quality.py --quick       # smoke test: 5 seeds x 40 queries
 
-Each search is `launch.py search`'s defaults for its controller (objectives: evolution and
-NSGA-II val_acc + params, TPE and random val_acc; population 8) on the embedded digits data,
-with the local engine and one thread per trial; two searches run at once, one per core.
-Reported per controller, over seeds: the best validation accuracy after n trials (mean and
-standard deviation, and best-so-far curves in ``bench/results/quality.png``); the test
-accuracy of that best trial (reported, never used to select); and the hypervolume of the
-(val_acc max, params min) front, with one reference point for every run: val_acc 0 and
-1.1 x the largest parameter count seen in any run (divided by that reference box, so in 0..1). The baseline is random search, run in
-the same benchmark; differences from it are tested with a two-sided Mann-Whitney U test.
+Every controller runs as `launch.py search` builds it (`nas.resume.new_controller`, the config's
+defaults) over the table's search space, with the table answering each proposal the way
+``--engine table:PATH`` does: one of the architecture's training seeds drawn per trial from the
+trial's seed. A query is one trained architecture: a proposal of an architecture this run already
+trained replays its result and is not counted (the driver's dedupe). The loop runs in memory (no
+results folder), so 60,000 searches take minutes; the table engine through the driver is measured
+by `bench/bench_scale.py`.
+
+Reported per controller, over seeds, after 25, 50, 100, 150 and 300 queries and at equal simulated
+training seconds (the same budgets in units of the table's mean training time): the best
+validation accuracy, the test accuracy of the architecture picked (never used to select), and
+the hypervolume of the (val_acc max, params min) front (reference point: val_acc 0 and 1.1 x the
+table's largest parameter count; divided by the reference box, so in 0..1). Medians with 95 %
+bootstrap intervals; each controller against random search (the baseline, same seeds) with a
+two-sided Mann-Whitney U test; and the queries random search needs to match a controller's median
+best accuracy at 150 queries ("queries saved").
 """
 
 from __future__ import annotations
 
 import argparse
-import tempfile
+import os
+import random
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
-from _common import RESULTS, machine, mean_std, quiet_machine_note, table, write_results
+import numpy as np
+from _common import RESULTS, ROOT, machine, quiet_machine_note, table, write_results
 
-CONTROLLERS = ("random", "evolution", "tpe", "nsga2")
+TABLE = ROOT / "bench" / "table" / "digits-cell.parquet"
+BUDGETS = (25, 50, 100, 150, 300)
 BASELINE = "random"
+# label -> SearchConfig options; each is what `launch.py search --controller ...` gives with these flags
+CONTROLLERS: dict[str, dict[str, Any]] = {
+    "random": {"controller": "random"},
+    "evolution": {"controller": "evolution"},
+    "evolution-tournament": {"controller": "evolution", "variant": "tournament", "population": 50, "sample": 25},
+    "local_search": {"controller": "local_search"},
+    "tpe": {"controller": "tpe"},
+    "nsga2": {"controller": "nsga2"},
+}
+
+_TABLE: Any = None
+_SPACE: Any = None
+_INFO: Any = None
 
 
-def run_search(controller: str, seed: int, trials: int, epochs: int, limit: int | None) -> dict:
-    """One search in a temp folder (its own process); the counted trials' metrics in order."""
-    import torch
+def _load(path: str) -> None:
+    """Per worker process: the table and its search space."""
+    global _TABLE, _SPACE, _INFO
+    import optuna
 
+    from nas.config import SearchConfig, make_space
+    from nas.folder import DataInfo
+    from nas.table import load
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    _TABLE = load(path)
+    _INFO = DataInfo(in_channels=1, num_classes=10, input_size=(8, 8), name=_TABLE.meta["dataset"])
+    _SPACE = make_space(SearchConfig(space=_TABLE.space, dataset=_TABLE.meta["dataset"]), _INFO)
+
+
+def simulate(options: dict[str, Any], seed: int, queries: int) -> dict[str, Any]:
+    """One search over the table: per query, (val_acc, test_acc, params, train_seconds) in order."""
     from nas.config import SearchConfig
-    from nas.data import load_dataset
-    from nas.driver import DataInfo, SearchState
-    from nas.engines import LocalEngine
-    from nas.status import DISPATCHED
-    from nas.train import TrainConfig
+    from nas.resume import new_controller
 
-    torch.set_num_threads(1)
-    cfg = SearchConfig(
-        name=f"{controller}-s{seed}",
-        controller=controller,
-        seed=seed,
-        trials=trials,
-        engine="local",
-        keep_weights="none",
-        limit=limit,
-        train=TrainConfig(epochs=epochs, threads=1),
-    )
-    data = load_dataset("digits", seed=seed, limit=limit)
-    t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="nasgraph-bench-") as tmp:
-        with SearchState(cfg, Path(tmp) / cfg.name, DataInfo.of(data), log=lambda line: None) as state:
-            LocalEngine(data).run(state)
-            rows = [r for r in state.rows if r["status"] in DISPATCHED]
-    keys = ("status", "val_acc", "test_acc", "params")
-    return {
-        "controller": controller,
-        "seed": seed,
-        "seconds": time.perf_counter() - t0,
-        "trials": [{k: r.get(k) for k in keys} for r in rows],
-    }
+    cfg = SearchConfig(**options, seed=seed, trials=queries)
+    ctrl = new_controller(cfg, _SPACE, _INFO)
+    seen: dict[str, dict[str, Any]] = {}
+    out: dict[str, list[float]] = {"val": [], "test": [], "params": [], "seconds": []}
+    asks, t0 = 0, time.perf_counter()
+    while len(out["val"]) < queries and asks < 50 * queries:
+        p = ctrl.ask()
+        asks += 1
+        fp = p.genotype.fingerprint()
+        if fp in seen:  # already trained in this search: its result replayed, not a query
+            ctrl.tell(p.trial_id, "duplicate", seen[fp])
+            continue
+        entry = _TABLE.lookup(p.genotype)
+        if entry is None:
+            raise SystemExit(f"{options}: proposal {p.trial_id} is not in the table")
+        i = random.Random(seed * 1_000_003 + int(p.trial_id)).randrange(len(entry.seeds))
+        metrics = {"val_acc": entry.val_acc[i][-1], "test_acc": entry.test_acc[i][-1], "params": entry.params}
+        seen[fp] = metrics
+        ctrl.tell(p.trial_id, "ok", metrics)
+        out["val"].append(metrics["val_acc"])
+        out["test"].append(metrics["test_acc"])
+        out["params"].append(entry.params)
+        out["seconds"].append(entry.train_seconds[i])
+    return out | {"asks": asks, "wall": time.perf_counter() - t0}
 
 
-# ------------------------------------------------------------------ analysis
+def _task(args: tuple[str, dict[str, Any], int, int]) -> tuple[str, int, dict[str, Any]]:
+    label, options, seed, queries = args
+    return label, seed, simulate(options, seed, queries)
 
 
-def best_so_far(run: dict) -> list[float]:
-    """Best validation accuracy after each counted trial (failed trials carry the previous best)."""
-    out, best = [], 0.0
-    for t in run["trials"]:
-        if t["status"] == "ok" and t["val_acc"] is not None:
-            best = max(best, t["val_acc"])
-        out.append(best)
-    return out
+# ----------------------------------------------------------------------------- statistics
 
 
-def best_trial(run: dict) -> dict:
-    """The most accurate ok trial by validation accuracy (ties: fewer parameters), as results.best picks."""
-    ok = [t for t in run["trials"] if t["status"] == "ok" and t["val_acc"] is not None]
-    return max(ok, key=lambda t: (t["val_acc"], -(t["params"] or 0)))
+def best_at(run: dict[str, Any], n: int) -> tuple[float, float]:
+    """(best val_acc, test_acc of that architecture) among the first n queries (ties: the earlier)."""
+    vals = run["val"][:n]
+    i = int(np.argmax(vals))
+    return vals[i], run["test"][i]
 
 
-def hypervolume(run: dict, max_params: float) -> float:
-    """Hypervolume of the run's (val_acc max, params min) front, reference (0, 1.1 x max_params).
-
-    Divided by the reference box (1.0 x 1.1 max_params), so 1.0 would be accuracy 1 at zero parameters.
-    """
-    import numpy as np
-
-    from nas import results
-
-    ok = [t for t in run["trials"] if t["status"] == "ok" and t["val_acc"] is not None]
-    points = np.array([[t["val_acc"], t["params"]] for t in ok], dtype=float)
-    ref = [0.0, 1.1 * max_params]
-    return results.hypervolume(points, ref=ref, maximize=[True, False]) / ref[1]
+def queries_within(run: dict[str, Any], seconds: float) -> int:
+    """How many queries fit in a simulated training time (at least one)."""
+    return max(1, int(np.searchsorted(np.cumsum(run["seconds"]), seconds, side="right")))
 
 
-def summarize(runs: list[dict]) -> dict:
-    """Per controller: final best val, test of the best, hypervolume; Mann-Whitney U against random."""
-    max_params = max(t["params"] or 0 for r in runs for t in r["trials"])
-    per: dict[str, dict] = {}
-    for name in dict.fromkeys(r["controller"] for r in runs):
-        mine = [r for r in runs if r["controller"] == name]
-        per[name] = {
-            "final_best_val": [best_so_far(r)[-1] for r in mine],
-            "half_best_val": [best_so_far(r)[len(r["trials"]) // 2 - 1] for r in mine],
-            "test_of_best": [best_trial(r)["test_acc"] for r in mine],
-            "params_of_best": [best_trial(r)["params"] for r in mine],
-            "hypervolume": [hypervolume(r, max_params) for r in mine],
-            "ok_share": [sum(t["status"] == "ok" for t in r["trials"]) / len(r["trials"]) for r in mine],
-            "seconds": [r["seconds"] for r in mine],
-        }
-    for s in per.values():
-        s["p_best_val_vs_random"] = _mwu(s["final_best_val"], per.get(BASELINE, {}).get("final_best_val"))
-        s["p_hv_vs_random"] = _mwu(s["hypervolume"], per.get(BASELINE, {}).get("hypervolume"))
-    return {"reference_point": [0.0, 1.1 * max_params], "controllers": per}
+def hypervolume(run: dict[str, Any], n: int, ref_params: float) -> float:
+    from nas import pareto
+
+    pts = np.array([[v, p] for v, p in zip(run["val"][:n], run["params"][:n], strict=True)], dtype=float)
+    return pareto.hypervolume(pts, [0.0, ref_params], [True, False]) / ref_params
 
 
-def _mwu(a: list[float], b: list[float] | None) -> float | None:
-    """Two-sided Mann-Whitney U p-value, or None when it cannot be computed."""
-    if not b or a is b or len(a) < 2:
-        return None
-    try:
-        from scipy.stats import mannwhitneyu
-    except ImportError:
-        return None
-    if len(set(a) | set(b)) == 1:
+def median_ci(values: list[float], seed: int = 0) -> tuple[float, float, float]:
+    from scipy.stats import bootstrap
+
+    x = np.asarray(values, dtype=float)
+    if len(x) < 3 or np.ptp(x) == 0:
+        return float(np.median(x)), float(np.median(x)), float(np.median(x))
+    r = bootstrap((x,), np.median, confidence_level=0.95, n_resamples=2000, method="percentile", random_state=seed)
+    return float(np.median(x)), float(r.confidence_interval.low), float(r.confidence_interval.high)
+
+
+def mwu(a: list[float], b: list[float]) -> float:
+    from scipy.stats import mannwhitneyu
+
+    if np.ptp(np.concatenate([a, b])) == 0:
         return 1.0
     return float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
 
 
-def report(summary: dict, trials: int) -> str:
-    """Mean ± std per controller, and the comparison with random search."""
-    per = summary["controllers"]
-    base = per.get(BASELINE)
-    rows = []
-    for name, s in per.items():
-        val, hv = mean_std(s["final_best_val"]), mean_std(s["hypervolume"])
-        half = mean_std(s["half_best_val"])
-        test = mean_std(s["test_of_best"])
-        rows.append(
-            [
-                name,
-                len(s["final_best_val"]),
-                _pm(half),
-                _pm(val),
-                _delta(val[0], base and mean_std(base["final_best_val"])[0]),
-                _p(s["p_best_val_vs_random"]),
-                _pm(test),
-                f"{mean_std(s['params_of_best'])[0] / 1e3:.0f}k",
-                _pm(hv),
-                f"{hv[0] / mean_std(base['hypervolume'])[0]:.3f}" if base else "-",
-                _p(s["p_hv_vs_random"]),
-                f"{100 * mean_std(s['ok_share'])[0]:.0f}%",
-            ]
-        )
-    headers = [
-        "controller",
-        "seeds",
-        f"best val @{trials // 2}",
-        f"best val @{trials}",
-        "vs random",
-        "p",
-        "test of best",
-        "params of best",
-        "hypervolume",
-        "HV / random",
-        "p",
-        "ok",
+def summarize(runs: dict[str, list[dict[str, Any]]], ref_params: float, unit_seconds: float) -> dict[str, Any]:
+    """Per controller and budget (queries and simulated seconds): medians, intervals, p-values vs random."""
+    out: dict[str, Any] = {}
+    base = runs.get(BASELINE, [])
+    for label, mine in runs.items():
+        per: dict[str, Any] = {}
+        for n in BUDGETS:
+            for kind, pick in (
+                ("queries", lambda r, n=n: n),
+                ("seconds", lambda r, n=n: queries_within(r, n * unit_seconds)),
+            ):
+                vals = [best_at(r, pick(r))[0] for r in mine]
+                tests = [best_at(r, pick(r))[1] for r in mine]
+                hvs = [hypervolume(r, pick(r), ref_params) for r in mine]
+                b_vals = [best_at(r, pick(r))[0] for r in base]
+                b_hvs = [hypervolume(r, pick(r), ref_params) for r in base]
+                per[f"{kind}:{n}"] = {
+                    "best_val": median_ci(vals),
+                    "test_of_best": median_ci(tests),
+                    "hypervolume": median_ci(hvs),
+                    "mean_best_val": float(np.mean(vals)),
+                    "p_val_vs_random": mwu(vals, b_vals) if label != BASELINE and base else None,
+                    "p_hv_vs_random": mwu(hvs, b_hvs) if label != BASELINE and base else None,
+                    "queries": float(np.median([pick(r) for r in mine])),
+                }
+        out[label] = per
+    if base:
+        longest = max(len(r["val"]) for r in base)
+        curve = [float(np.median([best_at(r, n)[0] for r in base])) for n in range(1, longest + 1)]
+        for per in out.values():
+            target = per["queries:150"]["best_val"][0]
+            need = next((n for n, v in enumerate(curve, 1) if v >= target), None)
+            per["random_queries_to_match_150"] = need
+    return out
+
+
+def report(summary: dict[str, Any], seeds: int) -> str:
+    lines = []
+    for kind, unit in (("queries", "queries"), ("seconds", "x mean training time")):
+        rows = []
+        for label, per in summary.items():
+            for n in BUDGETS:
+                s = per[f"{kind}:{n}"]
+                rows.append(
+                    [
+                        label,
+                        n,
+                        _ci(s["best_val"]),
+                        _p(s["p_val_vs_random"]),
+                        _ci(s["test_of_best"]),
+                        _ci(s["hypervolume"]),
+                        _p(s["p_hv_vs_random"]),
+                    ]
+                )
+        lines.append(f"budget in {unit} ({seeds} seeds; median [95% CI]; p: Mann-Whitney U vs random):")
+        lines.append(table(["controller", unit, "best val_acc", "p", "test of best", "hypervolume", "p"], rows))
+    rows = [
+        [label, per["queries:150"]["best_val"][0], per.get("random_queries_to_match_150") or "> longest random run"]
+        for label, per in summary.items()
     ]
-    return table(headers, rows)
+    lines.append("random-search queries needed to reach each controller's median best val_acc at 150 queries:")
+    lines.append(table(["controller", "median best at 150", "random needs"], rows))
+    return "\n\n".join(lines)
 
 
-def _pm(ms: tuple[float, float]) -> str:
-    return f"{ms[0]:.4f} ± {ms[1]:.4f}"
-
-
-def _delta(a: float, b: float | None) -> str:
-    return "-" if b is None else f"{100 * (a - b):+.2f} pt"
+def _ci(t: tuple[float, float, float]) -> str:
+    return f"{t[0]:.4f} [{t[1]:.4f}, {t[2]:.4f}]"
 
 
 def _p(p: float | None) -> str:
-    return "-" if p is None else f"{p:.2f}"
+    return "-" if p is None else f"{p:.1e}" if p < 1e-3 else f"{p:.3f}"
 
 
-def plot(runs: list[dict], path: Path) -> None:
-    """Best-so-far validation accuracy, mean and ± 1 std band over seeds, one line per controller."""
+def plot(runs: dict[str, list[dict[str, Any]]], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
-    styles = ["-", "--", "-.", ":"]  # evolution starts from random's samples, NSGA-II from TPE's: lines overlap
-    for k, name in enumerate(dict.fromkeys(r["controller"] for r in runs)):
-        curves = np.array([best_so_far(r) for r in runs if r["controller"] == name])
-        x = np.arange(1, curves.shape[1] + 1)
-        mean, std = curves.mean(0), curves.std(0, ddof=1) if len(curves) > 1 else np.zeros(curves.shape[1])
-        ax.plot(x, mean, styles[k % len(styles)], linewidth=1.8, label=f"{name} (n={len(curves)})")
-        ax.fill_between(x, mean - std, mean + std, alpha=0.15)
-    ax.set_xlabel("trials")
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for label, mine in runs.items():
+        n = min(300, min(len(r["val"]) for r in mine))
+        curves = np.array([np.maximum.accumulate(r["val"][:n]) for r in mine])
+        x = np.arange(1, n + 1)
+        ax.plot(x, np.median(curves, 0), label=label)
+        ax.fill_between(x, np.percentile(curves, 25, 0), np.percentile(curves, 75, 0), alpha=0.15)
+    ax.set_xscale("log")
+    ax.set_xlabel("queries (architectures trained)")
     ax.set_ylabel("best validation accuracy so far")
-    ax.set_title("digits: best-so-far validation accuracy (mean ± 1 std over seeds)")
+    ax.set_title("digits-cell table: median and interquartile range over seeds")
+    lo = min(np.median([r["val"][0] for r in mine]) for mine in runs.values())
+    ax.set_ylim(max(lo, 0.9), None)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
+    ax.legend()
     fig.tight_layout()
-    fig.savefig(path)
+    fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def run_all(jobs: list[tuple[str, dict[str, Any], int, int]], path: str, workers: int) -> dict[str, list[dict]]:
+    runs: dict[str, list[dict[str, Any]]] = {}
+    with ProcessPoolExecutor(workers, initializer=_load, initargs=(path,)) as pool:
+        for label, seed, run in pool.map(_task, jobs, chunksize=4):
+            runs.setdefault(label, []).append(run | {"seed": seed})
+    for mine in runs.values():
+        mine.sort(key=lambda r: r["seed"])
+    return runs
+
+
+def tune(path: str, seeds: int, workers: int) -> list[list[Any]]:
+    """Evolution's population / sample size and objectives, local search's init / patience, at 150 queries."""
+    grid: dict[str, dict[str, Any]] = {}
+    for objectives in ((), ("val_acc",)):
+        for p, s in ((8, 3), (10, 5), (20, 5), (20, 10), (50, 10), (50, 25), (100, 25)):
+            name = f"evolution P={p} S={s}" + (" val_acc only" if objectives else "")
+            grid[name] = {"controller": "evolution", "population": p, "sample": s, "objectives": objectives}
+    for init in (5, 10, 20):
+        for patience in (5, 10, 20, 50):
+            grid[f"local_search init={init} patience={patience}"] = {
+                "controller": "local_search",
+                "population": init,
+                "patience": patience,
+            }
+    jobs = [(label, opts, seed, 150) for label, opts in grid.items() for seed in range(seeds)]
+    runs = run_all(jobs, path, workers)
+    rows = []
+    for label, mine in runs.items():
+        vals = [best_at(r, 150)[0] for r in mine]
+        rows.append([label, *(f"{v:.4f}" for v in median_ci(vals)), f"{np.mean(vals):.4f}"])
+    return rows
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="1 seed, 4 trials, 1 epoch, 500 images (< 1 minute)")
-    ap.add_argument("--seeds", type=int, default=0, help="seeds per controller (default 1 quick, 5 full)")
-    ap.add_argument("--trials", type=int, default=0, help="trials per search (default 4 quick, 20 full)")
-    ap.add_argument("--epochs", type=int, default=0, help="epochs per trial (default 1 quick, 3 full)")
-    ap.add_argument("--jobs", type=int, default=2, help="searches at once (one core each)")
+    ap.add_argument("--table", default=str(TABLE))
+    ap.add_argument("--seeds", type=int, default=100)
+    ap.add_argument("--queries", type=int, default=300)
+    ap.add_argument("--random-queries", type=int, default=1000, help="random search's longer runs (queries saved)")
     ap.add_argument("--controllers", default=",".join(CONTROLLERS))
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--tune", action="store_true", help="also tune evolution and local search on the table")
+    ap.add_argument("--quick", action="store_true", help="smoke test: 5 seeds x 40 queries")
     args = ap.parse_args()
-    seeds = args.seeds or (1 if args.quick else 5)
-    trials = args.trials or (4 if args.quick else 20)
-    epochs = args.epochs or (1 if args.quick else 3)
-    limit = 500 if args.quick else None
+    if args.quick:
+        args.seeds, args.queries, args.random_queries = 5, 40, 60
     note = quiet_machine_note()
     if note:
-        print(note)
-    jobs = [(c, s) for s in range(seeds) for c in args.controllers.split(",")]
+        print(note, file=sys.stderr)
+    _load(args.table)
+    table_ = _TABLE
+    ref_params = 1.1 * max(e.params for e in table_.entries)
+    unit = float(np.mean([s for e in table_.entries for s in e.train_seconds]))
+    labels = args.controllers.split(",")
+    jobs = [
+        (label, CONTROLLERS[label], seed, args.random_queries if label == BASELINE else args.queries)
+        for label in labels
+        for seed in range(args.seeds)
+    ]
+    jobs.sort(key=lambda j: j[0] not in ("tpe", "nsga2"))  # the slow ones first, so the pool ends evenly
     t0 = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(run_search, c, s, trials, epochs, limit) for c, s in jobs]
-        runs = []
-        for f in futures:
-            runs.append(f.result())
-            print(f"  {runs[-1]['controller']} seed {runs[-1]['seed']}: {runs[-1]['seconds']:.0f}s", flush=True)
-    summary = summarize(runs)
-    text = report(summary, trials)
-    print(f"\ndigits, {trials} trials x {epochs} epochs, {seeds} seeds, {time.perf_counter() - t0:.0f}s\n{text}")
-    name = "bench_quality" + ("_quick" if args.quick else "")
-    png = RESULTS / ("quality_quick.png" if args.quick else "quality.png")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    plot(runs, png)
-    payload = {"machine": machine(), "trials": trials, "epochs": epochs, "seeds": seeds, "limit": limit}
-    payload |= {"summary": summary, "runs": runs, "table": text}
-    print(f"results: {write_results(name, payload)}\nplot: {png}")
+    runs = run_all(jobs, args.table, args.workers)
+    wall = time.perf_counter() - t0
+    summary = summarize(runs, ref_params, unit)
+    text = report(summary, args.seeds)
+    print(text)
+    print(f"\n{len(jobs)} searches in {wall:.0f} s ({args.workers} workers)")
+    payload: dict[str, Any] = {
+        "machine": machine(),
+        "table": {"path": args.table, "architectures": len(table_), "ref_params": ref_params, "unit_seconds": unit},
+        "seeds": args.seeds,
+        "queries": args.queries,
+        "summary": summary,
+        "wall_seconds": wall,
+        "ms_per_query": {
+            label: 1000 * float(np.sum([r["wall"] for r in mine]) / np.sum([len(r["val"]) for r in mine]))
+            for label, mine in runs.items()
+        },
+    }
+    if args.tune:
+        rows = tune(args.table, args.seeds, args.workers)
+        print("\ntuning at 150 queries (median [95% CI], mean of best val_acc):")
+        print(table(["controller", "median", "low", "high", "mean"], rows))
+        payload["tuning"] = rows
+    name = "quality_quick" if args.quick else "quality"
+    write_results(name, payload)
+    if not args.quick:
+        plot(runs, RESULTS / "quality.png")
 
 
 if __name__ == "__main__":

@@ -80,8 +80,7 @@ class SearchState:
                     _check_same_data(self.folder.read_data_info(), info)
                 self.folder.write_data_info(info)
                 self.space = make_space(self.cfg, info)
-                self.record = Record.open(self.folder.record)
-                rows = self.record.rows()
+                self.record, rows = Record.open_with_rows(self.folder.record)
                 if controller is None:
                     controller = restore_controller(self.cfg, self.space, info, self.folder, rows, log)
                 self.controller = controller
@@ -93,6 +92,7 @@ class SearchState:
         self.ledger, self.dedupe = Ledger(self.cfg.front_senses()), Deduplication()
         for row in rows:
             self._index(row)
+        del rows  # a long record is not kept in memory
         self.constraints = SizeConstraints(self.cfg, info)
         self.skips = SkipLimit(self.max_skips)
         self.exhausted = ""  # why the controller has nothing left to propose (a finished grid)
@@ -100,8 +100,9 @@ class SearchState:
         self.progress = Progress(self.cfg.trials, self.ledger, log)
 
     @property
-    def rows(self) -> list[dict[str, Any]]:
-        return self.ledger.rows
+    def recorded(self) -> int:
+        """Rows in the record (trials, duplicates and rejected proposals)."""
+        return self.ledger.recorded
 
     @property
     def dispatched(self) -> int:
@@ -204,7 +205,8 @@ class SearchState:
 
     def _index(self, row: dict[str, Any]) -> None:
         self.ledger.add(row)
-        self.dedupe.add(row)
+        if self.cfg.dedupe:
+            self.dedupe.add(row)
 
     def save_state(self) -> None:
         self.folder.save_state(self.controller.state_dict())
@@ -232,7 +234,7 @@ class SearchState:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.fresh and not self.rows:  # a new search that never recorded a trial (Ray failed, Ctrl-C, ...)
+        if self.fresh and not self.recorded:  # a new search that never recorded a trial (Ray failed, Ctrl-C, ...)
             self.close(final=False)
             self.folder.remove()  # leaves nothing behind: the same command can run again
             return

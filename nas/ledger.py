@@ -18,15 +18,16 @@ if TYPE_CHECKING:
 
 
 class Ledger:
-    """Rows in record order, counts by status, the front and the most accurate trial."""
+    """Counts of the record's rows by status, the front and the most accurate trial; the rows themselves
+    stay in the record (memory does not grow with the trials but by the front)."""
 
     def __init__(self, front: dict[str, str] | None = None) -> None:
-        self.rows: list[dict[str, Any]] = []
+        self.recorded = 0  # rows in the record
         self.counts: Counter[str] = Counter()
         self.leaders = Leaders(front)  # the front (default val_acc, params) and the best row, row by row
 
     def add(self, row: dict[str, Any]) -> None:
-        self.rows.append(row)
+        self.recorded += 1
         self.counts[row.get("status") or ""] += 1
         self.leaders.add(row)
 

@@ -63,15 +63,22 @@ def checksum(row: Mapping[str, Any]) -> str:
 class Record:
     """Append-only JSONL record of finished trials; each line fsync'd; a torn last line is detected and dropped."""
 
-    def __init__(self, path: Path, fd: int, rows: list[dict[str, Any]]) -> None:
-        """Wrap an open descriptor; use `Record.open`."""
+    def __init__(self, path: Path, fd: int, count: int) -> None:
+        """Wrap an open descriptor; use `Record.open`. Rows are not kept in memory: `rows` reads the file."""
         self.path = path
         self._fd: int | None = fd
-        self._rows = rows
+        self._count = count
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, create: bool = True) -> Record:
         """Open (or create) a record for appending, repairing a torn tail; path is trials.jsonl or its folder."""
+        return cls.open_with_rows(path, create=create)[0]
+
+    @classmethod
+    def open_with_rows(
+        cls, path: str | os.PathLike[str], *, create: bool = True
+    ) -> tuple[Record, list[dict[str, Any]]]:
+        """`open`, and the rows it read on the way (a resumed search needs them once; reading is the cost)."""
         path = _jsonl_path(Path(path))
         if create:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -84,11 +91,11 @@ class Record:
         except BaseException:
             os.close(fd)
             raise
-        return cls(path, fd, rows)
+        return cls(path, fd, len(rows)), rows
 
     def rows(self) -> list[dict[str, Any]]:
-        """All complete rows, in order (copies)."""
-        return [dict(row) for row in self._rows]
+        """All complete rows, in order, read from the file."""
+        return read_rows(self.path)[0]
 
     def append(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """Append one finished trial as one fsync'd line; returns the stored row, "crc" included."""
@@ -101,9 +108,8 @@ class Record:
         crc = f"{zlib.crc32(body.encode()):08x}"
         line = f'{body[:-1]}{"," if plain else ""}"crc":"{crc}"}}\n'
         _append_line(self._fd, line.encode(), self.path)
-        stored = json.loads(line)  # exactly what a reader of the file gets back
-        self._rows.append(stored)
-        return dict(stored)
+        self._count += 1
+        return json.loads(line)  # exactly what a reader of the file gets back
 
     def close(self) -> None:
         """Close the descriptor; closing twice is fine."""
@@ -112,7 +118,7 @@ class Record:
             self._fd = None
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return self._count
 
     def __enter__(self) -> Record:
         return self

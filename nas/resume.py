@@ -79,18 +79,17 @@ def restore_controller(
             raise SearchError(
                 f"{folder.state} is unreadable ({e!r:.200}); remove it to rebuild the state from the record"
             ) from None
-        recorded = {r["trial_id"] for r in rows}
-        ahead = [t for t in ctrl.observed if t not in recorded]
-        if ahead:  # the record lost rows the state saw (cut short): the record is the truth
-            log(f"{folder.state} has seen trials the record lacks ({', '.join(ahead[:3])}); rebuilding it")
+        told = ctrl.told
+        if told > len(rows) or (told and rows[told - 1].get("trial_id") != ctrl.last_told):
+            # the record lost rows the state saw (cut short): the record is the truth
+            log(f"{folder.state} has seen trials the record lacks (its row {told} is {ctrl.last_told}); rebuilding it")
             asked, ctrl = ctrl.asked, new_controller(cfg, space, info, folder)
             ctrl.asked = asked  # ids are never reused
     dropped = ctrl.drop_pending()
     replayed = 0
-    for row in rows:
-        if not ctrl.has_observed(row["trial_id"]):
-            ctrl.tell(row["trial_id"], row["status"], row, Genotype.from_dict(row["genotype"]))
-            replayed += 1
+    for row in rows[ctrl.told :]:  # what the state has not seen: the rows after its first `told`
+        ctrl.tell(row["trial_id"], row["status"], row, Genotype.from_dict(row["genotype"]))
+        replayed += 1
     ids = [int(r["trial_id"]) for r in rows if str(r.get("trial_id", "")).isdigit()]
     ctrl.asked = max([ctrl.asked, *ids])
     if rows:
@@ -102,8 +101,10 @@ def restore_controller(
     return ctrl
 
 
-def new_controller(cfg: SearchConfig, space: SearchSpace, info: DataInfo, folder: ResultsFolder) -> Controller:
-    """A fresh controller of the config's kind, with its options."""
+def new_controller(
+    cfg: SearchConfig, space: SearchSpace, info: DataInfo, folder: ResultsFolder | None = None
+) -> Controller:
+    """A fresh controller of the config's kind, with its options (without a folder, Optuna's study is in memory)."""
     options: dict[str, Any] = {}
     if cfg.controller == "evolution":
         options = {
@@ -117,7 +118,7 @@ def new_controller(cfg: SearchConfig, space: SearchSpace, info: DataInfo, folder
     elif cfg.controller == "local_search":
         options = {"init": cfg.population, "patience": cfg.patience}
     elif cfg.controller in ("tpe", "nsga2"):
-        options = {"storage": folder.journal, "study_name": cfg.name}
+        options = {"storage": folder.journal, "study_name": cfg.name} if folder is not None else {}
         if cfg.controller == "nsga2":
             options["population"] = cfg.population
     return make_controller(cfg.controller, space, cfg.seed, cfg.objective_senses(), **options)

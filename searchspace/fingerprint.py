@@ -17,6 +17,7 @@ dedupe confirms every fingerprint match with it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import warnings
@@ -58,6 +59,11 @@ def stage_graph(stage: Stage) -> nx.DiGraph:
 
 
 def stage_hash(stage: Stage) -> str:
+    return _stage_hash(stage, opspec.generation())
+
+
+@functools.lru_cache(maxsize=16384)  # a child shares all but one stage with its parent: most hashes repeat
+def _stage_hash(stage: Stage, generation: int) -> str:
     g = stage_graph(stage)
     with (
         warnings.catch_warnings()
@@ -69,6 +75,11 @@ def stage_hash(stage: Stage) -> str:
 
 def fingerprint(g: Genotype) -> str:
     """Hex digest, equal for genotypes whose stage graphs are isomorphic (see module doc)."""
+    return _fingerprint(g, opspec.generation())
+
+
+@functools.lru_cache(maxsize=8192)  # a proposal's fingerprint is asked by its controller, dedupe and engine
+def _fingerprint(g: Genotype, generation: int) -> str:
     parts: list[Any] = [stage_hash(s) for s in g.all_stages()]
     parts.append(g.head.to_dict())
     return _sha(parts)[:32]

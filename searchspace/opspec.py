@@ -227,6 +227,12 @@ def _first_line(doc: str | None) -> str:
 
 
 REGISTRY: dict[str, OpSpec] = {}
+_generation = 0  # bumped by every registration: caches of validation and fingerprints key on it
+
+
+def generation() -> int:
+    """How many registrations have happened (a cache made under another number may be stale)."""
+    return _generation
 
 
 def register_op(
@@ -249,8 +255,10 @@ def register_op(
         raise ValueError(f"category must be one of {CATEGORIES}, got {category!r}")
 
     def deco(fn: Callable[..., Any] | LazyRef) -> Callable[..., Any] | LazyRef:
+        global _generation
         if name in REGISTRY and not _redefinition(REGISTRY[name].factory, fn):
             raise ValueError(f"op {name!r} is registered twice")
+        _generation += 1
         REGISTRY[name] = OpSpec(
             name=name,
             factory=fn,

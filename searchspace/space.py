@@ -10,11 +10,12 @@ space serves both. Randomness comes only from what is passed in.
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass
 from typing import Any
 
-from searchspace import members, ops, registry
+from searchspace import members, ops, opspec, registry
 from searchspace.choosers import Chooser, GridChooser, RandomChooser  # re-exported: callers import them from here
 from searchspace.genotype import INPUT, Genotype, GenotypeError, Head, Node, Stage
 from searchspace.mutations import mutate_once
@@ -89,24 +90,17 @@ class SearchSpace:
 
     def validate(self, g: Genotype) -> Genotype:
         """Raise GenotypeError unless g builds and its stage ops are in this space; return g."""
-        validate_genotype(g, self.in_channels, self.num_classes, self.input_size)
-        allowed = set(self.ops) | {"identity"}
-        for i, stage in enumerate(g.stages, 1):
-            for j, node in enumerate(stage.nodes):
-                if node.op not in allowed:
-                    raise GenotypeError(f"stage {i} node {j}: op {node.op!r} is not in this search space")
+        error = _invalid(self, g, opspec.generation())
+        if error:
+            raise GenotypeError(error)
         return g
 
     def contains(self, g: Genotype) -> bool:
         """Whether sampling could have produced g, up to node order (`searchspace.members`)."""
-        return members.why_not(self, g) is None
+        return _why_not_member(self, g, opspec.generation()) is None
 
     def is_valid(self, g: Genotype) -> bool:
-        try:
-            self.validate(g)
-        except GenotypeError:
-            return False
-        return True
+        return _invalid(self, g, opspec.generation()) is None
 
     # ------------------------------------------------------------ sampling
 
@@ -233,3 +227,23 @@ class SearchSpace:
                 continue
             return child, kind
         raise GenotypeError(f"no valid mutation found in {attempts} attempts (tried: {', '.join(sorted(set(tried)))})")
+
+
+@functools.lru_cache(maxsize=8192)  # mutation, membership and admission ask about the same genotypes
+def _invalid(space: SearchSpace, g: Genotype, generation: int) -> str | None:
+    """Why g does not build or uses an op outside the space (`SearchSpace.validate`), or None."""
+    try:
+        validate_genotype(g, space.in_channels, space.num_classes, space.input_size)
+    except GenotypeError as e:
+        return str(e)
+    allowed = set(space.ops) | {"identity"}
+    for i, stage in enumerate(g.stages, 1):
+        for j, node in enumerate(stage.nodes):
+            if node.op not in allowed:
+                return f"stage {i} node {j}: op {node.op!r} is not in this search space"
+    return None
+
+
+@functools.lru_cache(maxsize=8192)
+def _why_not_member(space: SearchSpace, g: Genotype, generation: int) -> str | None:
+    return members.why_not(space, g)

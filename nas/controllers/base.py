@@ -53,8 +53,9 @@ class Controller(ABC):
                 raise ValueError(f"objective {key!r} must be 'max' or 'min', got {sense!r}")
         self.rng = random.Random(seed)
         self.asked = 0  # proposals made, ever
-        self.observed: list[str] = []  # trial ids told, in order
-        self._seen: set[str] = set()
+        self.told = 0  # results told, ever (in a search: the first `told` rows of its record)
+        self.last_told = ""  # the trial id told last
+        self._seen: set[str] = set()  # trial ids told in this process
         self.pending: dict[str, Proposal] = {}  # proposed, not yet told
 
     # ------------------------------------------------------------ the interface
@@ -75,8 +76,9 @@ class Controller(ABC):
         this process (a resumed search replaying its record).
         """
         if trial_id in self._seen:
-            return  # telling twice is a no-op (resume replays the record)
-        self.observed.append(trial_id)
+            return  # telling twice is a no-op
+        self.told += 1
+        self.last_told = trial_id
         self._seen.add(trial_id)
         proposal = self.pending.pop(trial_id, None)
         if proposal is None:
@@ -105,7 +107,8 @@ class Controller(ABC):
             "objectives": self.objectives,
             "rng": _rng_state(self.rng),
             "asked": self.asked,
-            "observed": list(self.observed),
+            "told": self.told,  # the state is the record's first `told` rows (its size does not grow with them)
+            "last_told": self.last_told,
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -115,13 +118,14 @@ class Controller(ABC):
         self.objectives = dict(state["objectives"])
         self.rng.setstate(_rng_from_state(state["rng"]))
         self.asked = state["asked"]
-        self.observed = list(state["observed"])
-        self._seen = set(self.observed)
+        if "observed" in state:  # a state saved before 2026-11-30 listed every trial id told, in record order
+            observed = state["observed"]
+            self.told, self.last_told = len(observed), observed[-1] if observed else ""
+        else:
+            self.told, self.last_told = state["told"], state["last_told"]
+        self._seen = set()
 
     # ------------------------------------------------------------ helpers
-
-    def has_observed(self, trial_id: str) -> bool:
-        return trial_id in self._seen
 
     def objective_vector(self, metrics: Mapping[str, Any]) -> list[float]:
         """Metrics in objective order, each turned so that larger is better."""

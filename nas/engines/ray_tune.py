@@ -475,9 +475,9 @@ class RayEngine(Engine):
             q.setLevel(logging.ERROR)  # our progress lines replace Tune's; its end-of-run analysis has no logs
         try:
             for segment in itertools.count():
-                before = len(state.rows)
+                before = state.recorded
                 _tuner(state, self, trainable, segment).fit()
-                if state.done or self.stopping or len(state.rows) == before:
+                if state.done or self.stopping or state.recorded == before:
                     break  # finished, stopped, or nothing came of a whole experiment (do not spin)
         finally:
             for q, level in zip(quiet, levels, strict=True):

@@ -58,7 +58,7 @@ def test_a_search_records_every_trial_and_keeps_front_weights(tmp_path, data):
     assert json.loads((root / "config.json").read_text())["trials"] == 5
     assert (root / "trials.parquet").exists()
     state = json.loads((root / "state/controller.json").read_text())
-    assert state["observed"] == [r["trial_id"] for r in rows]
+    assert (state["told"], state["last_told"]) == (len(rows), rows[-1]["trial_id"])  # the state is the record
     df = results.load(root)
     front = set(results.pareto_front(df)["trial_id"]) | {results.best(df)["trial_id"]}
     kept = {p.stem for p in (root / "weights").glob("*.safetensors")}
@@ -137,7 +137,7 @@ def test_resume_continues_to_the_requested_total(tmp_path, data):
     assert rows[: len(first)] == first  # nothing rewritten
     assert len(counted(rows)) == 6
     assert len({r["trial_id"] for r in rows}) == len(rows)  # none counted twice
-    assert state.controller.observed == [r["trial_id"] for r in rows]
+    assert (state.controller.told, state.controller.last_told) == (len(rows), rows[-1]["trial_id"])
     assert json.loads((root / "config.json").read_text())["trials"] == 6
 
 
@@ -147,7 +147,7 @@ def test_resume_replays_a_record_the_saved_state_has_not_seen(tmp_path, data):
     (root / "state/controller.json").unlink()  # as if the process died between the record and the state
     with SearchState(config(trials=3), root, DataInfo.of(data), resume=True, log=lambda s: None) as state:
         rows = state.record.rows()
-        assert state.controller.observed == [r["trial_id"] for r in rows]
+        assert (state.controller.told, state.controller.last_told) == (len(rows), rows[-1]["trial_id"])
         assert {m["trial_id"] for m in state.controller.population} == {r["trial_id"] for r in rows}
         assert state.done
         assert state.controller.asked >= max(int(r["trial_id"]) for r in rows)  # new ids never collide

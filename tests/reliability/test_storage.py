@@ -43,8 +43,9 @@ def assert_whole(root: Path) -> list[dict]:
     rows, torn = read_rows(root)
     assert torn == 0
     json.loads((root / "config.json").read_text())
-    observed = json.loads((root / "state" / "controller.json").read_text())["observed"]
-    assert observed == [r["trial_id"] for r in rows][: len(observed)]  # the state is the record or one row behind
+    state = json.loads((root / "state" / "controller.json").read_text())
+    assert state["told"] in (len(rows), len(rows) - 1)  # the state is the record or one row behind
+    assert state["told"] == 0 or state["last_told"] == rows[state["told"] - 1]["trial_id"]
     assert not list(root.rglob(".*.tmp"))
     return rows
 
