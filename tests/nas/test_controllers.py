@@ -203,3 +203,85 @@ def test_random_proposals_are_random_search_of_the_space():
     ops = {n.op for _ in range(20) for s in ctrl.ask().genotype.stages for n in s.nodes}
     assert ops == {"conv", "maxpool"}
     assert random.Random(0).random() == random.Random(0).random()  # the module's rng is untouched
+
+
+# ------------------------------------------------------------------ local search
+
+
+def _cell_space():
+    return ss.SearchSpace(
+        ops=("conv", "maxpool", "identity"), wirings=("free",), stages=(2, 2), nodes=(2, 3), widths=(8,),
+        head_hidden=(0,), head_dropout=(0.0,), param_search=(("conv", "kernel", (3,)),), cell=True, closed=True,
+        in_channels=1, num_classes=10, input_size=8,
+    )  # fmt: skip
+
+
+def _convs(g) -> float:
+    return sum(n.op == "conv" for n in g.stages[0].nodes) / len(g.stages[0].nodes)
+
+
+def test_local_search_climbs_from_the_best_start_and_restarts_at_a_local_optimum():
+    from nas.controllers import LocalSearch
+
+    ctrl = LocalSearch(_cell_space(), seed=0, init=3, patience=4)
+    starts = [ctrl.ask() for _ in range(3)]
+    assert all(p.meta == {"origin": "random"} for p in starts)
+    for p in starts:
+        ctrl.tell(p.trial_id, "ok", {"val_acc": _convs(p.genotype), "params": 1})
+    best = max(starts, key=lambda p: (_convs(p.genotype), -int(p.trial_id)))
+    assert ctrl.center["trial_id"] == best.trial_id
+    scores = [_convs(best.genotype)]
+    for _ in range(40):  # climbing: every proposal is a neighbour of the centre; the centre only improves
+        p = ctrl.ask()
+        assert p.parents == (ctrl.center["trial_id"],) and ctrl.space.contains(p.genotype)
+        ctrl.tell(p.trial_id, "ok", {"val_acc": _convs(p.genotype), "params": 1})
+        scores.append(ctrl.center["score"][0])
+        if scores[-1] == 1.0:
+            break
+    assert scores == sorted(scores) and scores[-1] == 1.0  # all-conv cells are the optimum of this landscape
+    for _ in range(4):  # no neighbour can beat it: after `patience` of them the climb restarts
+        p = ctrl.ask()
+        ctrl.tell(p.trial_id, "ok", {"val_acc": _convs(p.genotype) - 0.5, "params": 1})
+    assert ctrl.center is None
+    restart = ctrl.ask()
+    assert restart.meta == {"origin": "random"} and ctrl.restart_id == restart.trial_id
+    ctrl.tell(restart.trial_id, "ok", {"val_acc": 0.1, "params": 1})
+    assert ctrl.center["trial_id"] == restart.trial_id and ctrl.climbs == 1  # a worse start is taken all the same
+
+
+def test_local_search_state_round_trips_mid_climb():
+    from nas.controllers import LocalSearch
+
+    def drive(ctrl, n):
+        out = []
+        for _ in range(n):
+            p = ctrl.ask()
+            ctrl.tell(p.trial_id, "ok", {"val_acc": _convs(p.genotype), "params": len(p.genotype.stages[0].nodes)})
+            out.append(p.genotype.fingerprint())
+        return out
+
+    a = LocalSearch(_cell_space(), seed=4, init=2, patience=3)
+    drive(a, 9)
+    b = LocalSearch(_cell_space(), seed=99, init=5, patience=50)
+    b.load_state_dict(json.loads(json.dumps(a.state_dict())))
+    assert drive(b, 15) == drive(a, 15)
+
+
+def test_the_cli_offers_every_controller():
+    from nas.cli import SEARCH_OPTIONS
+    from nas.controllers import CONTROLLERS
+
+    assert SEARCH_OPTIONS["--controller"][1]["choices"] == list(CONTROLLERS)
+
+
+def test_a_state_saved_with_every_trial_id_still_loads():
+    ctrl = make_controller("random", SPACE, seed=0)
+    for _ in range(3):
+        p = ctrl.ask()
+        ctrl.tell(p.trial_id, "ok", {"val_acc": 0.5})
+    state = ctrl.state_dict()
+    assert "observed" not in state and (state["told"], state["last_told"]) == (3, "00003")
+    old = {k: v for k, v in state.items() if k not in ("told", "last_told")} | {"observed": ["00001", "00002", "00003"]}
+    again = make_controller("random", SPACE, seed=0)
+    again.load_state_dict(old)  # the format before 2026-11-30
+    assert (again.told, again.last_told) == (3, "00003")
