@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nas.config import ConfigError, SearchConfig, load_config_file
+from nas.config import DEFAULT_VAL_FRACTION, ConfigError, SearchConfig, load_config_file
 from nas.errors import SearchError, one_line
 from nas.progress import Log, stderr_log
 
@@ -445,7 +445,7 @@ def _config_and_data(
     else:
         if cfg.limit is not None or cfg.image_size is not None:
             raise ConfigError("limit and image_size apply to datasets loaded by name, not to data= you pass")
-        splits = dataset(data, val_fraction=cfg.val_fraction, seed=cfg.seed)
+        splits = dataset(data, val_fraction=given.get("val_fraction") or DEFAULT_VAL_FRACTION, seed=cfg.seed)
         if resuming and splits.name != cfg.dataset:
             raise DataError(f"resume: this search was made with dataset {cfg.dataset!r}, not the data given")
         if not resuming:

@@ -102,7 +102,7 @@ SEARCH_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "--image-size": ("image_size", {"type": positive_int, "help": "resize images to N x N (imagefolder)"}),
     "--val-fraction": (
         "val_fraction",
-        {"type": float, "help": "share of the training set used for validation (default 0.1)"},
+        {"type": float, "help": "share of the training set used for validation (default 0.3 for digits, else 0.1)"},
     ),
     "--trials": ("trials", {"type": positive_int, "help": "architectures to train (default 20)"}),
     "--objectives": (
