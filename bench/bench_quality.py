@@ -8,7 +8,8 @@ Every controller runs as `launch.py search` builds it (`nas.resume.new_controlle
 defaults) over the table's search space, with the table answering each proposal the way
 ``--engine table:PATH`` does: one of the architecture's training seeds drawn per trial from the
 trial's seed. A query is one trained architecture: a proposal of an architecture this run already
-trained replays its result and is not counted (the driver's dedupe). The loop runs in memory (no
+trained replays its result and is not counted (the driver's dedupe). Every run goes on until it has
+made the most queries and spent the most simulated seconds that are compared. The loop runs in memory (no
 results folder), so 60,000 searches take minutes; the table engine through the driver is measured
 by `bench/bench_scale.py`.
 
@@ -69,8 +70,9 @@ def _load(path: str) -> None:
     _SPACE = make_space(SearchConfig(space=_TABLE.space, dataset=_TABLE.meta["dataset"]), _INFO)
 
 
-def simulate(options: dict[str, Any], seed: int, queries: int) -> dict[str, Any]:
-    """One search over the table: per query, (val_acc, test_acc, params, train_seconds) in order."""
+def simulate(options: dict[str, Any], seed: int, queries: int, seconds: float = 0.0) -> dict[str, Any]:
+    """One search over the table: per query, (val_acc, test_acc, params, train_seconds) in order, until
+    `queries` architectures are trained and their training time adds up to `seconds`."""
     from nas.config import SearchConfig
     from nas.resume import new_controller
 
@@ -79,7 +81,7 @@ def simulate(options: dict[str, Any], seed: int, queries: int) -> dict[str, Any]
     seen: dict[str, dict[str, Any]] = {}
     out: dict[str, list[float]] = {"val": [], "test": [], "params": [], "seconds": []}
     asks, t0 = 0, time.perf_counter()
-    while len(out["val"]) < queries and asks < 50 * queries:
+    while (len(out["val"]) < queries or sum(out["seconds"]) < seconds) and asks < 50 * queries:
         p = ctrl.ask()
         asks += 1
         fp = p.genotype.fingerprint()
@@ -90,6 +92,9 @@ def simulate(options: dict[str, Any], seed: int, queries: int) -> dict[str, Any]
         if entry is None:
             raise SystemExit(f"{options}: proposal {p.trial_id} is not in the table")
         i = random.Random(seed * 1_000_003 + int(p.trial_id)).randrange(len(entry.seeds))
+        if entry.statuses[i] != "ok":  # a run that failed when the table was made: a failed trial, not a query
+            ctrl.tell(p.trial_id, entry.statuses[i], {"error": "failed in the table"})
+            continue
         metrics = {"val_acc": entry.val_acc[i][-1], "test_acc": entry.test_acc[i][-1], "params": entry.params}
         seen[fp] = metrics
         ctrl.tell(p.trial_id, "ok", metrics)
@@ -100,9 +105,9 @@ def simulate(options: dict[str, Any], seed: int, queries: int) -> dict[str, Any]
     return out | {"asks": asks, "wall": time.perf_counter() - t0}
 
 
-def _task(args: tuple[str, dict[str, Any], int, int]) -> tuple[str, int, dict[str, Any]]:
-    label, options, seed, queries = args
-    return label, seed, simulate(options, seed, queries)
+def _task(args: tuple[str, dict[str, Any], int, int, float]) -> tuple[str, int, dict[str, Any]]:
+    label, options, seed, queries, seconds = args
+    return label, seed, simulate(options, seed, queries, seconds)
 
 
 # ----------------------------------------------------------------------------- statistics
@@ -244,7 +249,7 @@ def plot(runs: dict[str, list[dict[str, Any]]], path: Path) -> None:
     plt.close(fig)
 
 
-def run_all(jobs: list[tuple[str, dict[str, Any], int, int]], path: str, workers: int) -> dict[str, list[dict]]:
+def run_all(jobs: list[tuple[str, dict[str, Any], int, int, float]], path: str, workers: int) -> dict[str, list[dict]]:
     runs: dict[str, list[dict[str, Any]]] = {}
     with ProcessPoolExecutor(workers, initializer=_load, initargs=(path,)) as pool:
         for label, seed, run in pool.map(_task, jobs, chunksize=4):
@@ -268,7 +273,7 @@ def tune(path: str, seeds: int, workers: int) -> list[list[Any]]:
                 "population": init,
                 "patience": patience,
             }
-    jobs = [(label, opts, seed, 150) for label, opts in grid.items() for seed in range(seeds)]
+    jobs = [(label, opts, seed, 150, 0.0) for label, opts in grid.items() for seed in range(seeds)]
     runs = run_all(jobs, path, workers)
     rows = []
     for label, mine in runs.items():
@@ -299,7 +304,13 @@ def main() -> None:
     unit = float(np.mean([s for e in table_.entries for s in e.train_seconds]))
     labels = args.controllers.split(",")
     jobs = [
-        (label, CONTROLLERS[label], seed, args.random_queries if label == BASELINE else args.queries)
+        (
+            label,
+            CONTROLLERS[label],
+            seed,
+            args.random_queries if label == BASELINE else args.queries,
+            max(BUDGETS) * unit,
+        )
         for label in labels
         for seed in range(args.seeds)
     ]

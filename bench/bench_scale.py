@@ -9,7 +9,7 @@ progress, report), with dedupe off so that table lookups repeat (a table holds ~
 architectures). No training: what is measured is the driver. Reported per controller:
 
 - ms per trial over each window of trials (propose + look up + record + tell + save state);
-- the driver's resident memory (RSS) after 1,000, 10,000 and every further window of trials;
+- the driver's resident memory (RSS) after every window of trials (1/20 of the trials, at least 500);
 - resume time: a fresh process running ``launch.py search --resume DIR --trials N+1`` for one more
   trial, of the full search and of a separate 10,000-trial one (wall clock from start to exit).
 
@@ -44,16 +44,15 @@ def run_search(controller: str, trials: int, window: int, root: Path, table_path
     from nas.engines.table import settle
     from nas.owndata import from_config
 
-    cfg = settle(
-        SearchConfig(
-            controller=controller,
-            engine=f"table:{table_path}",
-            trials=trials,
-            dedupe=False,
-            keep_weights="none",
-            name=f"scale-{controller}",
-        )
-    )
+    options = {
+        "controller": controller,
+        "engine": f"table:{table_path}",
+        "trials": trials,
+        "dedupe": False,
+        "keep_weights": "none",
+        "name": f"scale-{controller}",
+    }
+    cfg = settle(SearchConfig(**options), options)
     data = from_config(cfg)
     samples: list[dict[str, float]] = []
     start = time.perf_counter()

@@ -438,7 +438,7 @@ def _config_and_data(
         given["train_fn"] = _qualified(train_fn)
     cfg = SearchConfig.from_dict(given)
     if not resuming:
-        cfg = settle_table(cfg)
+        cfg = settle_table(cfg, given)
     plugins.load_all(cfg.plugins)
     if data is None:
         splits = from_config(cfg)

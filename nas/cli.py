@@ -376,7 +376,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     else:
         from nas.engines.table import settle
 
-        cfg, notes = settle(search_config(args)), []
+        cfg, notes = settle(search_config(args), given_options(args)), []
         root = Path(args.results_dir) / cfg.name
     load_all(cfg.plugins)
     train_fn = train_fn_from(cfg.train_fn) if cfg.train_fn else None

@@ -110,7 +110,7 @@ class SearchState:
 
     @property
     def done(self) -> bool:
-        return self.dispatched >= self.cfg.trials or bool(self.exhausted)
+        return self.dispatched >= self.cfg.trials or (bool(self.exhausted) and not self.in_flight)
 
     def remaining(self) -> int:
         return max(0, self.cfg.trials - self.dispatched - len(self.in_flight))

@@ -7,6 +7,7 @@ fingerprint        `searchspace.fingerprint` of the genotype (the lookup key)
 genotype           the genotype as compact JSON
 params, flops      trainable parameters, FLOPs of one forward pass
 seeds              the training seeds, one per run of the architecture
+statuses           per seed, how the run ended (ok, or diverged, timeout... with NaN accuracies)
 val_acc, test_acc  per seed, the accuracy after every epoch (lists of lists)
 train_seconds      per seed, the training time of the whole run
 val_acc_mean       mean over seeds of the final validation accuracy (convenience)
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import sys
@@ -56,14 +58,15 @@ class Entry:
     val_acc: list[list[float]]  # [seed][epoch]
     test_acc: list[list[float]]
     train_seconds: list[float]
+    statuses: list[str]
 
     def final(self, key: str) -> list[float]:
-        """The last epoch's value of `key` (val_acc or test_acc) for each seed."""
-        return [curve[-1] for curve in getattr(self, key)]
+        """The last epoch's value of `key` (val_acc or test_acc) for each seed that trained."""
+        return [curve[-1] for curve, s in zip(getattr(self, key), self.statuses, strict=True) if s == "ok"]
 
     def mean(self, key: str) -> float:
         values = self.final(key)
-        return sum(values) / len(values)
+        return sum(values) / len(values) if values else math.nan
 
 
 @dataclass
@@ -121,6 +124,7 @@ class Table:
                 "val_acc": e.val_acc,
                 "test_acc": e.test_acc,
                 "train_seconds": e.train_seconds,
+                "statuses": e.statuses,
                 "val_acc_mean": e.mean("val_acc"),
                 "test_acc_mean": e.mean("test_acc"),
             }
@@ -148,7 +152,7 @@ def load(path: str | Path) -> Table:
     if meta.get("format") != FORMAT:
         raise TableError(f"table {path}: not a nasgraph table (no {FORMAT} metadata); make one with nas.table build")
     cols = pf.to_pydict()
-    names = ("fingerprint", "genotype", "params", "flops", "seeds", "val_acc", "test_acc", "train_seconds")
+    names = ("fingerprint", "genotype", "params", "flops", "seeds", "val_acc", "test_acc", "train_seconds", "statuses")
     entries = [Entry(*values) for values in zip(*(cols[n] for n in names), strict=True)]
     if not entries:
         raise TableError(f"table {path}: it holds no architectures")
@@ -162,6 +166,7 @@ def collect(runs: Sequence[str | Path]) -> tuple[list[Entry], dict[str, Any]]:
     """Entries from grid searches of one space (one search per training seed), and their common config."""
     from nas import results
     from nas.folder import Layout
+    from nas.status import DISPATCHED
 
     configs = []
     by_fp: dict[str, Entry] = {}
@@ -172,24 +177,33 @@ def collect(runs: Sequence[str | Path]) -> tuple[list[Entry], dict[str, Any]]:
         except OSError as e:
             raise TableError(f"{run}: not a results folder ({e.strerror}: {layout.config})") from None
         configs.append(cfg)
+        epochs = int(cfg.get("train", {}).get("epochs", 1))
         df = results.load(run)
-        ok = df[df["status"] == "ok"]
-        if "curves" not in ok.columns or ok["curves"].isna().any():
+        ran = df[df["status"].isin(sorted(DISPATCHED))]
+        if "curves" not in ran.columns or ran.loc[ran["status"] == "ok", "curves"].isna().any():
             raise TableError(f"{run}: its trials have no per-epoch curves; run the grid with train.curves: true")
-        for row in ok.itertuples():
-            curves = row.curves if isinstance(row.curves, dict) else json.loads(row.curves)
+        for row in ran.itertuples():
             e = by_fp.get(row.fingerprint)
             if e is None:
-                e = by_fp[row.fingerprint] = Entry(row.fingerprint, row.genotype, int(row.params), int(row.flops),
-                                                   [], [], [], [])  # fmt: skip
+                params = int(row.params) if row.params == row.params and row.params is not None else 0
+                flops = int(row.flops) if row.flops == row.flops and row.flops is not None else 0
+                e = by_fp[row.fingerprint] = Entry(row.fingerprint, row.genotype, params, flops, [], [], [], [], [])
             elif e.genotype != row.genotype:
                 raise TableError(
                     f"{run}: trial {row.trial_id} has another genotype under fingerprint {row.fingerprint}"
                 )
+            if row.status == "ok":
+                curves = row.curves if isinstance(row.curves, dict) else json.loads(row.curves)
+                val, test = [float(x) for x in curves["val_acc"]], [float(x) for x in curves["test_acc"]]
+                seconds = float(curves["train_seconds"][-1])
+            else:  # diverged, timeout...: part of the space all the same, answered as it ended
+                val = test = [math.nan] * epochs
+                seconds = float(row.train_seconds) if row.train_seconds == row.train_seconds else 0.0
             e.seeds.append(int(row.seed))
-            e.val_acc.append([float(x) for x in curves["val_acc"]])
-            e.test_acc.append([float(x) for x in curves["test_acc"]])
-            e.train_seconds.append(float(curves["train_seconds"][-1]))
+            e.statuses.append(str(row.status))
+            e.val_acc.append(val)
+            e.test_acc.append(test)
+            e.train_seconds.append(seconds)
     if not configs:
         raise TableError("no runs given")
     first = configs[0]
@@ -222,6 +236,7 @@ def write(entries: Sequence[Entry], meta: dict[str, Any], out: str | Path) -> Pa
         "val_acc": pa.array([e.val_acc for e in entries], pa.list_(pa.list_(pa.float32()))),
         "test_acc": pa.array([e.test_acc for e in entries], pa.list_(pa.list_(pa.float32()))),
         "train_seconds": pa.array([e.train_seconds for e in entries], pa.list_(pa.float32())),
+        "statuses": pa.array([e.statuses for e in entries], pa.list_(pa.string())),
         "val_acc_mean": pa.array([e.mean("val_acc") for e in entries], pa.float32()),
         "test_acc_mean": pa.array([e.mean("test_acc") for e in entries], pa.float32()),
     }

@@ -7,7 +7,8 @@ move to the first neighbour that is better, and when none is, restart from a ran
 Here a neighbour is one mutation away (`SearchSpace.mutate`); neighbours already tried from the
 current centre are not proposed again. When ``patience`` neighbours in a row fail to improve on the
 centre, it is taken as a local optimum and the climb restarts from a fresh random architecture
-(which becomes the centre once evaluated). The climb follows the first objective (validation
+(which becomes the centre once evaluated; results of the abandoned climb that arrive meanwhile are
+ignored). Until the first result the proposals are random, like the first ``init``. The climb follows the first objective (validation
 accuracy by default; ties: fewer parameters); several objectives are not traded off. Asynchronous
 like evolution: with several proposals outstanding, each is a neighbour of the centre when asked.
 """
@@ -45,6 +46,7 @@ class LocalSearch(Controller):
         self.center: dict[str, Any] | None = None  # trial_id, genotype, score
         self.tried: list[str] = []  # fingerprints of the centre's neighbours proposed so far
         self.fails = 0  # neighbours in a row that did not improve on the centre
+        self.restarting = False  # a climb ended: waiting for a random restart's result
         self.restart_id: str | None = None  # the random proposal that starts the next climb
         self.climbs = 0
 
@@ -53,7 +55,7 @@ class LocalSearch(Controller):
             parent = Genotype.from_dict(self.center["genotype"])
             child, kind = self._neighbour(parent)
             return Proposal(trial_id, child, (self.center["trial_id"],), self.climbs, {"mutations": [kind]})
-        if self.asked > self.n_init and self.restart_id is None:
+        if self.restarting and self.restart_id is None:
             self.restart_id = trial_id  # this one starts the next climb, whatever its score
         return Proposal(trial_id, self.space.sample(self.rng), (), self.climbs, {"origin": "random"})
 
@@ -75,22 +77,28 @@ class LocalSearch(Controller):
         if trial_id == self.restart_id:
             self.restart_id = None  # (if it failed, the next proposal restarts again)
             if evaluated:
+                self.restarting = False
                 self.climbs += 1
                 self._move(trial_id, proposal.genotype, self._score(metrics))
             return
+        if self.restarting:
+            return  # results of the abandoned climb (still outstanding when it ended) do not count
         neighbour = self.center is not None and proposal.parents == (self.center["trial_id"],)
         if not evaluated:
             if neighbour:
                 self._failed_neighbour()
             return
         score = self._score(metrics)
-        if self.center is None:
-            if self.restart_id is None:  # the random start: the best so far is the centre
-                self._move(trial_id, proposal.genotype, score)
-        elif score > tuple(self.center["score"]):
+        if self.center is None or score > tuple(self.center["score"]):  # (no centre: the random starts' best)
             self._move(trial_id, proposal.genotype, score)
         elif neighbour:
             self._failed_neighbour()
+
+    def drop_pending(self) -> list[str]:
+        gone = super().drop_pending()
+        if self.restart_id in gone:  # the restart never reported (a resumed search): the next proposal restarts
+            self.restart_id = None
+        return gone
 
     def _score(self, metrics: Mapping[str, Any]) -> tuple[float, float]:
         return (self.objective_vector(metrics)[0], -float(metrics.get("params") or 0))
@@ -102,7 +110,7 @@ class LocalSearch(Controller):
     def _failed_neighbour(self) -> None:
         self.fails += 1
         if self.fails >= self.patience:  # a local optimum: the next proposal restarts at random
-            self.center, self.tried, self.fails = None, [], 0
+            self.center, self.tried, self.fails, self.restarting = None, [], 0, True
 
     # ------------------------------------------------------------ state
 
@@ -113,6 +121,7 @@ class LocalSearch(Controller):
             "center": self.center,
             "tried": self.tried,
             "fails": self.fails,
+            "restarting": self.restarting,
             "restart_id": self.restart_id,
             "climbs": self.climbs,
         }
@@ -122,4 +131,4 @@ class LocalSearch(Controller):
         self.n_init, self.patience = state["init"], state["patience"]
         self.center = dict(state["center"]) if state["center"] else None
         self.tried, self.fails = list(state["tried"]), state["fails"]
-        self.restart_id, self.climbs = state["restart_id"], state["climbs"]
+        self.restarting, self.restart_id, self.climbs = state["restarting"], state["restart_id"], state["climbs"]

@@ -13,7 +13,8 @@ in seconds. What a trial gets:
   ``table_seed`` names the training seed answered (-1: the mean).
 
 A proposal outside the table stops the search with a one-line error; a search over a table uses
-the table's space (its config's ``space``, unless one is given, which must then equal it).
+the table's space, dataset, validation share and epochs (`settle`) unless the user sets them, and
+then they must equal the table's (epochs may be fewer).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from nas.engines.base import Engine
@@ -46,8 +48,10 @@ def parse(engine: str) -> tuple[str, str]:
     return path, mode
 
 
-def settle(cfg: SearchConfig) -> SearchConfig:
-    """The config of a search over a table: its space, dataset and validation share are the table's."""
+def settle(cfg: SearchConfig, given: Mapping[str, Any] | None = None) -> SearchConfig:
+    """The config of a search over a table: the table's space, dataset, validation share, data limit and
+    epochs, unless `given` (the options the user set: a config file's and the flags) sets them; one given
+    differently from the table is an error."""
     if not cfg.engine.startswith("table:"):
         return cfg
     from nas.config import ConfigError
@@ -58,20 +62,25 @@ def settle(cfg: SearchConfig) -> SearchConfig:
         table = load(path)
     except TableError as e:
         raise ConfigError(f"engine: {e}") from None
+    given = dict(given or {})
     changes: dict[str, Any] = {}
-    defaults = type(cfg)()
     for key in ("space", "dataset", "val_fraction", "limit"):
         want, have = table.meta.get(key), getattr(cfg, key)
-        if _plain(have) == _plain(getattr(defaults, key)):  # left unset: the table's
+        if given.get(key) in (None, {}):  # not set by the user: the table's
             changes[key] = want
         elif _plain(have) != _plain(want):
             raise ConfigError(
                 f"{key} is {_plain(have)!r} but the table {path} was made with {_plain(want)!r}; "
                 f"leave {key} unset to search the table's"
             )
-    if "dataset" in changes and cfg.name == f"{cfg.dataset.split(':')[0]}-{cfg.controller}":  # the default name
+    epochs = (given.get("train") or {}).get("epochs")
+    if not epochs:
+        changes["train"] = dataclasses.replace(cfg.train, epochs=table.epochs)
+    elif cfg.train.epochs > table.epochs:
+        raise ConfigError(f"epochs is {cfg.train.epochs} but the table {path} has {table.epochs}; give at most that")
+    if changes.get("dataset", cfg.dataset) != cfg.dataset and not given.get("name"):
         changes["name"] = f"{str(changes['dataset']).split(':')[0]}-{cfg.controller}"
-    return dataclasses.replace(cfg, **changes) if changes else cfg
+    return dataclasses.replace(cfg, **changes)
 
 
 def _plain(v: Any) -> Any:
@@ -124,13 +133,19 @@ class TableEngine(Engine):
                     f"trial {pending.trial_id}: its architecture (fingerprint {pending.fingerprint}) is not in "
                     f"the table {self.path}; a table answers only proposals from its own space"
                 )
-            metrics = self._answer(entry, epoch, random.Random(pending.seed))
+            status, metrics = self._answer(entry, epoch, random.Random(pending.seed))
             metrics["wall_seconds"] = time.perf_counter() - started
-            state.complete(pending.trial_id, "ok", metrics)
+            state.complete(pending.trial_id, status, metrics)
 
-    def _answer(self, entry: Entry, epoch: int, rng: random.Random) -> dict[str, Any]:
+    def _answer(self, entry: Entry, epoch: int, rng: random.Random) -> tuple[str, dict[str, Any]]:
+        ok = [i for i, status in enumerate(entry.statuses) if status == "ok"]
         if self.mode == "draw":
             i = rng.randrange(len(entry.seeds))
+            if entry.statuses[i] != "ok":  # this run failed when the table was made: so does the trial
+                error = f"{entry.statuses[i]} in the table's run with seed {entry.seeds[i]}"
+                return entry.statuses[i], {"params": entry.params, "flops": entry.flops, "error": error,
+                                           "train_seconds": entry.train_seconds[i],
+                                           "custom": {"table_seed": entry.seeds[i]}}  # fmt: skip
             val, test, seconds, seed = (
                 entry.val_acc[i][epoch],
                 entry.test_acc[i][epoch],
@@ -138,12 +153,14 @@ class TableEngine(Engine):
                 entry.seeds[i],
             )
         else:
-            n = len(entry.seeds)
-            val = sum(c[epoch] for c in entry.val_acc) / n
-            test = sum(c[epoch] for c in entry.test_acc) / n
-            seconds, seed = sum(entry.train_seconds) / n, -1
+            if not ok:
+                return entry.statuses[0], {"params": entry.params, "flops": entry.flops,
+                                           "error": f"{entry.statuses[0]} in every run of the table"}  # fmt: skip
+            val = sum(entry.val_acc[i][epoch] for i in ok) / len(ok)
+            test = sum(entry.test_acc[i][epoch] for i in ok) / len(ok)
+            seconds, seed = sum(entry.train_seconds) / len(entry.seeds), -1
         seconds *= (epoch + 1) / len(entry.val_acc[0])  # the share of the run spent up to this epoch
-        return {
+        return "ok", {
             "val_acc": float(val),
             "test_acc": float(test),
             "params": entry.params,
