@@ -153,7 +153,10 @@ SEARCH_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
         "keep_weights",
         {"choices": ["front", "all", "none"], "help": "which trials' weights to keep (default front)"},
     ),
-    "--population": ("population", {"type": positive_int, "help": "evolution/nsga2 population size (default 8)"}),
+    "--population": (
+        "population",
+        {"type": positive_int, "help": "evolution/nsga2 population size; local_search: random starts (default 8)"},
+    ),
     "--patience": (
         "patience",
         {"type": positive_int, "help": "local_search: neighbours without improvement before a restart (default 20)"},

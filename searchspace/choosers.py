@@ -47,7 +47,7 @@ class GridChooser:
     """Answers decisions from a path of option indices, extending it with 0s: one leaf of the decision tree.
 
     `advance` moves the path to the next leaf in depth-first order, so that running sampling once per
-    path visits every distinct sequence of decisions exactly once (`searchspace.space.SearchSpace.grid`).
+    path visits every distinct sequence of decisions exactly once (`searchspace.space.SearchSpace.leaf`).
     """
 
     max_options = 10_000  # a decision with more options (a random seed) makes the space too large to walk

@@ -8,8 +8,9 @@ local search over a finite space (a tabular benchmark) never propose an architec
 
 A free stage's node j reads a non-empty subset of the stage input and nodes 0..j-1; sampling names
 the subset with a label such as ``"in+n0"`` (strings, so that Optuna can store the choice).
-Membership does not depend on node order: any DAG with the space's node count, ops and sum merges
-is a member, since it is isomorphic to one that sampling produces.
+Membership does not depend on node order within a free stage: any DAG with the space's node count,
+ops and sum merges is a member, since it is isomorphic to one that sampling produces. In a ``cell``
+space every later stage must be stage 1's cell node for node (as sampling and mutation make it).
 """
 
 from __future__ import annotations

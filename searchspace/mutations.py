@@ -194,7 +194,8 @@ def add_edge(space: SearchSpace, g: Genotype, rng: random.Random) -> Genotype | 
         return None
     a, b = rng.choice(pairs)
     nodes = list(stage.nodes)
-    merge = nodes[b].merge if len(nodes[b].inputs) > 1 else rng.choice(("sum", "wsum", "concat"))
+    fresh = "sum" if space.closed else rng.choice(("sum", "wsum", "concat"))  # a closed space's free stages sum
+    merge = nodes[b].merge if len(nodes[b].inputs) > 1 else fresh
     nodes[b] = nodes[b].replace(inputs=(*nodes[b].inputs, a), merge=merge)
     return _with_stage(g, i, _custom(stage, nodes=nodes))
 

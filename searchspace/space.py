@@ -216,7 +216,7 @@ class SearchSpace:
         parent_fp = g.fingerprint()
         tried: list[str] = []
         inside = self.closed and self.contains(g)  # a closed space's member has children inside it
-        for _ in range(attempts):
+        for _ in range(attempts * 4 if inside else attempts):  # most mutations leave a small closed space
             kind, child = mutate_once(self, g, rng)
             tried.append(kind)
             if child is not None and inside and self.cell:

@@ -285,3 +285,23 @@ def test_a_state_saved_with_every_trial_id_still_loads():
     again = make_controller("random", SPACE, seed=0)
     again.load_state_dict(old)  # the format before 2026-11-30
     assert (again.told, again.last_told) == (3, "00003")
+
+
+def test_local_search_restarts_even_when_results_of_the_old_climb_arrive_late():
+    from nas.controllers import LocalSearch
+
+    ctrl = LocalSearch(_cell_space(), seed=0, init=1, patience=1)
+    p = ctrl.ask()
+    ctrl.tell(p.trial_id, "ok", {"val_acc": 0.5, "params": 1})
+    a, b = ctrl.ask(), ctrl.ask()  # two neighbours outstanding
+    ctrl.tell(a.trial_id, "ok", {"val_acc": 0.4, "params": 1})  # no better: the climb ends (patience 1)
+    assert ctrl.center is None and ctrl.restarting
+    ctrl.tell(b.trial_id, "ok", {"val_acc": 0.1, "params": 1})  # late, and from the old climb: ignored
+    assert ctrl.center is None
+    lost = ctrl.ask()
+    assert ctrl.restart_id == lost.trial_id
+    ctrl.drop_pending()  # a resumed search: the restart never reported
+    again = ctrl.ask()
+    assert ctrl.restart_id == again.trial_id
+    ctrl.tell(again.trial_id, "ok", {"val_acc": 0.05, "params": 1})
+    assert ctrl.center["trial_id"] == again.trial_id and not ctrl.restarting

@@ -92,6 +92,29 @@ def test_a_grid_resumes_where_it_stopped_and_ends_when_the_space_is_exhausted(ti
     assert first + rest == everything
 
 
+def test_a_resumed_grid_proposes_again_what_was_outstanding_when_it_stopped(tiny):
+    from nas.config import SearchConfig, make_space
+    from nas.folder import DataInfo
+
+    space = make_space(SearchConfig.from_dict(TINY), DataInfo(1, 10, (8, 8), "digits"))
+    grid = Grid(space)
+    asked = [grid.ask() for _ in range(5)]
+    for p in (asked[0], asked[1], asked[3]):  # 3 and 5 are still running when the search is killed
+        grid.tell(p.trial_id, "ok", {"val_acc": 0.5})
+    resumed = Grid(space)
+    resumed.load_state_dict(json.loads(json.dumps(grid.state_dict())))
+    resumed.drop_pending()
+    rest = []
+    while True:
+        try:
+            rest.append(resumed.ask().genotype.fingerprint())
+        except SpaceExhausted:
+            break
+    told = {asked[i].genotype.fingerprint() for i in (0, 1, 3)}
+    assert asked[2].genotype.fingerprint() in rest and asked[4].genotype.fingerprint() in rest
+    assert len(rest) == 14 and not told & set(rest)  # every architecture once in all
+
+
 def test_a_search_on_the_table_engine_answers_from_the_table_and_resumes(tiny, tmp_path):
     path = tiny / "t.parquet"
     done = launch("search", "--engine", f"table:{path}", "--controller", "evolution", "--trials", "12",
