@@ -53,11 +53,13 @@ CONTROLLERS: dict[str, dict[str, Any]] = {
 _TABLE: Any = None
 _SPACE: Any = None
 _INFO: Any = None
+_MODE = "draw"
 
 
-def _load(path: str) -> None:
-    """Per worker process: the table and its search space."""
-    global _TABLE, _SPACE, _INFO
+def _load(path: str, mode: str = "draw") -> None:
+    """Per worker process: the table and its search space (and how the table answers: draw or mean)."""
+    global _TABLE, _SPACE, _INFO, _MODE
+    _MODE = mode
     import optuna
 
     from nas.config import SearchConfig, make_space
@@ -95,13 +97,17 @@ def simulate(options: dict[str, Any], seed: int, queries: int, seconds: float = 
         if entry.statuses[i] != "ok":  # a run that failed when the table was made: a failed trial, not a query
             ctrl.tell(p.trial_id, entry.statuses[i], {"error": "failed in the table"})
             continue
-        metrics = {"val_acc": entry.val_acc[i][-1], "test_acc": entry.test_acc[i][-1], "params": entry.params}
+        if _MODE == "mean":  # `table:PATH:mean`: the mean over the table's runs
+            val, test, secs = entry.mean("val_acc"), entry.mean("test_acc"), float(np.mean(entry.train_seconds))
+        else:
+            val, test, secs = entry.val_acc[i][-1], entry.test_acc[i][-1], entry.train_seconds[i]
+        metrics = {"val_acc": val, "test_acc": test, "params": entry.params}
         seen[fp] = metrics
         ctrl.tell(p.trial_id, "ok", metrics)
         out["val"].append(metrics["val_acc"])
         out["test"].append(metrics["test_acc"])
         out["params"].append(entry.params)
-        out["seconds"].append(entry.train_seconds[i])
+        out["seconds"].append(secs)
     return out | {"asks": asks, "wall": time.perf_counter() - t0}
 
 
@@ -171,6 +177,7 @@ def summarize(runs: dict[str, list[dict[str, Any]]], ref_params: float, unit_sec
                     "test_of_best": median_ci(tests),
                     "hypervolume": median_ci(hvs),
                     "mean_best_val": float(np.mean(vals)),
+                    "mean_test_of_best": float(np.mean(tests)),
                     "p_val_vs_random": mwu(vals, b_vals) if label != BASELINE and base else None,
                     "p_hv_vs_random": mwu(hvs, b_hvs) if label != BASELINE and base else None,
                     "queries": float(np.median([pick(r) for r in mine])),
@@ -205,15 +212,20 @@ def report(summary: dict[str, Any]) -> str:
                         per["seeds"],
                         n if not s["short_runs"] else f"{n} ({s['short_runs']} runs short)",
                         _ci(s["best_val"]),
+                        f"{s['mean_best_val']:.4f}",
                         _p(s["p_val_vs_random"]),
                         _ci(s["test_of_best"]),
+                        f"{s['mean_test_of_best']:.4f}",
                         _ci(s["hypervolume"]),
                         _p(s["p_hv_vs_random"]),
                     ]
                 )
         lines.append(f"budget in {unit} (median [95% CI] over seeds; p: Mann-Whitney U vs random):")
         lines.append(
-            table(["controller", "seeds", unit, "best val_acc", "p", "test of best", "hypervolume", "p"], rows)
+            table(
+                ["controller", "seeds", unit, "best val_acc", "mean", "p", "test of best", "mean", "hypervolume", "p"],
+                rows,
+            )
         )
     rows = [
         [label, per["queries:150"]["best_val"][0], per.get("random_queries_to_match_150") or "> longest random run"]
@@ -258,9 +270,11 @@ def plot(runs: dict[str, list[dict[str, Any]]], path: Path) -> None:
     plt.close(fig)
 
 
-def run_all(jobs: list[tuple[str, dict[str, Any], int, int, float]], path: str, workers: int) -> dict[str, list[dict]]:
+def run_all(
+    jobs: list[tuple[str, dict[str, Any], int, int, float]], path: str, workers: int, mode: str = "draw"
+) -> dict[str, list[dict]]:
     runs: dict[str, list[dict[str, Any]]] = {}
-    with ProcessPoolExecutor(workers, initializer=_load, initargs=(path,)) as pool:
+    with ProcessPoolExecutor(workers, initializer=_load, initargs=(path, mode)) as pool:
         for label, seed, run in pool.map(_task, jobs, chunksize=4):
             runs.setdefault(label, []).append(run | {"seed": seed})
     for mine in runs.values():
@@ -268,7 +282,7 @@ def run_all(jobs: list[tuple[str, dict[str, Any], int, int, float]], path: str, 
     return runs
 
 
-def tune(path: str, seeds: int, workers: int) -> list[list[Any]]:
+def tune(path: str, seeds: int, workers: int, mode: str = "draw") -> list[list[Any]]:
     """Evolution's population / sample size and objectives, local search's init / patience, at 150 queries."""
     grid: dict[str, dict[str, Any]] = {}
     for objectives in ((), ("val_acc",)):
@@ -283,7 +297,7 @@ def tune(path: str, seeds: int, workers: int) -> list[list[Any]]:
                 "patience": patience,
             }
     jobs = [(label, opts, seed, 150, 0.0) for label, opts in grid.items() for seed in range(seeds)]
-    runs = run_all(jobs, path, workers)
+    runs = run_all(jobs, path, workers, mode)
     rows = []
     for label, mine in runs.items():
         vals = [best_at(r, 150)[0] for r in mine]
@@ -302,6 +316,7 @@ def main() -> None:
     ap.add_argument("--controllers", default=",".join(CONTROLLERS))
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--tune", action="store_true", help="also tune evolution and local search on the table")
+    ap.add_argument("--mode", choices=("draw", "mean"), default="draw", help="one run drawn per trial, or the mean")
     ap.add_argument("--quick", action="store_true", help="smoke test: 5 seeds x 40 queries")
     args = ap.parse_args()
     if args.quick:
@@ -309,7 +324,7 @@ def main() -> None:
     note = quiet_machine_note()
     if note:
         print(note, file=sys.stderr)
-    _load(args.table)
+    _load(args.table, args.mode)
     table_ = _TABLE
     ref_params = 1.1 * max(e.params for e in table_.entries)
     unit = float(np.mean([s for e in table_.entries for s in e.train_seconds]))
@@ -327,7 +342,7 @@ def main() -> None:
     ]
     jobs.sort(key=lambda j: j[0] not in ("tpe", "nsga2"))  # the slow ones first, so the pool ends evenly
     t0 = time.perf_counter()
-    runs = run_all(jobs, args.table, args.workers)
+    runs = run_all(jobs, args.table, args.workers, args.mode)
     wall = time.perf_counter() - t0
     summary = summarize(runs, ref_params, unit)
     text = report(summary)
@@ -337,6 +352,7 @@ def main() -> None:
         "machine": machine(),
         "table": {"path": args.table, "architectures": len(table_), "ref_params": ref_params, "unit_seconds": unit},
         "seeds": args.seeds,
+        "mode": args.mode,
         "queries": args.queries,
         "summary": summary,
         "wall_seconds": wall,
@@ -346,16 +362,16 @@ def main() -> None:
         },
     }
     if args.tune:
-        rows = tune(args.table, min(args.tune_seeds, args.seeds), args.workers)
+        rows = tune(args.table, min(args.tune_seeds, args.seeds), args.workers, args.mode)
         print(
             f"\ntuning at 150 queries, {min(args.tune_seeds, args.seeds)} seeds (median [95% CI], mean of best val_acc):"
         )
         print(table(["controller", "median", "low", "high", "mean"], rows))
         payload["tuning"] = rows
-    name = "quality_quick" if args.quick else "quality"
+    name = ("quality_quick" if args.quick else "quality") + ("_mean" if args.mode == "mean" else "")
     write_results(name, payload)
     if not args.quick:
-        plot(runs, RESULTS / "quality.png")
+        plot(runs, RESULTS / f"quality{'_mean' if args.mode == 'mean' else ''}.png")
 
 
 if __name__ == "__main__":
