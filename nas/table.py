@@ -258,13 +258,14 @@ def build(runs: Sequence[str | Path], out: str | Path, command: str = "") -> Pat
         "train": cfg["train"],
         "runs": [str(r) for r in runs],
         "command": command,
-        "machine": f"{_cpu_name()}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}, "
+        "machine": f"{cpu_name()}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}, "
         f"Python {platform.python_version()}",
     }
     return write(entries, meta, out)
 
 
-def _cpu_name() -> str:
+def cpu_name() -> str:
+    """The CPU's model name (/proc/cpuinfo), for provenance."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
