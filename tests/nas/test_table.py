@@ -174,15 +174,19 @@ def test_a_proposal_outside_the_table_stops_the_search_in_one_line_and_leaves_no
         ("tabel:{table}", [], "expected ray, local or table:PATH"),
     ],
 )
-def test_bad_table_engines_are_refused_in_one_line_with_nothing_written(tiny, tmp_path, engine, options, message):
+def test_bad_table_engines_are_refused_in_one_line_with_nothing_written(
+    tiny, tmp_path, engine, options, message, capsys
+):
     import pandas as pd
+
+    from nas.cli import main
 
     notable = tmp_path / "plain.parquet"
     pd.DataFrame({"a": [1]}).to_parquet(notable)
     spec = engine.format(missing=tmp_path / "none.parquet", notable=notable, table=tiny / "t.parquet")
-    done = launch("search", "--engine", spec, "--trials", "3", "--results-dir", str(tmp_path / "out"), *options)
-    assert done.returncode != 0
-    assert message in done.stderr and len(done.stderr.strip().splitlines()) <= 2, done.stderr
+    assert main(["search", "--engine", spec, "--trials", "3", "--results-dir", str(tmp_path / "out"), *options]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) <= 2, err
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
