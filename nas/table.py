@@ -164,6 +164,8 @@ def load(path: str | Path) -> Table:
 
 def collect(runs: Sequence[str | Path]) -> tuple[list[Entry], dict[str, Any]]:
     """Entries from grid searches of one space (one search per training seed), and their common config."""
+    import pandas as pd
+
     from nas import results
     from nas.folder import Layout
     from nas.status import DISPATCHED
@@ -185,8 +187,8 @@ def collect(runs: Sequence[str | Path]) -> tuple[list[Entry], dict[str, Any]]:
         for row in ran.itertuples():
             e = by_fp.get(row.fingerprint)
             if e is None:
-                params = int(row.params) if row.params == row.params and row.params is not None else 0
-                flops = int(row.flops) if row.flops == row.flops and row.flops is not None else 0
+                params = 0 if pd.isna(row.params) else int(row.params)  # (a run that did not build has none)
+                flops = 0 if pd.isna(row.flops) else int(row.flops)
                 e = by_fp[row.fingerprint] = Entry(row.fingerprint, row.genotype, params, flops, [], [], [], [], [])
             elif e.genotype != row.genotype:
                 raise TableError(
@@ -198,7 +200,7 @@ def collect(runs: Sequence[str | Path]) -> tuple[list[Entry], dict[str, Any]]:
                 seconds = float(curves["train_seconds"][-1])
             else:  # diverged, timeout...: part of the space all the same, answered as it ended
                 val = test = [math.nan] * epochs
-                seconds = float(row.train_seconds) if row.train_seconds == row.train_seconds else 0.0
+                seconds = 0.0 if pd.isna(row.train_seconds) else float(row.train_seconds)
             e.seeds.append(int(row.seed))
             e.statuses.append(str(row.status))
             e.val_acc.append(val)

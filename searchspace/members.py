@@ -74,16 +74,14 @@ def why_not(space: SearchSpace, g: Genotype) -> str | None:
     ):
         if (stage.width, stage.stride) != (width, stride):
             return f"stage {i} has width {stage.width} and stride {stage.stride}; the space's has {width}, {stride}"
-        reduce = stride > 1 or (space.cell and any(s > 1 for s in (st.stride for st in g.stages)))
-        reason = _stage_reason(space, stage, reduce)
+        reason = _stage_reason(space, stage, space.must_reduce(stride, [st.stride for st in g.stages]))
         if reason:
             return f"stage {i}: {reason}"
         if space.cell and restack(g.stages[0], width, stride) != stage:
             return f"stage {i} is not stage 1's cell"
-    hidden = g.head.hidden[0] if len(g.head.hidden) == 1 else 0 if not g.head.hidden else -1
-    if hidden not in space.head_hidden or g.head.dropout not in space.head_dropout:
-        return "its head is not one of the space's"
-    if g.head != Head(1, (hidden,) if hidden else (), g.head.dropout):
+    hidden = g.head.hidden[0] if g.head.hidden else 0
+    sampled = Head(1, (hidden,) if hidden else (), g.head.dropout)
+    if hidden not in space.head_hidden or g.head.dropout not in space.head_dropout or g.head != sampled:
         return "its head is not one of the space's"
     return None
 

@@ -126,7 +126,7 @@ class SearchSpace:
             if self.cell and stages:
                 stages.append(members.restack(stages[0], width, stride))
             else:
-                reduce = stride > 1 or (self.cell and any(s > 1 for _, s in self.stage_shapes(base, n_stages)))
+                reduce = self.must_reduce(stride, [s for _, s in self.stage_shapes(base, n_stages)])
                 stages.append(self.sample_stage(chooser, f"s{i}", width, stride, reduce))
         hidden = chooser.choose("head.hidden", self.head_hidden)
         head = Head(1, (hidden,) if hidden else (), chooser.choose("head.dropout", self.head_dropout))
@@ -141,6 +141,11 @@ class SearchSpace:
                 width = min(self.max_width, width * 2)
             shapes.append((width, stride))
         return shapes
+
+    def must_reduce(self, stride: int, strides: list[int]) -> bool:
+        """Whether a stage's nodes that read only its input must be able to downsample: it strides, or (a cell
+        space, whose stages share one cell) any stage does."""
+        return stride > 1 or (self.cell and any(s > 1 for s in strides))
 
     def sample_stage(self, chooser: Chooser, prefix: str, width: int, stride: int, reduce: bool | None = None) -> Stage:
         """One stage: a wiring, its size, then an op per node (`reduce`: nodes reading only the input can stride)."""

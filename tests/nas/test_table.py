@@ -74,6 +74,30 @@ def test_grid_runs_train_every_architecture_once_and_the_table_holds_both_seeds(
     assert t.meta["space"] == TINY["space"] and t.meta["dataset"] == "digits" and t.meta["val_fraction"] == 0.3
 
 
+def test_a_run_that_failed_is_kept_in_the_table_as_failed(tiny, tmp_path):
+    import shutil
+
+    run = tmp_path / "r"
+    run.mkdir()
+    for name in ("config.json", "data.json"):
+        shutil.copy(tiny / "s0" / name, run)
+    rows = Record.open(tiny / "s0").rows()[:3]
+    rows[1] = {k: v for k, v in rows[1].items() if k not in ("crc", "curves")} | {
+        "status": "diverged",
+        "params": None,
+        "flops": None,
+        "val_acc": None,
+        "test_acc": None,
+    }
+    with Record.open(run) as record:
+        for row in rows:
+            record.append(row)
+    entries, _ = table.collect([run])
+    failed = next(e for e in entries if e.fingerprint == rows[1]["fingerprint"])
+    assert failed.statuses == ["diverged"] and failed.params == 0 and failed.final("val_acc") == []
+    assert sorted(e.statuses[0] for e in entries) == ["diverged", "ok", "ok"]
+
+
 def test_a_grid_resumes_where_it_stopped_and_ends_when_the_space_is_exhausted(tiny):
     from nas.config import SearchConfig, make_space
     from nas.folder import DataInfo
