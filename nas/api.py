@@ -84,7 +84,7 @@ def drive(
     state: SearchState | None = None
     stop = StopSignals(engine or make_engine(cfg, data, train_fn))
     try:
-        with SearchState(cfg, root, DataInfo.of(data), resume=resume, log=log) as state:
+        with SearchState(cfg, root, DataInfo.of(data), resume=resume, log=log, scorer=_scorer(cfg, data)) as state:
             for note in notes:  # the resume is under way (its folder opened): say what it changed
                 log(note)
             log(f"nasgraph: {data}")
@@ -114,6 +114,15 @@ def drive(
         outcome.signum = stop.signum
     outcome.recorded = root.exists()
     return outcome
+
+
+def _scorer(cfg: SearchConfig, data: DataSplits):
+    """The zero-cost proxy scorer of a search with warm-up or a proxy filter (None without)."""
+    if not (cfg.warmup or cfg.proxy_filter):
+        return None
+    from nas.proxies import Scorer
+
+    return Scorer(cfg.proxy, data, seed=cfg.seed)
 
 
 def preflight(cfg: SearchConfig) -> None:

@@ -68,6 +68,15 @@ def nonneg_float(text: str) -> float:
     return value
 
 
+def proxy_list(text: str) -> tuple[str, ...]:
+    from nas.proxies import parse
+
+    try:
+        return parse(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def engine_spec(text: str) -> str:
     if text in ("ray", "local") or (text.startswith("table:") and len(text) > len("table:")):
         return text
@@ -173,6 +182,46 @@ SEARCH_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
             "type": csv,
             "help": "zoo architectures or genotype .json files to seed the population, e.g. resnet18_cifar,allcnn_c",
         },
+    ),
+    "--proxies": (
+        "train.proxies",
+        {
+            "type": proxy_list,
+            "help": "zero-cost proxies each trial scores at initialisation and records (proxy_NAME columns): "
+            "synflow,grad_norm,snip,naswot,jacob_cov,params,flops, or all",
+        },
+    ),
+    "--proxy": (
+        "proxy",
+        {
+            "choices": ["synflow", "grad_norm", "snip", "naswot", "jacob_cov", "params", "flops"],  # PROXIES (tested)
+            "help": "the proxy --warmup and --proxy-filter rank by (default synflow)",
+        },
+    ),
+    "--warmup": (
+        "warmup",
+        {
+            "type": positive_int,
+            "help": "score N random architectures by the proxy before the search; the first --population random "
+            "proposals are the best of them (evolution, random, local_search)",
+        },
+    ),
+    "--proxy-filter": (
+        "proxy_filter",
+        {"type": positive_int, "help": "each random proposal, and evolution's child, is the proxy's best of N"},
+    ),
+    "--inherit": (
+        "inherit",
+        {
+            "action": "store_true",
+            "default": None,
+            "help": "a mutated child starts from its parent's trained weights where names and shapes match "
+            "(evolution, local_search), and trains --child-epochs",
+        },
+    ),
+    "--child-epochs": (
+        "child_epochs",
+        {"type": positive_int, "help": "epochs of a child that inherited weights (default: half of --epochs)"},
     ),
     "--ops": ("space.ops", {"type": csv, "help": "ops the search may use (default: all); see `launch.py ops`"}),
     "--wirings": ("space.wirings", {"type": csv, "help": "chain,residual,dense,ws (default: all)"}),

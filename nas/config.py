@@ -13,6 +13,7 @@ from typing import Any
 
 from nas import objectives
 from nas.errors import NasgraphError, one_line
+from nas.proxies import PROXIES
 from nas.train import TrainConfig
 
 if typing.TYPE_CHECKING:
@@ -20,6 +21,8 @@ if typing.TYPE_CHECKING:
     from nas.folder import DataInfo
 
 ENGINES = ("ray", "local")
+PROXY_CONTROLLERS = ("evolution", "random", "local_search")  # the controllers that sample at random
+INHERIT_CONTROLLERS = ("evolution", "local_search")  # the controllers whose proposals have a trained parent
 KEEP_WEIGHTS = ("front", "all", "none")
 
 
@@ -72,6 +75,12 @@ class SearchConfig:
     variant: str = "aging"  # evolution: aging (Real et al.) or tournament (seeds' Algorithm 1)
     mutations: int = 1  # evolution: d in max(d - t, 1) mutations per child (tournament variant)
     init: tuple[str, ...] = ()  # zoo architectures to seed the initial population
+    proxy: str = "synflow"  # the zero-cost proxy (`nas.proxies`) that warmup and proxy_filter rank by
+    warmup: int = 0  # score this many random architectures by the proxy; the first `population` random
+    # proposals are the best of them (evolution's initial population, local search's starts, random's first)
+    proxy_filter: int = 0  # each random proposal (and evolution's child) is the best of this many by the proxy
+    inherit: bool = False  # a mutated child starts from its parent's trained weights (evolution, local_search)
+    child_epochs: int = 0  # epochs of a child that inherited weights; 0: half of train.epochs (at least 1)
     space: dict[str, Any] = field(default_factory=dict)  # SearchSpace overrides, e.g. {"ops": ["conv", "sepconv"]}
     plugins: tuple[str, ...] = ()  # Python files run before the search (their ops, zoo entries, datasets)
     train_fn: str = ""  # module.name of the search's own training function (Python API); "" = the built-in one
@@ -107,6 +116,27 @@ class SearchConfig:
                 f"between 1 and the population ({self.population}; pass --population too)",
             ),
             (not self.name or _safe_name(self.name), "name", "letters, digits, '.', '_' and '-' only"),
+            (self.proxy in PROXIES, "proxy", f"one of {', '.join(PROXIES)}"),
+            (self.warmup >= 0, "warmup", "an integer >= 0 (architectures scored by the proxy; 0: no warm-up)"),
+            (self.proxy_filter >= 0, "proxy_filter", "an integer >= 0 (candidates per proposal; 0: no filter)"),
+            (self.child_epochs >= 0, "child_epochs", "an integer >= 0 (0: half of the epochs)"),
+            (
+                not (self.warmup or self.proxy_filter) or self.controller in PROXY_CONTROLLERS,
+                "warmup" if self.warmup else "proxy_filter",
+                f"0 with controller {self.controller}; warm-up and the proxy filter work with "
+                f"{', '.join(PROXY_CONTROLLERS)}",
+            ),
+            (
+                not self.inherit or self.controller in INHERIT_CONTROLLERS,
+                "inherit",
+                f"off with controller {self.controller}: only {', '.join(INHERIT_CONTROLLERS)} propose children "
+                "of a trained parent",
+            ),
+            (
+                not self.inherit or not self.engine.startswith("table:"),
+                "inherit",
+                "off with a table engine: a table answers from-scratch training only",
+            ),
         ]
         for ok, key, allowed in rules:
             if not ok:
@@ -117,6 +147,16 @@ class SearchConfig:
             raise ConfigError(f"objectives: {e}") from None
         if not self.name:
             object.__setattr__(self, "name", f"{self.dataset.split(':')[0]}-{self.controller}")
+        if (self.warmup or self.proxy_filter) and self.proxy not in self.train.proxies:  # recorded for every trial
+            object.__setattr__(
+                self, "train", dataclasses.replace(self.train, proxies=(*self.train.proxies, self.proxy))
+            )
+
+    def trial_epochs(self, inherited: bool) -> int:
+        """Epochs of a trial: `child_epochs` (default half) for a child that inherited its parent's weights."""
+        if not inherited:
+            return self.train.epochs
+        return self.child_epochs or max(1, self.train.epochs // 2)
 
     def objective_senses(self) -> dict[str, str]:
         """Objectives in order with 'max'/'min' (`nas.objectives.for_controller`)."""

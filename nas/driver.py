@@ -27,7 +27,7 @@ from nas.config import SearchConfig, make_space
 from nas.controllers import Controller, Proposal, SpaceExhausted
 from nas.errors import SearchError, StorageError
 from nas.folder import DataInfo, ResultsFolder
-from nas.ledger import METRICS, Ledger, custom_metrics, trial_row
+from nas.ledger import METRICS, Ledger, custom_metrics, proxy_scores, trial_row
 from nas.progress import Log, Progress, stderr_log
 from nas.record import Record
 from nas.resume import restore_controller, settle_config
@@ -49,6 +49,8 @@ class Pending:
     flops: int | None
     seed: int
     started: float = field(default_factory=time.time)
+    inherit_from: str | None = None  # the parent whose trained weights it starts from (--inherit)
+    epochs: int = 0  # epochs it trains for (`SearchConfig.trial_epochs`)
 
     @property
     def trial_id(self) -> str:
@@ -69,6 +71,7 @@ class SearchState:
         resume: bool = False,
         log: Log = stderr_log,
         controller: Controller | None = None,
+        scorer: Any = None,
     ):
         self.info, self.log = info, log
         self.folder = ResultsFolder(root, resume)
@@ -84,6 +87,8 @@ class SearchState:
                 if controller is None:
                     controller = restore_controller(self.cfg, self.space, info, self.folder, rows, log)
                 self.controller = controller
+                if scorer is not None:  # zero-cost proxy scores for warm-up and the proxy filter (`nas.proxies.Scorer`)
+                    self.controller.scorer = scorer
         except BaseException:
             self.close(final=False)
             if self.fresh:  # a search that never started leaves no folder behind to be --resume'd
@@ -120,6 +125,13 @@ class SearchState:
 
     def weights_path(self, trial_id: str) -> Path:
         return self.folder.weights(trial_id)
+
+    def parent_weights(self, pending: Pending) -> bytes | None:
+        """The safetensors bytes of the weights `pending` inherits (None: it trains from scratch)."""
+        if pending.inherit_from is None:
+            return None
+        with self.folder.storage_errors():
+            return self.folder.weights(pending.inherit_from).read_bytes()
 
     # ------------------------------------------------------------ propose
 
@@ -162,7 +174,11 @@ class SearchState:
         if reason:
             self._record(p, fp, Status.REJECTED, {"error": reason, "params": params, "flops": flops})
             return None
-        return Pending(p, fp, params, flops, self.trial_seed(p.trial_id))
+        parent = p.parents[0] if self.cfg.inherit and p.parents else None
+        if parent is not None and not self.folder.weights(parent).is_file():
+            parent = None  # its weights are gone (trained before --inherit, or pruned): from scratch
+        epochs = self.cfg.trial_epochs(parent is not None)
+        return Pending(p, fp, params, flops, self.trial_seed(p.trial_id), inherit_from=parent, epochs=epochs)
 
     # ------------------------------------------------------------ complete
 
@@ -172,11 +188,17 @@ class SearchState:
         """Record a finished trial (fsync'd), tell the controller, resolve waiting twins; returns the row."""
         with self.folder.storage_errors():
             pending = self.in_flight.pop(trial_id)
-            if weights is not None and status == Status.OK and self.cfg.keep_weights != "none":
+            if weights is not None and status == Status.OK and self.keeps_weights:
                 self.folder.save_weights(trial_id, weights)
             measured = {"params": metrics.get("params", pending.params), "flops": metrics.get("flops", pending.flops)}
             row = self._record(
-                pending.proposal, pending.fingerprint, status, metrics | measured, pending.seed, pending.started
+                pending.proposal,
+                pending.fingerprint,
+                status,
+                metrics | measured,
+                pending.seed,
+                pending.started,
+                inherited_from=pending.inherit_from,
             )
             for twin in self.dedupe.resolved(pending.fingerprint):
                 self._record_duplicate(twin, pending.fingerprint, row)
@@ -201,6 +223,7 @@ class SearchState:
     def _record_duplicate(self, p: Proposal, fp: str, twin: dict[str, Any]) -> None:
         metrics = {k: twin.get(k) for k in (*METRICS, "params", "flops")} | {"error": twin.get("error", "")}
         metrics["custom"] = custom_metrics(twin)
+        metrics["proxies"] = proxy_scores(twin)
         self._record(p, fp, Status.DUPLICATE, metrics, duplicate_of=twin["trial_id"])
 
     def _index(self, row: dict[str, Any]) -> None:
@@ -211,10 +234,21 @@ class SearchState:
     def save_state(self) -> None:
         self.folder.save_state(self.controller.state_dict())
 
+    @property
+    def keeps_weights(self) -> bool:
+        """Whether trained weights are saved: to be kept, or to be inherited (--inherit)."""
+        return self.cfg.keep_weights != "none" or self.cfg.inherit
+
     def prune_weights(self) -> None:
-        """With --keep-weights front: only the front's, the best's and the running trials' weights stay."""
-        if self.cfg.keep_weights == "front":
-            self.folder.prune_weights(self.ledger.keep_set() | set(self.in_flight))
+        """With --keep-weights front: only the front's, the best's and the running trials' weights stay; with
+        --inherit also the weights children may still inherit (the controller's population, the running
+        trials' parents), and with --keep-weights none only those."""
+        if self.cfg.keep_weights == "all" or not self.keeps_weights:
+            return
+        keep = self.ledger.keep_set() if self.cfg.keep_weights == "front" else set()
+        if self.cfg.inherit:
+            keep |= self.controller.parent_pool() | {p.inherit_from for p in self.in_flight.values() if p.inherit_from}
+        self.folder.prune_weights(keep | set(self.in_flight))
 
     # ------------------------------------------------------------ closing
 

@@ -62,13 +62,20 @@ METRICS = (  # what a trial measures, copied into its row (a duplicate copies it
 )
 ROW_FIELDS = frozenset(  # what trial_row (and the record) write besides a train_fn's own metrics
     {"trial_id", "controller", "parents", "generation", "status", "error", "fingerprint", "genotype", "params",
-     "flops", *METRICS, "seed", "finished", "node", "worker", "duplicate_of", "meta", "crc", "curves"}
+     "flops", *METRICS, "seed", "finished", "node", "worker", "duplicate_of", "meta", "crc", "curves",
+     "inherited", "inherited_from"}
 )  # fmt: skip
+PROXY_PREFIX = "proxy_"  # a zero-cost proxy's column: proxy_synflow, proxy_snip, ... (`nas.proxies`)
 
 
 def custom_metrics(row: dict[str, Any]) -> dict[str, Any]:
     """A recorded row's own metrics from a train_fn: the keys `trial_row` does not write itself."""
-    return {k: v for k, v in row.items() if k not in ROW_FIELDS}
+    return {k: v for k, v in row.items() if k not in ROW_FIELDS and not k.startswith(PROXY_PREFIX)}
+
+
+def proxy_scores(row: dict[str, Any]) -> dict[str, Any]:
+    """A recorded row's zero-cost proxy scores, by proxy name."""
+    return {k.removeprefix(PROXY_PREFIX): v for k, v in row.items() if k.startswith(PROXY_PREFIX)}
 
 
 def trial_row(
@@ -81,6 +88,7 @@ def trial_row(
     seed: int | None = None,
     started: float | None = None,
     duplicate_of: str | None = None,
+    inherited_from: str | None = None,
 ) -> dict[str, Any]:
     """The record row of a finished (or refused) proposal, in `nas.results.COLUMNS`' terms."""
     now = time.time()
@@ -97,6 +105,7 @@ def trial_row(
         "flops": metrics.get("flops"),
         **{k: metrics.get(k) for k in METRICS},
         **(metrics.get("custom") or {}),  # a train_fn's own metrics, under their names (`nas.train.own_metrics`)
+        **{PROXY_PREFIX + k: _finite(v) for k, v in (metrics.get("proxies") or {}).items()},
         "seed": seed,
         "finished": now,
     }
@@ -108,8 +117,14 @@ def trial_row(
                 row[key] = metrics[key]
     if metrics.get("curves"):  # per-epoch accuracies (`TrainConfig.curves`)
         row["curves"] = metrics["curves"]
+    if inherited_from and metrics.get("inherited") is not None:  # started from a parent's trained weights
+        row["inherited_from"], row["inherited"] = inherited_from, metrics["inherited"]
     if duplicate_of:
         row["duplicate_of"] = duplicate_of
     if proposal.meta:
         row["meta"] = dict(proposal.meta)
     return row
+
+
+def _finite(v: Any) -> Any:
+    return None if isinstance(v, float) and v != v else v

@@ -48,8 +48,28 @@ def summary(paths: str | Path | list, top: int = 10) -> str:
         described = ", ".join(f"{k} {v}" for k, v in senses.items())
         lines.append(f"  Pareto front ({described}), {len(front)} trials:")
         lines.extend("    " + ln for ln in pd.DataFrame(columns).to_string(index=False).splitlines())
+        lines.extend(_proxies_and_inheritance(part))
     lines.append(f"results: {', '.join(str(p) for p in ([paths] if isinstance(paths, str | Path) else paths))}")
     return "\n".join(lines)
+
+
+def _proxies_and_inheritance(part: pd.DataFrame) -> list[str]:
+    """What the search's record says of its zero-cost proxies (their rank correlation with validation accuracy
+    on its own data) and of inherited weights."""
+    lines = []
+    corr = results.proxy_correlation(part)
+    if not corr.empty:
+        n = int(corr["n"].max())
+        shown = ", ".join(
+            f"{r.proxy} {r.spearman:+.2f}" + (f" (p {r.p:.2g})" if r.p == r.p else "") for r in corr.itertuples()
+        )
+        lines.append(f"  zero-cost proxies vs val_acc, Spearman over {n} trained trials: {shown}")
+    if "inherited" in part.columns and part["inherited"].notna().any():
+        share = part["inherited"].dropna()
+        lines.append(
+            f"  {len(share)} trials started from a parent's weights (median {share.median():.0%} of parameters)"
+        )
+    return lines
 
 
 def _front(paths: str | Path | list) -> dict[str, str]:

@@ -341,6 +341,23 @@ def _rows_with_id(df: pd.DataFrame, trial_id: str) -> pd.DataFrame:
     return df[(df["trial_id"] == trial_id).to_numpy(dtype=bool, na_value=False)]
 
 
+def proxy_correlation(df: pd.DataFrame, target: str = "val_acc") -> pd.DataFrame:
+    """How well each recorded zero-cost proxy (``proxy_NAME`` columns) ranked this search's trained trials by
+    `target`: Spearman's rho, its two-sided p-value and the trials it is over, one row per proxy."""
+    from scipy.stats import spearmanr
+
+    trained = _ok(df)  # (duplicates replay a trained trial: not counted twice)
+    rows = []
+    for column in [c for c in df.columns if c.startswith("proxy_")]:
+        pair = trained[[column, target]].apply(pd.to_numeric, errors="coerce").dropna()
+        if len(pair) >= 3 and pair[column].nunique() > 1 and pair[target].nunique() > 1:
+            rho, p = spearmanr(pair[column], pair[target])
+        else:
+            rho, p = float("nan"), float("nan")
+        rows.append({"proxy": column.removeprefix("proxy_"), "spearman": float(rho), "p": float(p), "n": len(pair)})
+    return pd.DataFrame(rows, columns=["proxy", "spearman", "p", "n"])
+
+
 def hypervolume(
     points: pd.DataFrame | np.ndarray,
     ref: Sequence[float],

@@ -117,6 +117,10 @@ def new_controller(
         }
     elif cfg.controller == "local_search":
         options = {"init": cfg.population, "patience": cfg.patience}
+    if cfg.controller in ("evolution", "local_search", "random") and (cfg.warmup or cfg.proxy_filter):
+        options |= {"warmup": cfg.warmup, "proxy_filter": cfg.proxy_filter}
+        if cfg.controller == "random":
+            options["warm_keep"] = cfg.population
     elif cfg.controller in ("tpe", "nsga2"):
         options = {"storage": folder.journal, "study_name": cfg.name} if folder is not None else {}
         if cfg.controller == "nsga2":

@@ -35,7 +35,9 @@ from torch import nn
 import searchspace as ss
 from nas.data import DataSplits
 from nas.errors import NasgraphError, first_line
+from nas.inherit import inherit
 from nas.ledger import METRICS, ROW_FIELDS
+from nas.proxies import PROXIES
 from searchspace.genotype import Genotype, GenotypeError
 
 SCHEDULES = ("onecycle", "cosine")
@@ -72,6 +74,7 @@ class TrainConfig:
     fault_rate: float = 1.0  # share of trials the fault hits, drawn from each trial's seed
     hang_seconds: float = 0.0  # a trial still running this long is hung and ended; 0 = auto (see hang_limit)
     curves: bool = False  # record validation and test accuracy after every epoch (a tabular benchmark's curves)
+    proxies: tuple[str, ...] = ()  # zero-cost proxies (`nas.proxies`) scored at the trial's initialisation
 
     def __post_init__(self) -> None:
         checks = [
@@ -91,6 +94,7 @@ class TrainConfig:
             (self.fault in FAULTS, f"fault must be one of {', '.join(repr(f) for f in FAULTS)}"),
             (0.0 <= self.fault_rate <= 1.0, "fault_rate must be in [0, 1]"),
             (0 <= self.hang_seconds < math.inf, "hang_seconds must be a number >= 0"),
+            (set(self.proxies) <= set(PROXIES), f"proxies must be among {', '.join(PROXIES)}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -128,6 +132,7 @@ MEASURED = ("wall_seconds", "peak_memory_mb", "resident_memory_mb")  # what the 
 # names a train_fn's metrics may not use: the record's own fields (but the metrics a trainer reports), the
 # columns results.load adds, and the keys of a trial's report to Tune (`nas.engines.ray_tune._packed`)
 RESERVED = (ROW_FIELDS - set(METRICS)) | set(MEASURED) | {"search", "trial", "custom", "final", "retire", "metrics"}
+RESERVED_PREFIX = "proxy_"  # the record's columns of zero-cost proxies (`nas.ledger.PROXY_PREFIX`)
 
 
 @dataclass(frozen=True)
@@ -168,11 +173,15 @@ def train_trial(
     seed: int = 0,
     report: Report | None = None,
     train_fn: TrainFn | None = None,
+    init: Mapping[str, torch.Tensor] | None = None,
 ) -> TrialResult:
     """Train and evaluate one genotype; never raises for the genotype's or the run's failures.
 
     With `train_fn`, it trains the built model instead of the built-in trainer (`_own_training`); a
     train_fn that breaks its contract gives status `MISUSE`, which engines turn into a stopped search.
+    `init`: a parent's trained weights; every tensor whose name and shape the model shares starts
+    from it (`nas.inherit`), the share of parameters inherited is the metric ``inherited``.
+    `cfg.proxies` are scored on the model as initialised from `seed` before it trains (``proxies``).
     """
     started = time.perf_counter()
     metrics: dict[str, Any] = {"seed": seed}
@@ -181,15 +190,19 @@ def train_trial(
         metrics |= {"params": params, "flops": flops}
     except GenotypeError as e:
         return TrialResult("invalid", metrics | {"error": str(e), "wall_seconds": time.perf_counter() - started})
+    if cfg.proxies:
+        metrics["proxies"] = _proxies(genotype, data, cfg.proxies, seed)
     try:
         device = resolve_device(cfg.device)
     except ValueError as e:  # this worker has no such device
         return TrialResult("error", metrics | {"error": str(e), "wall_seconds": time.perf_counter() - started})
     if train_fn is not None:
-        return _own_training(train_fn, genotype, data, cfg, seed, device, report, metrics, started)
+        return _own_training(train_fn, genotype, data, cfg, seed, device, report, metrics, started, init)
     run = None
     try:
-        run = _Run(genotype, data, cfg, seed, device)
+        run = _Run(genotype, data, cfg, seed, device, init)
+        if init is not None:
+            metrics["inherited"] = run.inherited
         status = run.fit(metrics, report)
     except GenotypeError as e:
         status, metrics["error"] = "invalid", str(e)
@@ -217,6 +230,7 @@ def _own_training(
     report: Report | None,
     metrics: dict[str, Any],
     started: float,
+    init: Mapping[str, torch.Tensor] | None = None,
 ) -> TrialResult:
     """A user's ``train_fn(model, data, config, report) -> metrics`` on the built model, as a trial.
 
@@ -240,7 +254,10 @@ def _own_training(
     model = None
     state = None
     try:
-        model = ss.build(genotype, data.in_channels, data.num_classes).to(device)
+        model = ss.build(genotype, data.in_channels, data.num_classes)
+        if init is not None:
+            metrics["inherited"] = inherit(model, init)
+        model = model.to(device)
         deadline = time.perf_counter() + cfg.max_seconds if cfg.max_seconds else math.inf
         context = TrialContext(cfg, seed, device, genotype, deadline)
         returned = train_fn(model, data, context, checked_report)
@@ -279,8 +296,9 @@ def own_metrics(values: Any, what: str) -> dict[str, Any]:
         )
     out: dict[str, Any] = {}
     for key, v in values.items():
-        if not isinstance(key, str) or not key.isidentifier() or key in RESERVED:
-            why = "is a field the search records itself" if key in RESERVED else "is not an identifier"
+        reserved = isinstance(key, str) and (key in RESERVED or key.startswith(RESERVED_PREFIX))
+        if not isinstance(key, str) or not key.isidentifier() or reserved:
+            why = "is a field the search records itself" if reserved else "is not an identifier"
             raise TrainFnError(f"{what} the metric name {key!r}, which {why}")
         if isinstance(v, torch.Tensor) and v.numel() == 1:
             v = v.item()
@@ -300,7 +318,15 @@ def custom_part(metrics: Mapping[str, Any]) -> dict[str, Any]:
 class _Run:
     """One training run's state: model, data on the device, optimizer, schedule."""
 
-    def __init__(self, genotype: Genotype, data: DataSplits, cfg: TrainConfig, seed: int, device: torch.device):
+    def __init__(
+        self,
+        genotype: Genotype,
+        data: DataSplits,
+        cfg: TrainConfig,
+        seed: int,
+        device: torch.device,
+        init: Mapping[str, torch.Tensor] | None = None,
+    ):
         self.cfg, self.data, self.device = cfg, data, device
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
@@ -312,7 +338,9 @@ class _Run:
         torch.manual_seed(seed)
         self.gen = torch.Generator(device=device).manual_seed(seed)
         self.fmt = torch.channels_last if device.type == "cuda" and cfg.channels_last else torch.contiguous_format
-        self.model = ss.build(genotype, data.in_channels, data.num_classes).to(device, memory_format=self.fmt)
+        model = ss.build(genotype, data.in_channels, data.num_classes)
+        self.inherited = inherit(model, init) if init is not None else 0.0
+        self.model = model.to(device, memory_format=self.fmt)
         self.net = self._compile(self.model)
         self.train_x, self.train_y = data.train_x.to(device), data.train_y.to(device)
         self.scale, self.shift = _normalizer(data, device)
@@ -410,6 +438,17 @@ class _Run:
 
 
 # ------------------------------------------------------------------ the pieces
+
+
+def _proxies(genotype: Genotype, data: DataSplits, names: tuple[str, ...], seed: int) -> dict[str, float | None]:
+    """The zero-cost proxies of the trial's network at its initialisation (None where one cannot be computed)."""
+    from nas.proxies import ProxyBatch, score
+
+    try:
+        scores = score(genotype, ProxyBatch.of(data, seed=seed), names, seed=seed)
+    except Exception:  # noqa: BLE001 -- a proxy never fails a trial; training says what is wrong
+        scores = dict.fromkeys(names, math.nan)
+    return {k: v if math.isfinite(v) else None for k, v in scores.items()}
 
 
 def augment(images: torch.Tensor, data: DataSplits, gen: torch.Generator) -> torch.Tensor:

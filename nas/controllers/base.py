@@ -9,9 +9,10 @@ Controllers are plain Python: they import neither torch nor Ray.
 
 from __future__ import annotations
 
+import math
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,9 @@ from searchspace.genotype import Genotype
 
 if TYPE_CHECKING:
     from searchspace.space import SearchSpace
+
+
+Scorer = Callable[[Sequence[Genotype]], list[float]]  # zero-cost proxy scores, larger is better (NaN: worst)
 
 
 class SpaceExhausted(Exception):
@@ -43,7 +47,15 @@ class Controller(ABC):
 
     name = "controller"
 
-    def __init__(self, space: SearchSpace, seed: int = 0, objectives: Mapping[str, str] | None = None):
+    def __init__(
+        self,
+        space: SearchSpace,
+        seed: int = 0,
+        objectives: Mapping[str, str] | None = None,
+        warmup: int = 0,
+        warm_keep: int = 8,
+        proxy_filter: int = 0,
+    ):
         self.space = space
         self.seed = seed
         # a controller made without objectives optimizes validation accuracy alone
@@ -57,6 +69,12 @@ class Controller(ABC):
         self.last_told = ""  # the trial id told last
         self._seen: set[str] = set()  # trial ids told in this process
         self.pending: dict[str, Proposal] = {}  # proposed, not yet told
+        # zero-cost proxies (`nas.proxies`): the search sets `scorer` when warm-up or the filter is on
+        self.scorer: Scorer | None = None
+        self.warmup = warmup  # random architectures scored before the first random proposal
+        self.warm_keep = warm_keep  # how many of the best of them are proposed first
+        self.proxy_filter = proxy_filter  # candidates scored per random proposal (0, 1: no filter)
+        self.warm: list[dict[str, Any]] | None = None  # the warm-up's best, not yet proposed (genotype, proxy)
 
     # ------------------------------------------------------------ the interface
 
@@ -99,6 +117,49 @@ class Controller(ABC):
         """What a subclass learns from one result (proposal None: unknown to this controller)."""
         return None  # random search learns nothing
 
+    def parent_pool(self) -> set[str]:
+        """Trial ids whose trained weights a future child may inherit (evolution's population, the climb's centre)."""
+        return set()
+
+    # ------------------------------------------------------------ zero-cost proxies
+
+    def fresh(self) -> tuple[Genotype, dict[str, Any]]:
+        """A random architecture to propose, with its proposal meta: the warm-up's best first (`warmup`), else
+        the proxy's best of `proxy_filter` samples, else a plain sample of the space."""
+        if self.warmup and self.warm is None:
+            self.warm = self._warm_up()
+        if self.warm:
+            best = self.warm.pop(0)
+            return Genotype.from_dict(best["genotype"]), {"origin": "warmup", "proxy": best["proxy"]}
+        if self.proxy_filter > 1:
+            genotype, value = self.pick([self.space.sample(self.rng) for _ in range(self.proxy_filter)])
+            return genotype, {"origin": "random", "proxy": value, "candidates": self.proxy_filter}
+        return self.space.sample(self.rng), {"origin": "random"}
+
+    def pick(self, candidates: Sequence[Genotype]) -> tuple[Genotype, float | None]:
+        """The candidate with the best proxy score (the first, on ties), and its score."""
+        scores = self._scores(candidates)
+        best = max(range(len(candidates)), key=lambda i: (_key(scores[i]), -i))
+        return candidates[best], _plain(scores[best])
+
+    def _warm_up(self) -> list[dict[str, Any]]:
+        """`warmup` random architectures (distinct), the best `warm_keep` of them by the proxy, best first."""
+        seen: dict[str, Genotype] = {}
+        for _ in range(self.warmup * 4):
+            if len(seen) >= self.warmup:
+                break
+            g = self.space.sample(self.rng)
+            seen.setdefault(g.fingerprint(), g)
+        pool = list(seen.values())
+        scores = self._scores(pool)
+        order = sorted(range(len(pool)), key=lambda i: (-_key(scores[i]), i))[: self.warm_keep]
+        return [{"genotype": pool[i].to_dict(), "proxy": _plain(scores[i])} for i in order]
+
+    def _scores(self, genotypes: Sequence[Genotype]) -> list[float]:
+        if self.scorer is None:
+            raise RuntimeError(f"{self.name}: warm-up and the proxy filter need a scorer (nas.proxies.Scorer)")
+        return list(self.scorer(genotypes))
+
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue, as JSON-serialisable data."""
         return {
@@ -109,6 +170,10 @@ class Controller(ABC):
             "asked": self.asked,
             "told": self.told,  # the state is the record's first `told` rows (its size does not grow with them)
             "last_told": self.last_told,
+            "warmup": self.warmup,
+            "warm_keep": self.warm_keep,
+            "proxy_filter": self.proxy_filter,
+            "warm": self.warm,
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -124,6 +189,8 @@ class Controller(ABC):
         else:
             self.told, self.last_told = state["told"], state["last_told"]
         self._seen = set()
+        self.warmup, self.warm_keep = state.get("warmup", self.warmup), state.get("warm_keep", self.warm_keep)
+        self.proxy_filter, self.warm = state.get("proxy_filter", self.proxy_filter), state.get("warm")
 
     # ------------------------------------------------------------ helpers
 
@@ -134,6 +201,15 @@ class Controller(ABC):
             v = float(metrics.get(key, float("nan")))
             out.append(v if sense == "max" else -v)
         return out
+
+
+def _key(score: float | None) -> float:
+    """A proxy score as a sort key, larger is better; NaN and None rank last."""
+    return -math.inf if score is None or not math.isfinite(score) else score
+
+
+def _plain(score: float | None) -> float | None:
+    return None if score is None or not math.isfinite(score) else float(score)
 
 
 def _rng_state(rng: random.Random) -> list[Any]:

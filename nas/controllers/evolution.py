@@ -47,8 +47,10 @@ class Evolution(Controller):
         mutations: int = 1,
         init: Sequence[Genotype] = (),
         init_names: Sequence[str] = (),
+        warmup: int = 0,
+        proxy_filter: int = 0,
     ):
-        super().__init__(space, seed, objectives)
+        super().__init__(space, seed, objectives, warmup=warmup, warm_keep=population, proxy_filter=proxy_filter)
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
         if population < 2 or not 1 <= sample <= population:
@@ -70,7 +72,8 @@ class Evolution(Controller):
             if index < len(self.init):
                 meta = {"origin": "init"} | ({"zoo": self.init_names[index]} if index < len(self.init_names) else {})
                 return Proposal(trial_id, self.init[index], (), 0, meta)
-            return Proposal(trial_id, self.space.sample(self.rng), (), 0, {"origin": "random"})
+            genotype, meta = self.fresh()
+            return Proposal(trial_id, genotype, (), 0, meta)
         return self._child(trial_id)
 
     def _child(self, trial_id: str) -> Proposal:
@@ -79,11 +82,27 @@ class Evolution(Controller):
         parent = self.population[self._best(contenders)]
         self.rounds += 1
         times = max(self.mutations - self.rounds, 1) if self.variant == "tournament" else max(self.mutations, 1)
-        child, kinds = Genotype.from_dict(parent["genotype"]), []
+        candidates = [
+            self._mutant(Genotype.from_dict(parent["genotype"]), times) for _ in range(self.proxy_filter or 1)
+        ]
+        meta: dict[str, Any] = {}
+        if len(candidates) > 1:  # the proxy's best of `proxy_filter` children of the same parent
+            best, value = self.pick([c for c, _ in candidates])
+            kinds = next(k for c, k in candidates if c is best)
+            meta = {"proxy": value, "candidates": len(candidates)}
+        else:
+            best, kinds = candidates[0]
+        return Proposal(trial_id, best, (parent["trial_id"],), parent["generation"] + 1, {"mutations": kinds} | meta)
+
+    def _mutant(self, child: Genotype, times: int) -> tuple[Genotype, list[str]]:
+        kinds = []
         for _ in range(times):
             child, kind = self.space.mutate_with_info(child, self.rng)
             kinds.append(kind)
-        return Proposal(trial_id, child, (parent["trial_id"],), parent["generation"] + 1, {"mutations": kinds})
+        return child, kinds
+
+    def parent_pool(self) -> set[str]:
+        return {m["trial_id"] for m in self.population}
 
     def _observe(self, trial_id: str, status: str, metrics: dict[str, Any], proposal: Proposal | None) -> None:
         if proposal is None or not counts_as_evaluated(status, metrics):

@@ -37,8 +37,10 @@ class LocalSearch(Controller):
         objectives: Mapping[str, str] | None = None,
         init: int = 10,
         patience: int = 20,
+        warmup: int = 0,
+        proxy_filter: int = 0,
     ):
-        super().__init__(space, seed, objectives)
+        super().__init__(space, seed, objectives, warmup=warmup, warm_keep=init, proxy_filter=proxy_filter)
         if init < 1 or patience < 1:
             raise ValueError(f"local search needs init >= 1 and patience >= 1, got {init}, {patience}")
         self.n_init = init  # random architectures before the first climb
@@ -57,7 +59,8 @@ class LocalSearch(Controller):
             return Proposal(trial_id, child, (self.center["trial_id"],), self.climbs, {"mutations": [kind]})
         if self.restarting and self.restart_id is None:
             self.restart_id = trial_id  # this one starts the next climb, whatever its score
-        return Proposal(trial_id, self.space.sample(self.rng), (), self.climbs, {"origin": "random"})
+        genotype, meta = self.fresh()
+        return Proposal(trial_id, genotype, (), self.climbs, meta)
 
     def _neighbour(self, parent: Genotype) -> tuple[Genotype, str]:
         """A neighbour of the centre not proposed from it yet (one already tried, when no new one is found)."""
@@ -99,6 +102,9 @@ class LocalSearch(Controller):
         if self.restart_id in gone:  # the restart never reported (a resumed search): the next proposal restarts
             self.restart_id = None
         return gone
+
+    def parent_pool(self) -> set[str]:
+        return {self.center["trial_id"]} if self.center is not None else set()
 
     def _score(self, metrics: Mapping[str, Any]) -> tuple[float, float]:
         return (self.objective_vector(metrics)[0], -float(metrics.get("params") or 0))

@@ -11,4 +11,5 @@ class RandomSearch(Controller):
     name = "random"
 
     def _propose(self, trial_id: str) -> Proposal:
-        return Proposal(trial_id, self.space.sample(self.rng))
+        genotype, meta = self.fresh()  # (with warm-up or the proxy filter: ranked by the proxy)
+        return Proposal(trial_id, genotype, meta=meta if len(meta) > 1 else {})

@@ -65,3 +65,12 @@ def trial_train_config(cfg: SearchConfig):
     if cfg.gpus_per_trial and cfg.gpus_per_trial < 1 and not cfg.train.memory_fraction:
         changes["memory_fraction"] = cfg.gpus_per_trial
     return dataclasses.replace(cfg.train, **changes)
+
+
+def inherited_weights(blob: bytes | None):
+    """A parent's weights (`SearchState.parent_weights`) as tensors, read with safetensors (None: none)."""
+    if blob is None:
+        return None
+    from safetensors.torch import load
+
+    return load(blob)

@@ -12,10 +12,10 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from nas.engines.base import Engine, trial_train_config
+from nas.engines.base import Engine, inherited_weights, trial_train_config
 from nas.errors import SearchError
 
 if TYPE_CHECKING:
@@ -43,9 +43,13 @@ class LocalEngine(Engine):
             pending = state.propose()
             if pending is None:
                 break
-            with _hang_alarm(train_cfg.hang_limit()) as trial:
+            init = inherited_weights(state.parent_weights(pending))
+            cfg = (
+                replace(train_cfg, epochs=pending.epochs) if pending.epochs not in (0, train_cfg.epochs) else train_cfg
+            )
+            with _hang_alarm(cfg.hang_limit()) as trial:
                 trial.result = train_trial(
-                    pending.proposal.genotype, self.data, train_cfg, seed=pending.seed, train_fn=self.train_fn
+                    pending.proposal.genotype, self.data, cfg, seed=pending.seed, train_fn=self.train_fn, init=init
                 )
             result = trial.result
             if result.status == MISUSE:

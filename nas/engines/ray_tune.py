@@ -173,10 +173,11 @@ def _held_stderr() -> Iterator[_Held]:
 class NasSearcher(Searcher):
     """Tune Searcher whose suggestions come from a SearchState (controller + dedupe + constraints)."""
 
-    def __init__(self, state: SearchState, engine: Engine, limit: int | None = None):
+    def __init__(self, state: SearchState, engine: Engine, limit: int | None = None, parents=None):
         super().__init__(metric=SCORE, mode="max")
         self.state, self.engine = state, engine
         self.left = limit  # suggestions this experiment may still make (None: no limit)
+        self.parents = parents  # the `ParentWeights` actor (--inherit)
 
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
         if self.engine.stopping or self.left == 0:
@@ -190,14 +191,37 @@ class NasSearcher(Searcher):
             return Searcher.FINISHED
         if self.left is not None:
             self.left -= 1
+        blob = self.state.parent_weights(pending)
+        if blob is not None:  # waited for: the worker reads it from the actor once the trial starts
+            ray.get(self.parents.put.remote(pending.trial_id, blob, list(self.state.in_flight)))
         return {
             "trial_id": pending.trial_id,
             "genotype": pending.proposal.genotype.to_json(),
             "seed": pending.seed,
+            "epochs": pending.epochs,
+            "inherit": blob is not None,
         }
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         """Results are recorded by RecordCallback, which also sees checkpoints and errors."""
+
+
+@ray.remote(num_cpus=0)
+class ParentWeights:
+    """The parents' weights that running children inherit (--inherit), for workers on any node: the driver
+    puts a child's parent weights (safetensors bytes) under the child's trial id before the trial starts;
+    each put drops the entries of trials no longer running, so it holds at most `concurrency` of them."""
+
+    def __init__(self) -> None:
+        self.blobs: dict[str, bytes] = {}
+
+    def put(self, trial_id: str, blob: bytes, running: list[str]) -> None:
+        live = set(running)
+        self.blobs = {k: v for k, v in self.blobs.items() if k in live}
+        self.blobs[trial_id] = blob
+
+    def get(self, trial_id: str) -> bytes | None:
+        return self.blobs.get(trial_id)
 
 
 class _StopWhenAsked(tune.Stopper):
@@ -317,7 +341,7 @@ class RecordCallback(tune.Callback):
             self.engine.fail(e)
 
     def _adopt_weights(self, trial_id: str, checkpoint: tune.Checkpoint) -> None:
-        if self.state.cfg.keep_weights == "none":
+        if not self.state.keeps_weights:
             return
         with checkpoint.as_directory() as folder:
             src = Path(folder) / WEIGHTS_FILE
@@ -327,11 +351,16 @@ class RecordCallback(tune.Callback):
             shutil.rmtree(checkpoint.path, ignore_errors=True)  # our copy is the one that is kept
 
 
-def _trainable(config: dict[str, Any], data=None, train_cfg=None, shipment=None) -> None:
+def _trainable(config: dict[str, Any], data=None, train_cfg=None, shipment=None, parents=None) -> None:
     """Ray Tune function trainable: train one genotype, report per epoch, then once with final=True."""
+    from nas.engines.base import inherited_weights
+
     data = _unshipped(data)
     shipment.install()  # the user's ops, where this worker does not know them yet
     genotype = Genotype.from_json(config["genotype"])
+    init = inherited_weights(ray.get(parents.get.remote(config["trial_id"]))) if config.get("inherit") else None
+    if config.get("epochs") and config["epochs"] != train_cfg.epochs:  # a child that inherited trains less
+        train_cfg = dataclasses.replace(train_cfg, epochs=config["epochs"])
     where = {"node": ray.get_runtime_context().get_node_id()[:12], "worker": os.getpid()}
     reporting = threading.Event()
 
@@ -344,7 +373,7 @@ def _trainable(config: dict[str, Any], data=None, train_cfg=None, shipment=None)
         finally:
             reporting.clear()
 
-    result, hung = _watched(genotype, data, train_cfg, config["seed"], report, reporting, shipment.train_fn)
+    result, hung = _watched(genotype, data, train_cfg, config["seed"], report, reporting, shipment.train_fn, init)
     final = _packed(result.metrics | where, shipment.objective, status=result.status, final=True)
     if hung:
         _retire(final)
@@ -403,18 +432,22 @@ def _unpacked(result: dict[str, Any]) -> dict[str, Any]:
     return json.loads(result["metrics"]) if "metrics" in result else {}
 
 
-def _watched(genotype: Genotype, data, train_cfg, seed: int, report, reporting: threading.Event, train_fn=None):
+def _watched(
+    genotype: Genotype, data, train_cfg, seed: int, report, reporting: threading.Event, train_fn=None, init=None
+):
     """`train_trial` in a thread, ended as ``timeout`` if it runs past the hang limit (see the module docstring)."""
     from nas.train import TrialResult, train_trial
 
     limit = train_cfg.hang_limit()
     if not limit:
-        return train_trial(genotype, data, train_cfg, seed=seed, report=report, train_fn=train_fn), False
+        return train_trial(genotype, data, train_cfg, seed=seed, report=report, train_fn=train_fn, init=init), False
     box: dict[str, Any] = {}
 
     def work() -> None:
         try:
-            box["result"] = train_trial(genotype, data, train_cfg, seed=seed, report=report, train_fn=train_fn)
+            box["result"] = train_trial(
+                genotype, data, train_cfg, seed=seed, report=report, train_fn=train_fn, init=init
+            )
         except BaseException as e:  # noqa: BLE001 -- handed to the trainable's thread (Tune's stop is SystemExit)
             box["error"] = e
 
@@ -462,11 +495,13 @@ class RayEngine(Engine):
     def run(self, state: SearchState) -> None:
         cfg = state.cfg
         self.start(state)  # (a no-op once Ray is up)
+        parents = ParentWeights.remote() if cfg.inherit else None
         trainable = tune.with_parameters(
             _trainable,
             data=_shippable(self.data),
             train_cfg=trial_train_config(cfg),
             shipment=Shipment.gather(ray.cloudpickle, self.train_fn, next(iter(cfg.front_senses().items()))),
+            parents=parents,
         )
         trainable = tune.with_resources(trainable, {"cpu": cfg.cpus_per_trial, "gpu": cfg.gpus_per_trial})
         quiet = [logging.getLogger(n) for n in ("ray.tune", "ray.train", "ray.air")]
@@ -476,7 +511,7 @@ class RayEngine(Engine):
         try:
             for segment in itertools.count():
                 before = state.recorded
-                _tuner(state, self, trainable, segment).fit()
+                _tuner(state, self, trainable, segment, parents).fit()
                 if state.done or self.stopping or state.recorded == before:
                     break  # finished, stopped, or nothing came of a whole experiment (do not spin)
         finally:
@@ -488,7 +523,7 @@ class RayEngine(Engine):
             raise self.failure
 
 
-def _tuner(state: SearchState, engine: Engine, trainable, segment: int) -> tune.Tuner:
+def _tuner(state: SearchState, engine: Engine, trainable, segment: int, parents=None) -> tune.Tuner:
     """One Tune experiment over the next `SEGMENT_TRIALS` proposals of the search."""
     cfg = state.cfg
     if cfg.asha:
@@ -501,7 +536,7 @@ def _tuner(state: SearchState, engine: Engine, trainable, segment: int) -> tune.
         tune_config=tune.TuneConfig(
             metric=SCORE,
             mode="max",
-            search_alg=NasSearcher(state, engine, limit=SEGMENT_TRIALS),
+            search_alg=NasSearcher(state, engine, limit=SEGMENT_TRIALS, parents=parents),
             scheduler=scheduler,
             num_samples=-1,
             max_concurrent_trials=cfg.concurrency,
