@@ -50,7 +50,23 @@ CONTROLLERS: dict[str, dict[str, Any]] = {
     "nsga2": {"controller": "nsga2"},
 }
 
+PROXY_TABLE = ROOT / "bench" / "table" / "digits-cell-proxies.parquet"  # bench/table_proxies.py
+WARMUP = 200  # architectures scored by the proxy before a warm-up search (15 % of the table; the paper: 19 %)
+FILTER = 10  # candidates per proposal of a proxy-filtered search
+
+
+def proxy_variants(proxies: list[str]) -> dict[str, dict[str, Any]]:
+    """Warm-up (and, for evolution, the proxy filter) with each proxy, as `--warmup` / `--proxy-filter` give."""
+    out: dict[str, dict[str, Any]] = {}
+    for proxy in proxies:
+        for controller in ("random", "evolution", "local_search"):
+            out[f"{controller}+warmup:{proxy}"] = {"controller": controller, "warmup": WARMUP, "proxy": proxy}
+        out[f"evolution+filter:{proxy}"] = {"controller": "evolution", "proxy_filter": FILTER, "proxy": proxy}
+    return out
+
+
 _TABLE: Any = None
+_PROXIES: Any = None  # fingerprint -> {proxy: score} (seed 0), when the proxy table exists
 _SPACE: Any = None
 _INFO: Any = None
 _MODE = "draw"
@@ -58,8 +74,13 @@ _MODE = "draw"
 
 def _load(path: str, mode: str = "draw") -> None:
     """Per worker process: the table and its search space (and how the table answers: draw or mean)."""
-    global _TABLE, _SPACE, _INFO, _MODE
+    global _TABLE, _SPACE, _INFO, _MODE, _PROXIES
     _MODE = mode
+    if PROXY_TABLE.exists():
+        import pandas as pd
+
+        frame = pd.read_parquet(PROXY_TABLE)
+        _PROXIES = frame[frame.seed == 0].set_index("fingerprint").to_dict("index")
     import optuna
 
     from nas.config import SearchConfig, make_space
@@ -80,6 +101,8 @@ def simulate(options: dict[str, Any], seed: int, queries: int, seconds: float = 
 
     cfg = SearchConfig(**options, seed=seed, trials=queries)
     ctrl = new_controller(cfg, _SPACE, _INFO)
+    if cfg.warmup or cfg.proxy_filter:  # the proxy's scores, as `nas.proxies.Scorer` computes them (seed 0)
+        ctrl.scorer = lambda genotypes: [_PROXIES[_TABLE.lookup(g).fingerprint][cfg.proxy] for g in genotypes]
     seen: dict[str, dict[str, Any]] = {}
     out: dict[str, list[float]] = {"val": [], "test": [], "params": [], "seconds": []}
     asks, t0 = 0, time.perf_counter()
@@ -192,10 +215,20 @@ def summarize(runs: dict[str, list[dict[str, Any]]], ref_params: float, unit_sec
     if base:
         longest = max(len(r["val"]) for r in base)
         curve = [float(np.median([best_at(r, n)[0] for r in base])) for n in range(1, longest + 1)]
-        for per in out.values():
+        mean_curve = [float(np.mean([best_at(r, n)[0] for r in base])) for n in range(1, longest + 1)]
+        for label, per in out.items():
             target = per["queries:150"]["best_val"][0]
             need = next((n for n, v in enumerate(curve, 1) if v >= target), None)
             per["random_queries_to_match_150"] = need
+            # the other way round: the queries this controller needs to reach random's median (mean) at 150
+            mine, shortest = runs[label], min(len(r["val"]) for r in runs[label])
+            mine_curve = [float(np.median([best_at(r, n)[0] for r in mine])) for n in range(1, shortest + 1)]
+            mine_mean = [float(np.mean([best_at(r, n)[0] for r in mine])) for n in range(1, shortest + 1)]
+            if len(curve) >= 150:
+                per["queries_to_random_150"] = next((n for n, v in enumerate(mine_curve, 1) if v >= curve[149]), None)
+                per["queries_to_random_150_mean"] = next(
+                    (n for n, v in enumerate(mine_mean, 1) if v >= mean_curve[149]), None
+                )
     return out
 
 
@@ -233,6 +266,12 @@ def report(summary: dict[str, Any]) -> str:
     ]
     lines.append("random-search queries needed to reach each controller's median best val_acc at 150 queries:")
     lines.append(table(["controller", "median best at 150", "random needs"], rows))
+    rows = [
+        [label, per.get("queries_to_random_150") or "> 300", per.get("queries_to_random_150_mean") or "> 300"]
+        for label, per in summary.items()
+    ]
+    lines.append("queries each controller needs to reach random search's best val_acc at 150 queries (median; mean):")
+    lines.append(table(["controller", "to random's median", "to random's mean"], rows))
     return "\n\n".join(lines)
 
 
@@ -314,6 +353,12 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=300)
     ap.add_argument("--random-queries", type=int, default=1000, help="random search's longer runs (queries saved)")
     ap.add_argument("--controllers", default=",".join(CONTROLLERS))
+    ap.add_argument(
+        "--proxies",
+        default="",
+        help="compare warm-up and the proxy filter with these proxies (e.g. synflow,params) against random "
+        "search and the plain controllers (bench/table_proxies.py computes the scores first)",
+    )
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--tune", action="store_true", help="also tune evolution and local search on the table")
     ap.add_argument("--mode", choices=("draw", "mean"), default="draw", help="one run drawn per trial, or the mean")
@@ -329,10 +374,17 @@ def main() -> None:
     ref_params = 1.1 * max(e.params for e in table_.entries)
     unit = float(np.mean([s for e in table_.entries for s in e.train_seconds]))
     labels = args.controllers.split(",")
+    variants = dict(CONTROLLERS)
+    if args.proxies:
+        if _PROXIES is None:
+            raise SystemExit(f"no {PROXY_TABLE}: run python bench/table_proxies.py first")
+        extra = proxy_variants(args.proxies.split(","))
+        variants |= extra
+        labels = [label for label in labels if label not in ("tpe", "nsga2", "evolution-tournament")] + list(extra)
     jobs = [
         (
             label,
-            CONTROLLERS[label],
+            variants[label],
             seed,
             args.random_queries if label == BASELINE else args.queries,
             max(BUDGETS) * unit,
@@ -369,9 +421,10 @@ def main() -> None:
         print(table(["controller", "median", "low", "high", "mean"], rows))
         payload["tuning"] = rows
     name = ("quality_quick" if args.quick else "quality") + ("_mean" if args.mode == "mean" else "")
+    name += "_proxies" if args.proxies else ""
     write_results(name, payload)
     if not args.quick:
-        plot(runs, RESULTS / f"quality{'_mean' if args.mode == 'mean' else ''}.png")
+        plot(runs, RESULTS / f"{name}.png")
 
 
 if __name__ == "__main__":

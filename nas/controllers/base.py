@@ -137,10 +137,19 @@ class Controller(ABC):
         return self.space.sample(self.rng), {"origin": "random"}
 
     def pick(self, candidates: Sequence[Genotype]) -> tuple[Genotype, float | None]:
-        """The candidate with the best proxy score (the first, on ties), and its score."""
+        """The candidate with the best proxy score (the first, on ties), and its score; candidates this controller
+        knows already (`known`) only if all are: otherwise a small space's proxy-best would be proposed again
+        and again (each time a duplicate, never a new trial)."""
         scores = self._scores(candidates)
-        best = max(range(len(candidates)), key=lambda i: (_key(scores[i]), -i))
+        known = self.known()
+        new = [i for i, c in enumerate(candidates) if c.fingerprint() not in known] or range(len(candidates))
+        best = max(new, key=lambda i: (_key(scores[i]), -i))
         return candidates[best], _plain(scores[best])
+
+    def known(self) -> set[str]:
+        """Fingerprints of architectures this controller has in hand: outstanding proposals (and a subclass's
+        population or neighbours tried)."""
+        return {p.genotype.fingerprint() for p in self.pending.values()}
 
     def _warm_up(self) -> list[dict[str, Any]]:
         """`warmup` random architectures (distinct), the best `warm_keep` of them by the proxy, best first."""

@@ -104,6 +104,9 @@ class Evolution(Controller):
     def parent_pool(self) -> set[str]:
         return {m["trial_id"] for m in self.population}
 
+    def known(self) -> set[str]:
+        return super().known() | {Genotype.from_dict(m["genotype"]).fingerprint() for m in self.population}
+
     def _observe(self, trial_id: str, status: str, metrics: dict[str, Any], proposal: Proposal | None) -> None:
         if proposal is None or not counts_as_evaluated(status, metrics):
             return
