@@ -60,8 +60,9 @@ class TrainConfig:
     warmup: float = 0.2  # fraction of all steps spent warming up
     augment: bool = True  # random crop with padding, and flips where the dataset allows them
     device: str = "auto"  # auto (CUDA if available), cpu, cuda, cuda:N
-    bf16: bool = True  # bfloat16 autocast (CUDA only)
-    channels_last: bool = True  # NHWC memory format (CUDA only)
+    bf16: bool = True  # bfloat16 autocast: on CUDA, and on CPUs with native bf16 for networks big enough to gain
+    channels_last: bool = True  # NHWC memory format where bf16 is used (and always on CUDA)
+    cpu_bf16_mflops: float = 2.0  # CPU: bf16 only for networks of at least this many forward MFLOPs per image
     trace: bool = True  # fx-trace the built graph into straight-line code
     compile: bool = False  # torch.compile the model (slow start, faster steps)
     cudnn_benchmark: bool = True  # CUDA: cuDNN times its algorithms per new layer shape (BENCHMARKS.md, GPU)
@@ -95,6 +96,7 @@ class TrainConfig:
             (0.0 <= self.fault_rate <= 1.0, "fault_rate must be in [0, 1]"),
             (0 <= self.hang_seconds < math.inf, "hang_seconds must be a number >= 0"),
             (set(self.proxies) <= set(PROXIES), f"proxies must be among {', '.join(PROXIES)}"),
+            (0 <= self.cpu_bf16_mflops < math.inf, "cpu_bf16_mflops must be a number >= 0"),
         ]
         for ok, message in checks:
             if not ok:
@@ -200,7 +202,7 @@ def train_trial(
         return _own_training(train_fn, genotype, data, cfg, seed, device, report, metrics, started, init)
     run = None
     try:
-        run = _Run(genotype, data, cfg, seed, device, init)
+        run = _Run(genotype, data, cfg, seed, device, init, flops)
         if init is not None:
             metrics["inherited"] = run.inherited
         status = run.fit(metrics, report)
@@ -256,7 +258,7 @@ def _own_training(
     try:
         model = ss.build(genotype, data.in_channels, data.num_classes)
         if init is not None:
-            metrics["inherited"] = inherit(model, init)
+            metrics["inherited"] = inherit(model, init, tuple(data.train_x.shape[1:]))
         model = model.to(device)
         deadline = time.perf_counter() + cfg.max_seconds if cfg.max_seconds else math.inf
         context = TrialContext(cfg, seed, device, genotype, deadline)
@@ -326,8 +328,10 @@ class _Run:
         seed: int,
         device: torch.device,
         init: Mapping[str, torch.Tensor] | None = None,
+        flops: int = 0,
     ):
         self.cfg, self.data, self.device = cfg, data, device
+        self.amp = uses_bf16(cfg, device, flops)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         if device.type == "cuda":
@@ -337,9 +341,10 @@ class _Run:
             torch.cuda.reset_peak_memory_stats(device)
         torch.manual_seed(seed)
         self.gen = torch.Generator(device=device).manual_seed(seed)
-        self.fmt = torch.channels_last if device.type == "cuda" and cfg.channels_last else torch.contiguous_format
+        last = cfg.channels_last and (device.type == "cuda" or self.amp)
+        self.fmt = torch.channels_last if last else torch.contiguous_format
         model = ss.build(genotype, data.in_channels, data.num_classes)
-        self.inherited = inherit(model, init) if init is not None else 0.0
+        self.inherited = inherit(model, init, tuple(data.train_x.shape[1:])) if init is not None else 0.0
         self.model = model.to(device, memory_format=self.fmt)
         self.net = self._compile(self.model)
         self.train_x, self.train_y = data.train_x.to(device), data.train_y.to(device)
@@ -348,7 +353,6 @@ class _Run:
         self.steps_per_epoch = max(1, len(self.train_x) // self.batch_size)
         self.opt = _optimizer(self.model, cfg)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, _lr_lambda(cfg, cfg.epochs * self.steps_per_epoch))
-        self.amp = device.type == "cuda" and cfg.bf16
         self.loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
         self.fault = cfg.fault if cfg.fault and random.Random(seed).random() < cfg.fault_rate else ""
 
@@ -438,6 +442,23 @@ class _Run:
 
 
 # ------------------------------------------------------------------ the pieces
+
+
+def uses_bf16(cfg: TrainConfig, device: torch.device, flops: int) -> bool:
+    """Whether a trial trains in bf16 autocast: on CUDA when `cfg.bf16`; on a CPU with native bf16 (AVX512-BF16
+    or AMX) for networks of at least `cfg.cpu_bf16_mflops` forward MFLOPs per image -- smaller ones are
+    bound by per-op overhead, where bf16's casts cost more than its faster kernels save (BENCHMARKS.md, 1)."""
+    if not cfg.bf16:
+        return False
+    if device.type == "cuda":
+        return True
+    return device.type == "cpu" and cpu_has_bf16() and flops >= cfg.cpu_bf16_mflops * 1e6
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX tiles)."""
+    cpu = getattr(torch, "cpu", None)
+    return bool(cpu and (cpu._is_avx512_bf16_supported() or cpu._is_amx_tile_supported()))
 
 
 def _proxies(genotype: Genotype, data: DataSplits, names: tuple[str, ...], seed: int) -> dict[str, float | None]:

@@ -145,7 +145,11 @@ class DeformConv(nn.Module):
         self.deform = DeformConv2d(in_ch, out_ch, kernel, stride, pad, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.deform(x, self.offset(x))
+        offset, dtype = self.offset(x), self.deform.weight.dtype
+        if x.dtype != dtype or offset.dtype != dtype:  # bf16 autocast: torchvision's CPU kernel is fp32 only
+            with torch.autocast(x.device.type, enabled=False):
+                return self.deform(x.to(dtype), offset.to(dtype))
+        return self.deform(x, offset)
 
 
 class DeformableConv(ConvNormAct):

@@ -166,6 +166,11 @@ def test_a_search_on_a_ray_start_cluster_survives_a_killed_driver_and_resumes_wi
         "--concurrency",
         "2",
         *QUICK,
+        "--population",
+        "2",
+        "--sample",
+        "1",
+        "--inherit",  # children's parent weights reach whichever node trains them (the ParentWeights actor)
         "--results-dir",
         str(tmp_path),
         "--name",
@@ -198,6 +203,8 @@ def test_a_search_on_a_ray_start_cluster_survives_a_killed_driver_and_resumes_wi
     assert len(done) == 6 and all(r["status"] == "ok" for r in done)  # the saved 6, not the default 20
     assert len({r["trial_id"] for r in rows}) == len(rows)
     assert len(Counter(r["node"] for r in done)) == 2  # both nodes of the cluster trained trials
+    heirs = [r for r in done if r.get("inherited_from")]
+    assert heirs and all(r["inherited_from"] == r["parents"][0] and r["inherited"] > 0 for r in heirs)
     assert json.loads((root / "config.json").read_text()) == saved
 
 

@@ -166,3 +166,53 @@ def test_a_cuda_device_comes_with_its_index(monkeypatch):
         device = resolve_device(name)
         assert device == torch.device("cuda:1") and _get_device_index(device) == 1
     assert resolve_device("cuda:0") == torch.device("cuda:0")
+
+
+def test_bf16_on_the_cpu_only_where_the_cpu_has_it_and_the_network_is_big_enough(monkeypatch):
+    from nas import train
+
+    cfg = TrainConfig(cpu_bf16_mflops=2.0)
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(train, "cpu_has_bf16", lambda: True)
+    assert train.uses_bf16(cfg, cpu, 3_000_000) and not train.uses_bf16(cfg, cpu, 1_000_000)
+    assert not train.uses_bf16(TrainConfig(bf16=False), cpu, 10**9)
+    monkeypatch.setattr(train, "cpu_has_bf16", lambda: False)
+    assert not train.uses_bf16(cfg, cpu, 10**9)
+    assert train.uses_bf16(cfg, torch.device("cuda", 0), 0)  # CUDA: always (its own ceiling, BENCHMARKS.md 6)
+
+
+def test_bf16_autocast_and_channels_last_on_the_cpu_reach_the_fp32_accuracy(digits, monkeypatch):
+    from nas import train
+
+    monkeypatch.setattr(train, "cpu_has_bf16", lambda: True)  # (emulated where the CPU lacks it: same numbers)
+    forced = TrainConfig(epochs=4, threads=1, cpu_bf16_mflops=0.0)
+    seen = []
+    real = train._Run.__init__
+
+    def spy(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        seen.append((self.amp, self.fmt))
+
+    monkeypatch.setattr(train._Run, "__init__", spy)
+    result = train_trial(small_net(), digits, forced, seed=0)
+    assert seen == [(True, torch.channels_last)]  # it did train in bf16, NHWC
+    assert result.status == "ok" and result.metrics["val_acc"] > 0.85  # fp32 reaches > 0.85 too (test above)
+    assert all(v.dtype == torch.float32 for v in result.state_dict.values() if v.is_floating_point())
+
+
+@pytest.mark.parametrize("op", ss.registry.names())
+def test_every_op_trains_under_cpu_bf16_autocast(op, digits, monkeypatch):
+    import random
+
+    from nas import train
+
+    monkeypatch.setattr(train, "cpu_has_bf16", lambda: True)
+    ops = tuple(dict.fromkeys((op, "conv")))  # conv where `op` cannot downsample by itself
+    space = ss.SearchSpace(in_channels=1, input_size=8, widths=(8,), stages=(1, 1), nodes=(1, 2), ops=ops)
+    rng = random.Random(0)
+    g = next(
+        g for g in (space.sample(rng) for _ in range(200)) if op in {n.op for s in g.all_stages() for n in s.nodes}
+    )
+    result = train_trial(g, digits, TrainConfig(epochs=1, threads=1, cpu_bf16_mflops=0.0, batch_size=64), seed=0)
+    assert result.status == "ok", result.metrics.get("error")
+    assert math.isfinite(result.metrics["train_loss"])
