@@ -31,7 +31,7 @@ from _common import ROOT, machine, quiet_machine_note, table, write_results
 from scipy.stats import mannwhitneyu
 
 ARMS: dict[str, list[str]] = {
-    "random": ["--controller", "random"],
+    "random": ["--controller", "random", "--proxies", "all"],  # (and the proxies live: their Spearman on digits)
     "evolution": ["--controller", "evolution"],
     "evolution+inherit": ["--controller", "evolution", "--inherit"],
 }
@@ -54,7 +54,9 @@ def run_search(arm: str, seed: int, args: argparse.Namespace, root: Path) -> tup
 
     df = results.load(root / name)
     df = df[df["status"].isin(["ok", "diverged", "error", "oom", "timeout", "invalid"])]  # trained (not dupes)
+    proxies = {c.removeprefix("proxy_"): df[c].tolist() for c in df.columns if c.startswith("proxy_")}
     run = {
+        "proxies": proxies,
         "val": df["val_acc"].fillna(0.0).tolist(),
         "params": df["params"].fillna(0).astype(float).tolist(),
         "seconds": df["train_seconds"].fillna(0.0).tolist(),
@@ -140,6 +142,7 @@ def main() -> None:
         curve = [np.median([hv(r, at_seconds(r, s), ref) for r in mine]) for s in grid]
         need[arm] = next((float(s) for s, v in zip(grid, curve, strict=True) if v >= target), None)
     inherited = [s for r in runs["evolution+inherit"] for s in r["inherited"]]
+    live = live_proxies(runs["random"])
     print(f"\n{args.seeds} seeds x {args.trials} trials x {args.epochs} epochs; {wall:.0f} s wall")
     print(
         table(
@@ -154,6 +157,12 @@ def main() -> None:
             f"\nchildren that inherited: {len(inherited)}; share of parameters inherited: median "
             f"{np.median(inherited):.0%}, quartiles {np.percentile(inherited, 25):.0%}-{np.percentile(inherited, 75):.0%}"
         )
+    print(f"\nzero-cost proxies live on digits (random search's {live['n']} trained networks, all seeds):")
+    print(
+        table(
+            ["proxy", "Spearman vs val_acc", "p"], [[k, f"{v[0]:.3f}", f"{v[1]:.1e}"] for k, v in live["rho"].items()]
+        )
+    )
     write_results(
         "inherit",
         {
@@ -163,10 +172,30 @@ def main() -> None:
             "seconds_to_scratch_hv": need,
             "scratch_total_seconds": total,
             "inherited_share": inherited,
+            "live_proxies": live,
             "runs": runs,
             "wall": wall,
         },
     )
+
+
+def live_proxies(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Spearman of each recorded proxy with validation accuracy over the runs' trained networks."""
+    from scipy.stats import spearmanr
+
+    names = sorted(runs[0]["proxies"]) if runs else []
+    rho = {}
+    for name in names:
+        pairs = [
+            (p, v)
+            for r in runs
+            for p, v in zip(r["proxies"][name], r["val"], strict=True)
+            if p is not None and p == p and v > 0
+        ]
+        stat = spearmanr([p for p, _ in pairs], [v for _, v in pairs])
+        rho[name] = (float(stat.statistic), float(stat.pvalue))
+    n = sum(len(r["val"]) for r in runs)
+    return {"n": n, "rho": dict(sorted(rho.items(), key=lambda kv: -kv[1][0]))}
 
 
 def _s(n: float | None) -> str:

@@ -164,7 +164,23 @@ def _search_section(search: plots.Search) -> list[str]:
     if len(front) > len(drawn):
         parts.append(f'<p class="muted">The {len(drawn)} most accurate of {len(front)} front members.</p>')
     parts.append('<div class="grid">' + "".join(_architecture(row) for _, row in drawn.iterrows()) + "</div>")
-    return parts + _failures(search.trials)
+    return parts + _proxies(search.trials) + _failures(search.trials)
+
+
+def _proxies(df: pd.DataFrame) -> list[str]:
+    """How the zero-cost proxies this search recorded ranked its trained trials (its own data, its own space)."""
+    corr = results.proxy_correlation(df)
+    if corr.empty:
+        return []
+    corr = corr.sort_values("spearman", ascending=False, na_position="last")
+    rows = [[r.proxy, f"{r.spearman:+.2f}" if _finite(r.spearman) else "-", f"{r.p:.2g}" if _finite(r.p) else "-", r.n]
+            for r in corr.itertuples()]  # fmt: skip
+    return [
+        "<h3>Zero-cost proxies vs validation accuracy</h3>",
+        '<p class="muted">Spearman rank correlation of each proxy, scored at initialisation, with the trained '
+        "validation accuracy over this search's trials: how far a proxy could have stood in for training here.</p>",
+        _table(["proxy", "Spearman", "p", "trials"], rows, numeric={1, 2, 3}),
+    ]
 
 
 def _front_table(front: pd.DataFrame) -> str:

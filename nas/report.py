@@ -57,7 +57,7 @@ def _proxies_and_inheritance(part: pd.DataFrame) -> list[str]:
     """What the search's record says of its zero-cost proxies (their rank correlation with validation accuracy
     on its own data) and of inherited weights."""
     lines = []
-    corr = results.proxy_correlation(part)
+    corr = results.proxy_correlation(part).sort_values("spearman", ascending=False, na_position="last")
     if not corr.empty:
         n = int(corr["n"].max())
         shown = ", ".join(
