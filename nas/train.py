@@ -193,7 +193,7 @@ def train_trial(
     except GenotypeError as e:
         return TrialResult("invalid", metrics | {"error": str(e), "wall_seconds": time.perf_counter() - started})
     if cfg.proxies:
-        metrics["proxies"] = _proxies(genotype, data, cfg.proxies, seed)
+        metrics["proxies"] = trial_proxies(genotype, data, cfg.proxies, seed)
     try:
         device = resolve_device(cfg.device)
     except ValueError as e:  # this worker has no such device
@@ -461,7 +461,7 @@ def cpu_has_bf16() -> bool:
     return bool(cpu and (cpu._is_avx512_bf16_supported() or cpu._is_amx_tile_supported()))
 
 
-def _proxies(genotype: Genotype, data: DataSplits, names: tuple[str, ...], seed: int) -> dict[str, float | None]:
+def trial_proxies(genotype: Genotype, data: DataSplits, names: tuple[str, ...], seed: int) -> dict[str, float | None]:
     """The zero-cost proxies of the trial's network at its initialisation (None where one cannot be computed)."""
     from nas.proxies import ProxyBatch, score
 

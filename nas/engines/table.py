@@ -134,6 +134,12 @@ class TableEngine(Engine):
                     f"the table {self.path}; a table answers only proposals from its own space"
                 )
             status, metrics = self._answer(entry, epoch, random.Random(pending.seed))
+            if state.cfg.train.proxies:  # scored here, as a trial would at its start (they need no training)
+                from nas.train import trial_proxies
+
+                metrics["proxies"] = trial_proxies(
+                    pending.proposal.genotype, self.data, state.cfg.train.proxies, pending.seed
+                )
             metrics["wall_seconds"] = time.perf_counter() - started
             state.complete(pending.trial_id, status, metrics)
 
