@@ -420,8 +420,8 @@ def main() -> None:
         )
         print(table(["controller", "median", "low", "high", "mean"], rows))
         payload["tuning"] = rows
-    name = ("quality_quick" if args.quick else "quality") + ("_mean" if args.mode == "mean" else "")
-    name += "_proxies" if args.proxies else ""
+    name = "quality" + ("_mean" if args.mode == "mean" else "") + ("_proxies" if args.proxies else "")
+    name += "_quick" if args.quick else ""
     write_results(name, payload)
     if not args.quick:
         plot(runs, RESULTS / f"{name}.png")

@@ -18,7 +18,7 @@ second per architecture on a CPU (Abdelfattah et al., "Zero-Cost Proxies for Lig
 
 "Weights" are the weights of convolutions and linear layers (what the paper scores). A score that
 cannot be computed (the network outputs NaN at initialisation, a loss on targets that are not class
-labels, no ReLU for naswot) is NaN, which ranks below every number (`rank_key`). Every score is
+labels, no ReLU for naswot) is NaN, which a search ranks below every number. Every score is
 computed on its own freshly built copy of the network from the same seed, in its own RNG scope: the
 caller's random state is untouched.
 """
@@ -100,11 +100,6 @@ def score(genotype: Genotype, batch: ProxyBatch, names: Sequence[str] = PROXIES,
                 value = math.nan
         out[name] = value if math.isfinite(value) else math.nan
     return {n: out[n] for n in names}
-
-
-def rank_key(value: float | None) -> float:
-    """Sort key of a proxy score, larger is better; NaN and None rank last."""
-    return -math.inf if value is None or not math.isfinite(value) else value
 
 
 # ------------------------------------------------------------------ the proxies

@@ -73,7 +73,7 @@ def test_scores_leave_the_callers_random_state_alone_and_repeat_exactly(batch):
     assert score(g, batch, seed=6)["snip"] != first["snip"]  # another initialisation, another score
 
 
-def test_a_network_that_outputs_nan_at_init_scores_nan_and_ranks_last(batch, monkeypatch):
+def test_a_network_that_outputs_nan_at_init_scores_nan(batch, monkeypatch):
     real_build = ss.build
 
     def poisoned(*args, **kwargs):
@@ -84,7 +84,6 @@ def test_a_network_that_outputs_nan_at_init_scores_nan_and_ranks_last(batch, mon
     monkeypatch.setattr(proxies.ss, "build", poisoned)
     scores = score(one_op_genotype("conv"), batch, ("grad_norm", "snip", "synflow"))
     assert all(math.isnan(v) for v in scores.values()), scores
-    assert proxies.rank_key(scores["snip"]) == -math.inf < proxies.rank_key(-1e300)
 
 
 def _last_linear(model):
