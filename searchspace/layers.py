@@ -145,11 +145,22 @@ class DeformConv(nn.Module):
         self.deform = DeformConv2d(in_ch, out_ch, kernel, stride, pad, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        offset, dtype = self.offset(x), self.deform.weight.dtype
-        if x.dtype != dtype or offset.dtype != dtype:  # bf16 autocast: torchvision's CPU kernel is fp32 only
+        from torchvision.ops import deform_conv2d
+
+        offset, d = self.offset(x), self.deform
+        dtype = d.weight.dtype
+        # torchvision's CPU kernel takes float32 only (not the bf16 of autocast), and a NaN offset (a run
+        # diverging) makes it index outside the image: a segfault that kills the trial's process. Offsets past
+        # the image sample zeros, so clamping them to its size changes nothing; NaN ones become 0 (the
+        # network's activations are NaN anyway, and the trial ends as diverged).
+        reach = float(x.shape[-1] + x.shape[-2])
+        offset = torch.nan_to_num(offset.to(dtype), nan=0.0).clamp(-reach, reach)
+        args = (x.to(dtype), offset, d.weight, d.bias)
+        where = {"stride": d.stride, "padding": d.padding, "dilation": d.dilation}
+        if x.dtype != dtype:  # under autocast
             with torch.autocast(x.device.type, enabled=False):
-                return self.deform(x.to(dtype), offset.to(dtype))
-        return self.deform(x, offset)
+                return deform_conv2d(*args, **where)
+        return deform_conv2d(*args, **where)
 
 
 class DeformableConv(ConvNormAct):

@@ -128,6 +128,32 @@ def test_deformable_conv_starts_as_a_regular_grid():
     torch.testing.assert_close(deform(x), conv(x), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("op", OPS)
+def test_every_op_computes_the_same_in_channels_last_memory(op):
+    """The trainer runs bf16 networks NHWC (channels_last) on CPU and GPU: no op may depend on the layout."""
+    torch.manual_seed(0)
+    model = ss.build(one_op(op), 3, 10).eval()
+    x = torch.randn(3, 3, 12, 12)
+    with torch.no_grad():
+        expected = model(x)
+        model = model.to(memory_format=torch.channels_last)
+        got = model(x.contiguous(memory_format=torch.channels_last))
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("bias", [float("nan"), 1e30, -1e30])
+def test_deformable_conv_survives_offsets_a_diverging_run_makes(bias):
+    """A NaN offset made torchvision's kernel index outside the image (in training: a segfault that killed the
+    search); now it samples the regular grid, and a huge offset samples zeros, as one just past the image does."""
+    deform = registry.get("deformable").fn(4, 6, 1, kernel=3, norm="none", act="none")
+    torch.nn.init.constant_(deform.conv.offset.bias, bias)
+    out = deform(torch.randn(2, 4, 9, 9))
+    assert out.shape == (2, 6, 9, 9) and torch.isfinite(out).all()
+    if bias != bias:
+        return
+    assert not out.any()  # every sample point far outside the image: zeros
+
+
 def test_coordconv_sees_position():
     layer = registry.get("coordconv").fn(1, 4, 1, kernel=1, norm="none", act="none")
     x = torch.zeros(1, 1, 5, 5)
