@@ -677,3 +677,11 @@ _LOADERS: dict[str, Loader] = {
     "imagefolder": _load_imagefolder,
     "synthetic": _load_synthetic,
 }
+
+
+def normalizer(data: DataSplits, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """x_float = x * scale + shift == (x / 255 - mean) / std per channel (uint8), (x - mean) / std (float32)."""
+    mean = torch.tensor(data.mean, device=device).view(1, -1, 1, 1)
+    std = torch.tensor(data.std, device=device).clamp_min(1e-3).view(1, -1, 1, 1)
+    unit = 255.0 if data.train_x.dtype == torch.uint8 else 1.0
+    return 1.0 / (unit * std), -mean / std

@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import searchspace as ss
+from nas.data import normalizer
 from searchspace.genotype import Genotype
 
 PROXIES = ("synflow", "grad_norm", "snip", "naswot", "jacob_cov", "params", "flops")
@@ -56,11 +57,9 @@ class ProxyBatch:
     @classmethod
     def of(cls, data, size: int = DEFAULT_BATCH, seed: int = 0) -> ProxyBatch:
         """`size` training images drawn with `seed` from a `nas.data.DataSplits` (all of them if fewer)."""
-        from nas.train import _normalizer
-
         gen = torch.Generator().manual_seed(seed)
         idx = torch.randperm(len(data.train_x), generator=gen)[:size]
-        scale, shift = _normalizer(data, torch.device("cpu"))
+        scale, shift = normalizer(data, torch.device("cpu"))
         x = data.train_x.index_select(0, idx).float() * scale + shift
         return cls(x.contiguous(), data.train_y.index_select(0, idx), data.num_classes)
 

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import searchspace as ss
-from nas.data import DataSplits
+from nas.data import DataSplits, normalizer
 from nas.errors import NasgraphError, first_line
 from nas.inherit import inherit
 from nas.ledger import METRICS, ROW_FIELDS
@@ -348,7 +348,7 @@ class _Run:
         self.model = model.to(device, memory_format=self.fmt)
         self.net = self._compile(self.model)
         self.train_x, self.train_y = data.train_x.to(device), data.train_y.to(device)
-        self.scale, self.shift = _normalizer(data, device)
+        self.scale, self.shift = normalizer(data, device)
         self.batch_size = cfg.batch_size or auto_batch_size(len(self.train_x))
         self.steps_per_epoch = max(1, len(self.train_x) // self.batch_size)
         self.opt = _optimizer(self.model, cfg)
@@ -502,14 +502,6 @@ def auto_batch_size(n: int) -> int:
     while size * 2 <= min(512, n // 20):
         size *= 2
     return size
-
-
-def _normalizer(data: DataSplits, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """x_float = x * scale + shift == (x / 255 - mean) / std per channel (uint8), (x - mean) / std (float32)."""
-    mean = torch.tensor(data.mean, device=device).view(1, -1, 1, 1)
-    std = torch.tensor(data.std, device=device).clamp_min(1e-3).view(1, -1, 1, 1)
-    unit = 255.0 if data.train_x.dtype == torch.uint8 else 1.0
-    return 1.0 / (unit * std), -mean / std
 
 
 def _optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
