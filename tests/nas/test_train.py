@@ -200,8 +200,13 @@ def test_bf16_autocast_and_channels_last_on_the_cpu_reach_the_fp32_accuracy(digi
     assert all(v.dtype == torch.float32 for v in result.state_dict.values() if v.is_floating_point())
 
 
+@pytest.fixture(scope="module")
+def few_digits():
+    return load_dataset("digits", limit=200)
+
+
 @pytest.mark.parametrize("op", ss.registry.names())
-def test_every_op_trains_under_cpu_bf16_autocast(op, digits, monkeypatch):
+def test_every_op_trains_under_cpu_bf16_autocast(op, few_digits, monkeypatch):
     import random
 
     from nas import train
@@ -213,6 +218,6 @@ def test_every_op_trains_under_cpu_bf16_autocast(op, digits, monkeypatch):
     g = next(
         g for g in (space.sample(rng) for _ in range(200)) if op in {n.op for s in g.all_stages() for n in s.nodes}
     )
-    result = train_trial(g, digits, TrainConfig(epochs=1, threads=1, cpu_bf16_mflops=0.0, batch_size=64), seed=0)
+    result = train_trial(g, few_digits, TrainConfig(epochs=1, threads=1, cpu_bf16_mflops=0.0, batch_size=32), seed=0)
     assert result.status == "ok", result.metrics.get("error")
     assert math.isfinite(result.metrics["train_loss"])
