@@ -105,7 +105,7 @@ def trial_row(
         "flops": metrics.get("flops"),
         **{k: metrics.get(k) for k in METRICS},
         **(metrics.get("custom") or {}),  # a train_fn's own metrics, under their names (`nas.train.own_metrics`)
-        **{PROXY_PREFIX + k: _finite(v) for k, v in (metrics.get("proxies") or {}).items()},
+        **{PROXY_PREFIX + k: v for k, v in (metrics.get("proxies") or {}).items()},  # (None: not computed)
         "seed": seed,
         "finished": now,
     }
@@ -124,7 +124,3 @@ def trial_row(
     if proposal.meta:
         row["meta"] = dict(proposal.meta)
     return row
-
-
-def _finite(v: Any) -> Any:
-    return None if isinstance(v, float) and v != v else v

@@ -36,6 +36,7 @@ from torch import nn
 import searchspace as ss
 from nas.data import normalizer
 from searchspace.genotype import Genotype
+from searchspace.shapes import validate
 
 PROXIES = ("synflow", "grad_norm", "snip", "naswot", "jacob_cov", "params", "flops")
 DEFAULT_BATCH = 64  # images per proxy batch (Mellor et al. use 128; NAS-Bench-Suite-Zero 64)
@@ -75,18 +76,25 @@ def parse(names: str | Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
 
-def score(genotype: Genotype, batch: ProxyBatch, names: Sequence[str] = PROXIES, seed: int = 0) -> dict[str, float]:
+def score(
+    genotype: Genotype,
+    batch: ProxyBatch,
+    names: Sequence[str] = PROXIES,
+    seed: int = 0,
+    complexity: tuple[int, int] | None = None,
+) -> dict[str, float]:
     """The named proxies of one genotype at its initialisation from `seed` (NaN where one cannot be computed).
 
-    Raises GenotypeError for a genotype that does not build at the batch's input size.
+    `complexity`: its (params, FLOPs) where the caller has them already. Raises GenotypeError for a genotype
+    that does not build at the batch's input size.
     """
     in_ch, size = batch.x.shape[1], tuple(batch.x.shape[2:])
     out: dict[str, float] = {}
     if "params" in names or "flops" in names:
-        params, flops = ss.complexity(genotype, in_ch, batch.num_classes, size)
+        params, flops = complexity or ss.complexity(genotype, in_ch, batch.num_classes, size)
         out |= {"params": float(params), "flops": float(flops)}
     else:
-        ss.build(genotype, in_ch, batch.num_classes, size)  # (the build error, before any proxy runs)
+        validate(genotype, in_ch, batch.num_classes, size)  # (the build error, before any proxy runs)
     for name in names:
         if name in ("params", "flops"):
             continue
@@ -184,6 +192,18 @@ _FUNCTIONS: dict[str, Callable[[nn.Module, ProxyBatch], float]] = {
     "naswot": _naswot,
     "jacob_cov": _jacob_cov,
 }
+
+
+def trial_scores(
+    genotype: Genotype, data, names: Sequence[str], seed: int, complexity: tuple[int, int] | None = None
+) -> dict[str, float | None]:
+    """A trial's proxies (`TrainConfig.proxies`): its network as initialised from the trial's seed, on a batch
+    drawn with it; None where one cannot be computed (a proxy never fails a trial; training says what is wrong)."""
+    try:
+        scores = score(genotype, ProxyBatch.of(data, seed=seed), names, seed, complexity)
+    except Exception:  # noqa: BLE001
+        scores = dict.fromkeys(names, math.nan)
+    return {k: v if math.isfinite(v) else None for k, v in scores.items()}
 
 
 class Scorer:

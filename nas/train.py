@@ -37,7 +37,7 @@ from nas.data import DataSplits, normalizer
 from nas.errors import NasgraphError, first_line
 from nas.inherit import inherit
 from nas.ledger import METRICS, ROW_FIELDS
-from nas.proxies import PROXIES
+from nas.proxies import PROXIES, trial_scores
 from searchspace.genotype import Genotype, GenotypeError
 
 SCHEDULES = ("onecycle", "cosine")
@@ -193,7 +193,7 @@ def train_trial(
     except GenotypeError as e:
         return TrialResult("invalid", metrics | {"error": str(e), "wall_seconds": time.perf_counter() - started})
     if cfg.proxies:
-        metrics["proxies"] = trial_proxies(genotype, data, cfg.proxies, seed)
+        metrics["proxies"] = trial_scores(genotype, data, cfg.proxies, seed, (params, flops))
     try:
         device = resolve_device(cfg.device)
     except ValueError as e:  # this worker has no such device
@@ -459,17 +459,6 @@ def cpu_has_bf16() -> bool:
     """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX tiles)."""
     cpu = getattr(torch, "cpu", None)
     return bool(cpu and (cpu._is_avx512_bf16_supported() or cpu._is_amx_tile_supported()))
-
-
-def trial_proxies(genotype: Genotype, data: DataSplits, names: tuple[str, ...], seed: int) -> dict[str, float | None]:
-    """The zero-cost proxies of the trial's network at its initialisation (None where one cannot be computed)."""
-    from nas.proxies import ProxyBatch, score
-
-    try:
-        scores = score(genotype, ProxyBatch.of(data, seed=seed), names, seed=seed)
-    except Exception:  # noqa: BLE001 -- a proxy never fails a trial; training says what is wrong
-        scores = dict.fromkeys(names, math.nan)
-    return {k: v if math.isfinite(v) else None for k, v in scores.items()}
 
 
 def augment(images: torch.Tensor, data: DataSplits, gen: torch.Generator) -> torch.Tensor:

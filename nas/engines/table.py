@@ -135,11 +135,10 @@ class TableEngine(Engine):
                 )
             status, metrics = self._answer(entry, epoch, random.Random(pending.seed))
             if state.cfg.train.proxies:  # scored here, as a trial would at its start (they need no training)
-                from nas.train import trial_proxies
+                from nas.proxies import trial_scores
 
-                metrics["proxies"] = trial_proxies(
-                    pending.proposal.genotype, self.data, state.cfg.train.proxies, pending.seed
-                )
+                genotype, names = pending.proposal.genotype, state.cfg.train.proxies
+                metrics["proxies"] = trial_scores(genotype, self.data, names, pending.seed, (entry.params, entry.flops))
             metrics["wall_seconds"] = time.perf_counter() - started
             state.complete(pending.trial_id, status, metrics)
 
