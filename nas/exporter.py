@@ -12,7 +12,10 @@ writes a folder that needs nothing of nasgraph:
   ``s1_m2``, ``head``) and one method per stage whose lines read like the graph;
 - ``weights.safetensors``: the library model's weights under ``Net``'s names;
 - ``genotype.json`` and ``README.md``;
-- on request ``model.torchscript.pt``, ``model.pt2`` (torch.export), ``model.onnx``.
+- on request ``model.torchscript.pt``, ``model.pt2`` (torch.export), ``model.onnx``, each with a dynamic
+  batch dimension (the spatial size stays the one exported at), and each checked before it is kept:
+  loaded by its own runtime (``torch.jit.load``, ``torch.export.load``, onnxruntime) and run at batch
+  sizes 1 and 5 against the eager model (`TOLERANCE`).
 
 ``model.py`` is generated only from validated values: the genotype is checked
 by `searchspace.validate` first; numbers are rendered from their int/float
@@ -25,9 +28,11 @@ failed export leaves nothing half-written.
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
 import importlib.util
 import inspect
+import io
 import keyword
 import math
 import operator
@@ -56,6 +61,10 @@ from searchspace.shapes import MergePlan, NetPlan, NodePlan, StagePlan
 
 FORMATS = ("torchscript", "export", "onnx")
 FILES = {"torchscript": "model.torchscript.pt", "export": "model.pt2", "onnx": "model.onnx"}
+ONNX_PACKAGES = ("onnx", "onnxscript", "onnxruntime")  # the [onnx] extra
+EXAMPLE_BATCH = 2  # traced at batch 2: a batch of 1 would be specialised by torch.export's 0/1 rule
+CHECK_BATCHES = (1, 5)  # every artifact is run at these batch sizes before it is kept
+TOLERANCE = 1e-4  # max |artifact - eager| over the logits, relative to max(1, max |eager logit|)
 SOURCE_MODULES = (widths, layers, blocks)  # where the copied classes come from, in dependency order
 LINE = 112  # wrap generated statements longer than this: with 8 spaces of indent they reach 120
 
@@ -124,12 +133,12 @@ def _write(
     (folder / "model.py").write_text(source)
     with _imported(folder / "model.py") as module:
         net = _load(getattr(module, class_name), plan.num_classes, weights)
-        _save_formats(net, formats, _example(plan.in_channels, plan.input_size), folder)
+        diffs = _save_formats(net, formats, g, plan, folder)
     save_file(weights, str(folder / "weights.safetensors"), metadata={"genotype": g.fingerprint()})
     os.chmod(folder / "weights.safetensors", (folder / "model.py").stat().st_mode & 0o777)
     (folder / "genotype.json").write_text(g.to_json(indent=2) + "\n")
     params = sum(p.numel() for p in net.parameters())
-    (folder / "README.md").write_text(_readme(g, plan, class_name, params, metrics, formats))
+    (folder / "README.md").write_text(_readme(g, plan, class_name, params, metrics, diffs))
 
 
 # ---------------------------------------------------------------- checks
@@ -143,8 +152,11 @@ def _check_formats(formats: Sequence[str], input_size: tuple[int, int] | int | N
             raise ExportError(f"unknown format {fmt!r}; known formats: {', '.join(FORMATS)}")
     if formats and input_size is None:
         raise ExportError(f"formats {', '.join(formats)} trace the model on an example input: pass input_size")
-    if "onnx" in formats and not all(importlib.util.find_spec(m) for m in ("onnx", "onnxscript")):
-        raise ExportError("format 'onnx' needs the onnx and onnxscript packages: pip install onnx onnxscript")
+    missing = [m for m in ONNX_PACKAGES if importlib.util.find_spec(m) is None]
+    if "onnx" in formats and missing:
+        raise ExportError(
+            f"format 'onnx' needs {', '.join(missing)}: pip install 'nasgraph[onnx]' (onnx, onnxscript, onnxruntime)"
+        )
     return tuple(dict.fromkeys(formats))
 
 
@@ -549,25 +561,35 @@ def _load(cls: type[torch.nn.Module], num_classes: int, weights: dict[str, torch
     return net.eval()
 
 
-def _example(in_channels: int, size: tuple[int, int] | None) -> torch.Tensor | None:
+def _example(in_channels: int, size: tuple[int, int] | None, batch: int = EXAMPLE_BATCH) -> torch.Tensor | None:
     if size is None:
         return None
-    return torch.randn(1, in_channels, *size, generator=torch.Generator().manual_seed(0))
+    return torch.randn(batch, in_channels, *size, generator=torch.Generator().manual_seed(batch))
+
+
+def _batch() -> dict[int, Any]:
+    """The dynamic batch dimension of the input (dimension 0, any size from 1)."""
+    return {0: torch.export.Dim("batch", min=1)}
 
 
 def _torchscript(net: torch.nn.Module, x: torch.Tensor, path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # torch.jit is deprecated, still widely loaded
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)  # the trace is for the example's shape only
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shape-dependent Python values are constants
         torch.jit.trace(net, x).save(str(path))
 
 
 def _torch_export(net: torch.nn.Module, x: torch.Tensor, path: Path) -> None:
-    torch.export.save(torch.export.export(net, (x,)), str(path))
+    torch.export.save(torch.export.export(net, (x,), dynamic_shapes=(_batch(),)), str(path))
 
 
 def _onnx(net: torch.nn.Module, x: torch.Tensor, path: Path) -> None:
-    torch.onnx.export(net, (x,), str(path), input_names=["input"], output_names=["logits"])
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():  # the exporter's progress lines
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            net, (x,), str(path), input_names=["input"], output_names=["logits"], dynamic_shapes=(_batch(),),
+            dynamo=True, external_data=False,
+        )  # fmt: skip
 
 
 SAVERS: dict[str, Callable[[torch.nn.Module, torch.Tensor, Path], None]] = {
@@ -577,13 +599,103 @@ SAVERS: dict[str, Callable[[torch.nn.Module, torch.Tensor, Path], None]] = {
 }
 
 
-def _save_formats(net: torch.nn.Module, formats: tuple[str, ...], x: torch.Tensor | None, folder: Path) -> None:
+def _runner(fmt: str, path: Path) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The saved artifact loaded by the runtime that serves it."""
+    if fmt == "torchscript":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            return torch.jit.load(str(path))
+    if fmt == "export":
+        return torch.export.load(str(path)).module()
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return lambda x: torch.from_numpy(session.run(None, {"input": x.numpy()})[0])
+
+
+def _save_formats(
+    net: torch.nn.Module, formats: tuple[str, ...], g: Genotype, plan: NetPlan, folder: Path
+) -> dict[str, float]:
+    """Save each format, then run it at `CHECK_BATCHES` against the eager model; returns each one's max diff."""
+    diffs: dict[str, float] = {}
+    x = _example(plan.in_channels, plan.input_size)
     for fmt in formats:
+        path = folder / FILES[fmt]
         try:
             with torch.no_grad():
-                SAVERS[fmt](net, x, folder / FILES[fmt])
+                SAVERS[fmt](net, x, path)
         except Exception as e:
-            raise ExportError(f"format {fmt!r} failed: {type(e).__name__}: {first_line(e)}") from e
+            where = _culprit(net, g, fmt, x, folder)
+            raise ExportError(f"format {fmt!r} cannot {where}: {type(e).__name__}: {first_line(e)}") from e
+        try:
+            run = _runner(fmt, path)
+            diffs[fmt] = max(
+                _difference(net, run, _example(plan.in_channels, plan.input_size, b)) for b in CHECK_BATCHES
+            )
+        except Exception as e:
+            raise ExportError(
+                f"format {fmt!r}: the saved model does not run: {type(e).__name__}: {first_line(e)}"
+            ) from e
+        if not diffs[fmt] <= TOLERANCE:
+            raise ExportError(
+                f"format {fmt!r}: the saved model's logits differ from the eager model's by {diffs[fmt]:.2g} "
+                f"(relative; at most {TOLERANCE:g} allowed)"
+            )
+    return diffs
+
+
+def _difference(net: torch.nn.Module, run: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> float:
+    """max |run(x) - net(x)| relative to max(1, max |net(x)|); inf when the shapes differ."""
+    with torch.no_grad():
+        ref, got = net(x), run(x)
+    if got.shape != ref.shape:
+        return math.inf
+    return float((got.float() - ref).abs().max()) / max(1.0, float(ref.abs().max()))
+
+
+NODE_ATTR = re.compile(r"(stem|s([0-9]+))_n([0-9]+)")  # a node's module in the generated Net: s1_n3, stem_n0
+
+
+def _culprit(net: torch.nn.Module, g: Genotype, fmt: str, x: torch.Tensor, folder: Path) -> str:
+    """'export op NAME (stage i node j)': the first node in forward order that the format cannot save on its
+    own, found by saving each distinct op alone on the input it gets in the network; 'export this network'
+    when every op saves alone."""
+    stages = g.all_stages()
+    seen: list[tuple[str, str, torch.nn.Module, torch.Tensor]] = []
+
+    def hook(name: str, op: str) -> Callable[..., None]:
+        def record(module: torch.nn.Module, args: tuple) -> None:
+            if not any(op == o for o, *_ in seen):
+                seen.append((op, name, module, args[0]))
+
+        return record
+
+    handles = []
+    for name, module in net.named_children():
+        m = NODE_ATTR.fullmatch(name)
+        if m:
+            i = 0 if m.group(1) == "stem" else int(m.group(2))
+            handles.append(module.register_forward_pre_hook(hook(name, stages[i].nodes[int(m.group(3))].op)))
+    try:
+        with torch.no_grad():
+            net(x)
+    except Exception:  # noqa: BLE001 -- the eager model itself fails: say so without an op
+        return "export this network (it does not run eagerly on the example input)"
+    finally:
+        for h in handles:
+            h.remove()
+    probe = folder / f".probe-{fmt}"
+    for op, name, module, arg in seen:
+        try:
+            with torch.no_grad():
+                SAVERS[fmt](module, arg, probe)
+        except Exception:  # noqa: BLE001 -- this op is the one the format cannot carry
+            m = NODE_ATTR.fullmatch(name)
+            where = "stem" if m.group(1) == "stem" else f"stage {m.group(2)}"
+            return f"export op {op!r} ({where} node {m.group(3)}, `{name}`)"
+        finally:
+            probe.unlink(missing_ok=True)
+    return "export this network"
 
 
 def _publish(tmp: Path, out: Path) -> None:
@@ -617,9 +729,9 @@ def _readme(
     class_name: str,
     params: int,
     metrics: Mapping[str, Any] | None,
-    formats: tuple[str, ...],
+    diffs: Mapping[str, float],
 ) -> str:
-    """What the folder is, its metrics and how to load it."""
+    """What the folder is, its metrics, how to load it, and its other formats as they were checked."""
     c, k = plan.in_channels, plan.num_classes
     h, w = plan.input_size or ("H", "W")
     lines = [
@@ -662,11 +774,27 @@ def _readme(
         "- `genotype.json`: the architecture as nasgraph data (`searchspace.Genotype.from_json`).",
     ]
     about = {
-        "torchscript": "TorchScript (traced; `torch.jit.load`, deprecated in recent PyTorch)",
+        "torchscript": "TorchScript (traced; `torch.jit.load(path)`, deprecated in recent PyTorch)",
         "export": "`torch.export` program (`torch.export.load(path).module()`)",
-        "onnx": "ONNX model",
+        "onnx": "ONNX model (input `input`, output `logits`; e.g. `onnxruntime.InferenceSession(path)`)",
     }
-    lines += [f"- `{FILES[f]}`: {about[f]}, traced at 1x{c}x{h}x{w}." for f in formats]
+    lines += [f"- `{FILES[f]}`: {about[f]}." for f in diffs]
+    if diffs:
+        batches = " and ".join(str(b) for b in CHECK_BATCHES)
+        lines += [
+            "",
+            "## Batches and input size",
+            "",
+            f"The batch dimension of `{'`, `'.join(FILES[f] for f in diffs)}` is dynamic (any batch of at least 1); "
+            f"the input size is fixed at {c}x{h}x{w} (channels x height x width), as exported: resize images to "
+            "it. Each file was loaded by its runtime when it was written and run at batches "
+            f"{batches} against the eager `{class_name}`; largest difference of the logits, relative to "
+            "max(1, largest logit):",
+            "",
+            "| file | max difference |",
+            "| --- | --- |",
+        ]
+        lines += [f"| `{FILES[f]}` | {d:.1e} |" for f, d in diffs.items()]
     return "\n".join(lines) + "\n"
 
 

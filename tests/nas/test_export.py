@@ -377,23 +377,12 @@ def test_torch_export_and_torchscript_artifacts_agree(tmp_path):
     assert "from torchvision.ops import DeformConv2d" in src and "\nimport torchvision" not in src
 
 
-@pytest.mark.skipif(
-    all(importlib.util.find_spec(m) for m in ("onnx", "onnxscript")), reason="onnx is installed; see test_onnx"
-)
-def test_onnx_without_the_package_says_what_to_install(tmp_path):
-    with pytest.raises(ExportError, match="pip install onnx onnxscript"):
+def test_onnx_without_its_packages_says_what_to_install(tmp_path, monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real(name, *a))
+    with pytest.raises(ExportError, match=r"format 'onnx' needs onnxruntime: pip install 'nasgraph\[onnx\]'"):
         export(small(), None, tmp_path / "x", in_channels=3, num_classes=10, input_size=16, formats=("onnx",))
     assert not (tmp_path / "x").exists()
-
-
-@pytest.mark.skipif(
-    not all(importlib.util.find_spec(m) for m in ("onnx", "onnxscript")), reason="needs onnx and onnxscript"
-)
-def test_onnx(tmp_path):
-    out = export(small(), None, tmp_path / "x", in_channels=3, num_classes=10, input_size=16, formats=("onnx",))
-    import onnx
-
-    onnx.checker.check_model(onnx.load(out / "model.onnx"))
 
 
 @pytest.mark.parametrize(
@@ -435,12 +424,13 @@ def test_a_failed_export_leaves_nothing_half_written(tmp_path, monkeypatch):
     """A failure after model.py and the weights are written: no out_dir, no temporary folder, old one intact."""
     written = []
 
-    def boom(net, x, path):
-        written.extend(sorted(p.name for p in path.parent.iterdir()))
-        raise RuntimeError("boom")
+    def boom(net, x, path):  # the whole network fails, each op alone saves
+        if path.name == "model.pt2":
+            written.extend(sorted(p.name for p in path.parent.iterdir()))
+            raise RuntimeError("boom")
 
     monkeypatch.setitem(ex.SAVERS, "export", boom)
-    with pytest.raises(ExportError, match="format 'export' failed: RuntimeError: boom"):
+    with pytest.raises(ExportError, match="format 'export' cannot export this network: RuntimeError: boom"):
         export(small(), None, tmp_path / "x", in_channels=3, num_classes=10, input_size=16, formats=("export",))
     assert "model.py" in written
     assert list(tmp_path.iterdir()) == []

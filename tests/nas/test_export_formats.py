@@ -1,0 +1,172 @@
+"""Exports serve batches: each format is written by `nas.exporter.export`, loaded by the runtime that serves it
+(``torch.jit.load``, ``torch.export.load``, onnxruntime) and run at batch sizes 1, 5 and 64, where its logits must
+equal the eager library model's within `TOLERANCE` (relative to max(1, largest logit)).
+
+Covered: sampled genotypes that use every registered op between them, and one zoo network of each family (the
+same ops and wirings; the smallest member). ``pytest -m exhaustive`` runs every zoo network (not run by default).
+"""
+
+from __future__ import annotations
+
+import random
+import warnings
+from pathlib import Path
+
+import onnx
+import onnxruntime
+import pytest
+import torch
+from test_export import perturb, stem
+
+import searchspace as ss
+from nas.exporter import FILES, FORMATS, TOLERANCE, ExportError, export
+from nas.plugins import load as load_plugin
+from searchspace import registry, zoo
+from searchspace.genotype import Genotype, Head
+from searchspace.wirings import make_stage
+
+BATCHES = (1, 5, 64)
+
+
+def serve(fmt: str, path: Path):
+    """The artifact as its serving runtime loads it: a callable from a float tensor to logits."""
+    if fmt == "torchscript":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            return torch.jit.load(str(path))
+    if fmt == "export":
+        return torch.export.load(str(path)).module()
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (inp,) = session.get_inputs()
+    return lambda x: torch.from_numpy(session.run(None, {inp.name: x.numpy()})[0])
+
+
+def check_serving(folder: Path, g: Genotype, in_ch: int, num_classes: int, size: int) -> None:
+    torch.manual_seed(0)
+    model = ss.build(g, in_ch, num_classes, input_size=size)
+    perturb(model, 1)
+    model.eval()
+    out = export(g, model.state_dict(), folder, in_channels=in_ch, num_classes=num_classes, input_size=size,
+                 formats=FORMATS)  # fmt: skip
+    batch = onnx.load(out / FILES["onnx"]).graph.input[0].type.tensor_type.shape.dim[0]
+    assert batch.dim_param and not batch.HasField("dim_value")  # a named, symbolic batch dimension
+    runners = {fmt: serve(fmt, out / FILES[fmt]) for fmt in FORMATS}
+    gen = torch.Generator().manual_seed(3)
+    for b in BATCHES:
+        x = torch.randn(b, in_ch, size, size, generator=gen)
+        with torch.no_grad():
+            ref = model(x)
+            for fmt, run in runners.items():
+                got = run(x)
+                assert got.shape == (b, num_classes), (fmt, b, got.shape)
+                diff = float((got - ref).abs().max()) / max(1.0, float(ref.abs().max()))
+                assert diff <= TOLERANCE, f"{fmt} at batch {b}: relative difference {diff:.2g}"
+
+
+def covering_samples() -> list[Genotype]:
+    """Small sampled genotypes that use every registered op between them (greedy: a sample is kept when it
+    brings an op not yet used)."""
+    space = ss.SearchSpace(ops=tuple(ss.ops.names()), input_size=16, widths=(8, 16), nodes=(2, 4), ws_nodes=(4, 5))
+    todo, kept, rng = set(ss.ops.names()), [], random.Random(0)
+    while todo:
+        g = space.sample(rng)
+        used = {n.op for s in g.all_stages() for n in s.nodes}
+        if used & todo:
+            kept.append(g)
+            todo -= used
+    return kept
+
+
+SAMPLES = covering_samples()
+
+
+@pytest.mark.parametrize("i", range(len(SAMPLES)))
+def test_sampled_genotypes_covering_every_op_serve_batches_in_every_format(tmp_path, i):
+    check_serving(tmp_path / "x", SAMPLES[i], 3, 10, 16)
+
+
+def zoo_families() -> dict[str, list[str]]:
+    """Zoo networks by family (the ops, their choices and the wirings they use; max-pooling and BN aside, which
+    ImageNet stems add), smallest member first."""
+    families: dict[tuple, list[tuple[int, str]]] = {}
+    for name in zoo.names():
+        e, g = zoo.info(name), zoo.get(name)
+        nodes = [n for s in g.stages for n in s.nodes]
+        choices = {(n.op, k, v) for n in nodes for k, v in n.params if isinstance(v, str)}
+        ops = frozenset(n.op for n in nodes) - {"maxpool", "norm"}  # (ImageNet stems; VGG's pools)
+        key = (ops, frozenset(choices), frozenset(s.wiring.kind for s in g.stages))
+        families.setdefault(key, []).append((ss.count_params(g, e.in_channels, e.num_classes), name))
+    return {min(v)[1]: [n for _, n in sorted(v)] for v in families.values()}
+
+
+FAMILIES = zoo_families()
+
+
+def check_zoo(tmp_path: Path, name: str) -> None:
+    e = zoo.info(name)
+    check_serving(
+        tmp_path / name, zoo.get(name), e.in_channels, e.num_classes, 64 if e.input_size > 32 else e.input_size
+    )
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_a_zoo_network_of_each_family_serves_batches_in_every_format(tmp_path, name):
+    check_zoo(tmp_path, name)
+
+
+@pytest.mark.exhaustive
+@pytest.mark.parametrize("name", zoo.names())
+def test_every_zoo_network_serves_batches_in_every_format(tmp_path, name):
+    check_zoo(tmp_path, name)
+
+
+def test_the_families_cover_the_zoo_and_every_op_it_uses():
+    assert sorted(n for members in FAMILIES.values() for n in members) == sorted(zoo.names())
+    ops = {n.op for name in FAMILIES for s in zoo.get(name).all_stages() for n in s.nodes}
+    assert ops == {n.op for name in zoo.names() for s in zoo.get(name).all_stages() for n in s.nodes}
+    assert {"alexnet_cifar", "densenet121_cifar", "randwire_ws_small_cifar", "resnet18_cifar"} <= set(FAMILIES)
+
+
+BRANCHY = '''
+import torch
+from torch import nn
+
+import nas
+
+
+@nas.register_op("branchy_test_op", category="conv")
+class Branchy(nn.Module):
+    """A 3x3 convolution whose output is negated when its mean is negative (data-dependent control flow)."""
+
+    def __init__(self, in_ch, out_ch, stride=1):
+        super().__init__()
+        self.conv = nn.Conv2d(in_ch, out_ch, 3, stride, 1)
+
+    def forward(self, x):
+        y = self.conv(x)
+        if y.mean() < 0:
+            return -y
+        return y
+'''
+
+
+@pytest.fixture
+def branchy(tmp_path):
+    path = tmp_path / "branchy_plugin.py"
+    path.write_text(BRANCHY)
+    load_plugin(path)
+    yield "branchy_test_op"
+    registry.REGISTRY.pop("branchy_test_op", None)
+
+
+@pytest.mark.parametrize("fmt", ["export", "onnx"])
+def test_an_op_a_format_cannot_carry_is_named_and_nothing_is_written(tmp_path, branchy, fmt):
+    """Data-dependent control flow: TorchScript traces one branch, torch.export and ONNX cannot export it."""
+    g = Genotype(stem(), (make_stage("residual", [ss.node("conv"), ss.node(branchy)], 16, 2),), Head())
+    out = tmp_path / "x"
+    with pytest.raises(ExportError) as info:
+        export(g, None, out, in_channels=3, num_classes=10, input_size=16, formats=("torchscript", fmt))
+    message = str(info.value)
+    assert message.startswith(f"format {fmt!r} cannot export op 'branchy_test_op' (stage 1 node 1, `s1_n1`)")
+    assert "\n" not in message
+    assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["branchy_plugin.py"]
