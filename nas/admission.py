@@ -44,8 +44,8 @@ class Deduplication:
             if twin_of(failed, Genotype.from_dict(row["genotype"])) is None:
                 failed.append(row)
                 return
-        if status in DISPATCHED:
-            self.known.setdefault(row["fingerprint"], []).append(row)
+        if status in DISPATCHED or (status == Status.REJECTED and row.get("latency_ms") is not None):
+            self.known.setdefault(row["fingerprint"], []).append(row)  # (a worker measured it over --max-latency)
 
     def trained_twin(self, fp: str, g: Genotype) -> dict[str, Any] | None:
         """The recorded row of the same architecture, if it was trained (or failed twice)."""
@@ -93,11 +93,13 @@ class SizeConstraints:
 
 
 class SkipLimit:
-    """Ends the search after `limit` proposals in a row that were not trained."""
+    """Ends the search after `limit` proposals in a row that were not trained, or `slow_limit` trials in a row
+    that a worker measured over --max-latency."""
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
+    def __init__(self, limit: int, slow_limit: int = 100) -> None:
+        self.limit, self.slow_limit = limit, slow_limit
         self.in_a_row = 0
+        self.slow_in_a_row = 0
 
     def check(self) -> None:
         if self.in_a_row >= self.limit:
@@ -105,6 +107,15 @@ class SkipLimit:
                 f"{self.limit} proposals in a row were rejected or duplicates; "
                 "loosen --max-params/--max-flops or widen the search space"
             )
+        if self.slow_in_a_row >= self.slow_limit:
+            raise SearchError(
+                f"{self.slow_limit} trials in a row were slower than --max-latency; loosen it (their latencies "
+                "are in the record) or narrow the search space to smaller networks"
+            )
+
+    def finished(self, status: str) -> None:
+        """A dispatched proposal came back: over --max-latency (rejected by its worker), or trained."""
+        self.slow_in_a_row = self.slow_in_a_row + 1 if status == Status.REJECTED else 0
 
     def skipped(self) -> None:
         self.in_a_row += 1

@@ -58,6 +58,37 @@ def positive_int(text: str) -> int:
     return value
 
 
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
+def nonneg_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def milliseconds(text: str) -> float:
+    """A positive time in milliseconds: 5, 2.5 or 5ms."""
+    try:
+        value = float(text.removesuffix("ms"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected milliseconds like 5 or 2.5ms, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of milliseconds, got {text!r}")
+    return value
+
+
 def nonneg_float(text: str) -> float:
     try:
         value = float(text)
@@ -116,7 +147,7 @@ SEARCH_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "--trials": ("trials", {"type": positive_int, "help": "architectures to train (default 20)"}),
     "--objectives": (
         "objectives",
-        {"type": csv, "help": "val_acc[,params][,flops] (default val_acc,params; tpe: val_acc)"},
+        {"type": csv, "help": "val_acc[,params][,flops][,latency] (default val_acc,params; tpe: val_acc)"},
     ),
     "--seed": ("seed", {"type": int, "help": "random seed (default 0)"}),
     "--max-params": (
@@ -126,6 +157,21 @@ SEARCH_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "--max-flops": (
         "max_flops",
         {"type": count, "help": "never train architectures with more FLOPs per image (e.g. 50M)"},
+    ),
+    "--max-latency": (
+        "max_latency",
+        {
+            "type": milliseconds,
+            "help": "never train architectures slower than this many ms at batch 1 on the trial's device "
+            "(measured by the trial before training; e.g. 2.5)",
+        },
+    ),
+    "--report-every": (
+        "report_every",
+        {
+            "type": nonneg_int,
+            "help": "rewrite report.html every N finished trials while the search runs (default 5; 0: at the end)",
+        },
     ),
     "--concurrency": ("concurrency", {"type": positive_int, "help": "trials running at once (default 2)"}),
     "--cpus-per-trial": ("cpus_per_trial", {"type": float, "help": "CPUs reserved per trial (default 1)"}),
@@ -182,6 +228,14 @@ SEARCH_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
             "type": csv,
             "help": "zoo architectures or genotype .json files to seed the population, e.g. resnet18_cifar,allcnn_c",
         },
+    ),
+    "--latency-batch": (
+        "train.latency_batch",
+        {"type": positive_int, "help": "the serving batch each trial times besides batch 1 (default 64)"},
+    ),
+    "--latency-repeats": (
+        "train.latency_repeats",
+        {"type": positive_int, "help": "timed runs per batch size; the median is recorded (default 10)"},
     ),
     "--proxies": (
         "train.proxies",
@@ -307,6 +361,15 @@ def build_parser() -> Parser:
     show = sub.add_parser("show", help="summarise a results folder")
     show.add_argument("results", nargs="+", help="results folder(s)")
     show.add_argument("--top", type=positive_int, default=10, help="rows of the front to show")
+    show.add_argument(
+        "--watch",
+        nargs="?",
+        const=5.0,
+        type=positive_float,
+        metavar="SECONDS",
+        help="while the search runs, print the summary again each time a trial is recorded (checked every "
+        "SECONDS, default 5); ends when the search does",
+    )
     sub.add_parser("ops", help="list the registered ops and zoo architectures")
     return parser
 
@@ -534,11 +597,41 @@ def _empty_search_args() -> dict[str, Any]:
 def cmd_show(args: argparse.Namespace) -> int:
     from nas import report
 
+    paths = args.results if len(args.results) > 1 else args.results[0]
+    if args.watch is not None:
+        if len(args.results) > 1:
+            raise UsageError("--watch follows one results folder; name one")
+        return _watch(Path(paths), args.top, args.watch)
     try:
-        print(report.summary(args.results if len(args.results) > 1 else args.results[0], top=args.top))
+        print(report.summary(paths, top=args.top))
     except FileNotFoundError as e:
         raise UsageError(str(e)) from None
     return 0
+
+
+def _watch(root: Path, top: int, every: float) -> int:
+    """`show --watch`: the summary, again whenever the record grows, until the search holding the folder ends."""
+    import time
+
+    from nas import report
+    from nas.live import running
+
+    if not (root / "trials.jsonl").is_file() and not running(root):
+        raise UsageError(f"{root} is not a results folder (no trials.jsonl) and no search is running there")
+    size = -1
+    while True:
+        alive = running(root)  # before reading: a search that ends now has its last rows on disk already
+        now = (root / "trials.jsonl").stat().st_size if (root / "trials.jsonl").is_file() else 0
+        if now != size:
+            size = now
+            stamp = time.strftime("%H:%M:%S")
+            print(f"--- {stamp} {'running' if alive else 'not running'}: {root}", flush=True)
+            print(report.progress_line(root), flush=True)
+            print(report.summary(root, top=top), flush=True)
+        if not alive:
+            print(f"--- the search in {root} is not running (ended, stopped, or never started here)", flush=True)
+            return 0
+        time.sleep(every)
 
 
 def _saved_config(layout):

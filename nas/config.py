@@ -57,6 +57,7 @@ class SearchConfig:
     seed: int = 0
     max_params: int | None = None  # proposals over this are never trained
     max_flops: int | None = None
+    max_latency: float | None = None  # milliseconds at batch 1 on the trial's device; slower ones are not trained
     dedupe: bool = True  # a proposal of an architecture already trained replays its result instead of training
     concurrency: int = 2  # trials running at once
     cpus_per_trial: float = 1.0
@@ -69,6 +70,7 @@ class SearchConfig:
     reuse_actors: bool = True
     trial_timeout: float = 0.0  # seconds of training per trial; 0 = no limit
     keep_weights: str = "front"  # front (Pareto front + most accurate), all, none
+    report_every: int = 5  # rewrite report.html every this many finished trials while the search runs; 0: at the end
     population: int = 8  # evolution: population size P; nsga2 likewise; local_search: random starts before climbing
     patience: int = 20  # local_search: neighbours in a row that do not improve before a restart
     sample: int = 3  # evolution: tournament size S
@@ -91,6 +93,8 @@ class SearchConfig:
 
         if self.val_fraction is None:
             object.__setattr__(self, "val_fraction", VAL_FRACTIONS.get(self.dataset, DEFAULT_VAL_FRACTION))
+        if self.max_latency is None and self.train.max_latency_ms:  # given as a training option
+            object.__setattr__(self, "max_latency", self.train.max_latency_ms)
         rules = [
             (self.controller in (*CONTROLLERS, "train"), "controller", f"one of {', '.join(CONTROLLERS)}"),
             (self.trials >= 1, "trials", "an integer >= 1"),
@@ -107,7 +111,24 @@ class SearchConfig:
             (0.0 < self.val_fraction < 0.9, "val_fraction", "a number in (0, 0.9)"),
             (self.max_params is None or self.max_params > 0, "max_params", "a positive integer"),
             (self.max_flops is None or self.max_flops > 0, "max_flops", "a positive integer"),
+            (
+                self.max_latency is None or 0 < self.max_latency < math.inf,
+                "max_latency",
+                "a positive number of milliseconds",
+            ),
+            (
+                not (self.max_latency or self._latency_objective()) or not self.engine.startswith("table:"),
+                "max_latency" if self.max_latency else "objectives",
+                ("unset" if self.max_latency else "free of latency")
+                + " with a table engine, which has no latencies (it answers accuracy and size)",
+            ),
+            (
+                not (self.max_latency or self._latency_objective()) or self.train.latency,
+                "max_latency" if self.max_latency else "objectives",
+                ("unset" if self.max_latency else "free of latency") + " when train.latency is false (not measured)",
+            ),
             (0 <= self.trial_timeout < math.inf, "trial_timeout", "a number >= 0 (seconds)"),
+            (self.report_every >= 0, "report_every", "an integer >= 0 (finished trials; 0: only at the end)"),
             (self.population >= 2, "population", "an integer >= 2"),
             (self.patience >= 1, "patience", "an integer >= 1"),
             (
@@ -141,16 +162,23 @@ class SearchConfig:
         for ok, key, allowed in rules:
             if not ok:
                 raise ConfigError(f"{key} must be {allowed}; got {_value_of(self, key)!r}")
+        if (self.max_latency or 0.0) != self.train.max_latency_ms:  # the trial enforces it where it measures
+            limit = self.max_latency or 0.0
+            object.__setattr__(self, "train", dataclasses.replace(self.train, max_latency_ms=limit))
         try:
             objectives.senses(self.objectives)
         except ValueError as e:
             raise ConfigError(f"objectives: {e}") from None
         if not self.name:
             object.__setattr__(self, "name", f"{self.dataset.split(':')[0]}-{self.controller}")
+
         if (self.warmup or self.proxy_filter) and self.proxy not in self.train.proxies:  # recorded for every trial
             object.__setattr__(
                 self, "train", dataclasses.replace(self.train, proxies=(*self.train.proxies, self.proxy))
             )
+
+    def _latency_objective(self) -> bool:
+        return any(o.partition(":")[0] in ("latency", "latency_ms") for o in self.objectives)
 
     def trial_epochs(self, inherited: bool) -> int:
         """Epochs of a trial: `child_epochs` (default half) for a child that inherited its parent's weights."""

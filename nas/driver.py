@@ -28,6 +28,7 @@ from nas.controllers import Controller, Proposal, SpaceExhausted
 from nas.errors import SearchError, StorageError
 from nas.folder import DataInfo, ResultsFolder
 from nas.ledger import METRICS, Ledger, custom_metrics, proxy_scores, trial_row
+from nas.live import LiveReport
 from nas.progress import Log, Progress, stderr_log
 from nas.record import Record
 from nas.resume import restore_controller, settle_config
@@ -35,6 +36,7 @@ from nas.status import Status
 from searchspace.genotype import GenotypeError
 
 MAX_CONSECUTIVE_SKIPS = 2000
+MAX_CONSECUTIVE_SLOW = 100
 
 __all__ = ["DataInfo", "Pending", "SearchError", "SearchState", "StorageError"]
 
@@ -61,6 +63,7 @@ class SearchState:
     """One search's folder, record, ledger, filters and controller; see the module docstring."""
 
     max_skips = MAX_CONSECUTIVE_SKIPS  # proposals in a row that may be rejected or duplicates before giving up
+    max_slow = MAX_CONSECUTIVE_SLOW  # trials in a row that may be over --max-latency before giving up
 
     def __init__(
         self,
@@ -99,10 +102,12 @@ class SearchState:
             self._index(row)
         del rows  # a long record is not kept in memory
         self.constraints = SizeConstraints(self.cfg, info)
-        self.skips = SkipLimit(self.max_skips)
+        self.skips = SkipLimit(self.max_skips, self.max_slow)
         self.exhausted = ""  # why the controller has nothing left to propose (a finished grid)
         self.in_flight: dict[str, Pending] = {}
-        self.progress = Progress(self.cfg.trials, self.ledger, log)
+        latency = bool(self.cfg.max_latency) or "latency_ms" in self.cfg.objective_senses()
+        self.progress = Progress(self.cfg.trials, self.ledger, log, latency)
+        self.live = LiveReport(self.root, self.cfg.report_every, log)
 
     @property
     def recorded(self) -> int:
@@ -203,7 +208,9 @@ class SearchState:
             for twin in self.dedupe.resolved(pending.fingerprint):
                 self._record_duplicate(twin, pending.fingerprint, row)
             self.prune_weights()
-            return row
+            self.skips.finished(status)
+        self.live.finished(self.dispatched, self.cfg.trials, len(self.in_flight))
+        return row
 
     def abandon(self, trial_id: str) -> None:
         """Forget an in-flight trial that will never report (its run was interrupted); it is not recorded."""

@@ -7,7 +7,12 @@
 
 The page needs no server and nothing from the network: CSS is inline and every figure is an inline
 SVG. All text from the record (names, ids, errors, op names) is escaped with `html.escape`. The
-file is written to a temporary file next to the target and renamed over it.
+file is written to a temporary file next to the target and renamed over it, so a browser (or anything)
+reading it while a search rewrites it sees the old page or the new one, never half of each.
+
+While a search runs, its driver rewrites the report every few finished trials with a `Live` banner
+(progress, running trials, when it was written) and a refresh tag, so an open page follows the search;
+the report written at the end has neither.
 """
 
 from __future__ import annotations
@@ -17,16 +22,19 @@ import html
 import math
 import os
 import tempfile
+import time
 from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from nas import plots, results
+from nas import objectives, plots, results
 from nas.formats import si
 from nas.objectives import FRONT
 from nas.report import op_mix
 
+REFRESH_SECONDS = 15  # how often a live report reloads itself
 MAX_ARCHITECTURES = 12  # architecture drawings per search, best first along the front
 MAX_FAILURE_ROWS = 20  # distinct (status, error) rows in a search's failure table
 
@@ -40,38 +48,74 @@ th, td { border: 1px solid #ddd; padding: 0.3rem 0.6rem; text-align: left; verti
 th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 figure { margin: 1rem 0; } figure svg { max-width: 100%; height: auto; }
 figcaption { font-size: 0.85rem; color: #555; }
+.live { background: #fff6d6; border: 1px solid #e8c95a; padding: 0.5rem 0.8rem; border-radius: 4px; }
 .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(340px, 1fr)); gap: 1rem; }
 .grid figure { border: 1px solid #eee; padding: 0.5rem; margin: 0; }
 """
 
 
+@dataclass(frozen=True)
+class Live:
+    """A running search's progress, for the banner of a report written while it runs."""
+
+    done: int  # trials trained (or failed), counting towards `trials`
+    trials: int
+    running: int  # trials in flight
+    started: float  # unix time the search (this run of it) started
+
+    def banner(self, now: float) -> str:
+        clock = dt.datetime.fromtimestamp(now, dt.UTC).strftime("%H:%M:%S UTC")
+        minutes = max(0.0, now - self.started) / 60
+        return (
+            f'<p class="live"><strong>Search running</strong>: {self.done} of {self.trials} trials done, '
+            f"{self.running} running, {minutes:.1f} min so far. Written at {clock}; this page reloads every "
+            f"{REFRESH_SECONDS} s. If that time stops moving, the search is no longer running "
+            "(<code>launch.py show</code> says so).</p>"
+        )
+
+
 def write_report(
     paths_or_root: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
     out_path: str | os.PathLike[str] | None = None,
+    live: Live | None = None,
 ) -> Path:
-    """Write the HTML report of the searches; default path <root>/report.html (the common folder of several)."""
+    """Write the HTML report of the searches; default path <root>/report.html (the common folder of several).
+
+    `live`: the search is running; the page says how far it is and reloads itself (it may have no ok trial yet).
+    """
     searches = plots.load_searches(paths_or_root)
     df = plots.combined(searches)
-    if plots.plotted(df, "params").empty:
+    if plots.plotted(df, "params").empty and live is None:
         names = ", ".join(s.name for s in searches)
         raise ValueError(f"no ok trials to report in {names} ({len(df)} recorded; {plots.left_out(df, 0)})")
     target = Path(out_path) if out_path is not None else _default_root(paths_or_root, searches) / "report.html"
-    page = render_page(searches)
+    page = render_page(searches, live)
     with results.atomic_file(target, "w") as f:
         f.write(page)
     return target
 
 
-def render_page(searches: list[plots.Search]) -> str:
-    """The report as one HTML document."""
+def render_page(searches: list[plots.Search], live: Live | None = None) -> str:
+    """The report as one HTML document; with `live`, a banner and a refresh tag."""
     df = plots.combined(searches)
-    ref = reference_point(df)
     names = ", ".join(s.name for s in searches)
-    generated = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    now = time.time()
+    generated = dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     sources = ", ".join(str(s.path) for s in searches if s.path is not None)
     parts = [
         f"<h1>NAS report: {_e(names)}</h1>",
         f'<p class="muted">generated {generated}' + (f" from {_e(sources)}" if sources else "") + "</p>",
+    ]
+    if live is not None:
+        parts.append(live.banner(now))
+    if plots.plotted(df, "params").empty:  # a live search before its first ok trial
+        by_status = ", ".join(f"{s} {k}" for s, k in df["status"].value_counts().items()) if len(df) else "none yet"
+        parts += [f"<p>No trial has finished ok yet (recorded: {_e(by_status)}).</p>"]
+        for search in searches:
+            parts += _failures(search.trials)
+        return _document(names, parts, live)
+    ref = reference_point(df)
+    parts += [
         "<h2>Summary</h2>",
         _summary_table(searches, ref),
         f'<p class="muted">Hypervolume of each search\'s (val_acc max, params min) front, measured from the '
@@ -83,12 +127,26 @@ def render_page(searches: list[plots.Search]) -> str:
         "<h2>Best so far</h2>",
         _figure(plots.best_so_far_figure(df), "Best validation accuracy after each trial, in order of completion."),
     ]
+    if plots.has_latency(df):
+        parts += [
+            "<h2>Accuracy vs latency</h2>",
+            _figure(
+                plots.accuracy_figure(df, "latency_ms"),
+                "Validation accuracy against inference latency at batch 1 (median, measured by each trial on its "
+                "device before training; noisy on shared machines).",
+            ),
+        ]
     for search in searches:
         parts += _search_section(search)
+    return _document(names, parts, live)
+
+
+def _document(names: str, parts: list[str], live: Live | None) -> str:
+    refresh = f'<meta http-equiv="refresh" content="{REFRESH_SECONDS}">\n' if live is not None else ""
     body = "\n".join(parts)
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">\n{refresh}'
         f"<title>NAS report: {_e(names)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
     )
 
@@ -149,14 +207,19 @@ def _summary_row(search: plots.Search, ref: tuple[float, float]) -> list[object]
 
 
 def _search_section(search: plots.Search) -> list[str]:
-    """A search's heading, front table, front architectures and failures."""
-    shown = plots.plotted(search.trials, "params")
+    """A search's heading, front table (its own objectives' front when they name latency), front architectures
+    and failures."""
+    senses = dict(FRONT)
+    if "latency_ms" in objectives.front(search.config.get("objectives") or ()):
+        senses = {"val_acc": "max", "latency_ms": "min"}
+    shown = plots.plotted(search.trials, list(senses)[1])
     parts = [f"<h2>Search {_e(search.name)}</h2>"]
     if shown.empty:
         return [*parts, "<p>No ok trials.</p>", *_failures(search.trials)]
-    front = results.pareto_front(shown, FRONT)
+    front = results.pareto_front(shown, senses)
+    described = ", ".join(f"{k} {v}" for k, v in senses.items())
     parts += [
-        f"<h3>Pareto front (val_acc max, params min): {len(front)} of {len(shown)} ok trials</h3>",
+        f"<h3>Pareto front ({_e(described)}): {len(front)} of {len(shown)} ok trials</h3>",
         _front_table(front),
         "<h3>Architectures on the front</h3>",
     ]
@@ -185,6 +248,7 @@ def _proxies(df: pd.DataFrame) -> list[str]:
 
 def _front_table(front: pd.DataFrame) -> str:
     zoo = plots.zoo_names(front)
+    latency = "latency_ms" in front.columns and front["latency_ms"].notna().any()
     rows = [
         [
             row["trial_id"] + (f" ({name})" if name else ""),
@@ -192,11 +256,13 @@ def _front_table(front: pd.DataFrame) -> str:
             _pct(row["test_acc"]),
             _count(row["params"]),
             _si(row["flops"]),
+            *([_ms(row["latency_ms"])] if latency else []),
             _op_mix(row["genotype"]),
         ]
         for (_, row), name in zip(front.iterrows(), zoo, strict=True)
     ]
-    return _table(["trial", "val acc", "test acc", "params", "FLOPs", "op mix"], rows, numeric={1, 2, 3, 4})
+    head = ["trial", "val acc", "test acc", "params", "FLOPs", *(["latency (ms)"] if latency else []), "op mix"]
+    return _table(head, rows, numeric=set(range(1, len(head) - 1)))
 
 
 def _architecture(row: pd.Series) -> str:
@@ -257,6 +323,10 @@ def _pct(value: object) -> str:
 
 def _count(value: object) -> str:
     return f"{int(value):,}" if _finite(value) else ""
+
+
+def _ms(value: object) -> str:
+    return f"{float(value):.3g}" if _finite(value) else ""
 
 
 def _si(value: object) -> str:

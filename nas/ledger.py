@@ -59,6 +59,9 @@ METRICS = (  # what a trial measures, copied into its row (a duplicate copies it
     "peak_memory_mb",
     "resident_memory_mb",
     "wall_seconds",
+    "latency_ms",  # inference at batch 1 on the trial's device, median (`nas.latency`)
+    "latency_batch_ms",  # the same at the serving batch
+    "latency_batch",
 )
 ROW_FIELDS = frozenset(  # what trial_row (and the record) write besides a train_fn's own metrics
     {"trial_id", "controller", "parents", "generation", "status", "error", "fingerprint", "genotype", "params",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-SENSES: dict[str, str] = {"val_acc": "max", "params": "min", "flops": "min"}  # every objective, max or min
+SENSES: dict[str, str] = {"val_acc": "max", "params": "min", "flops": "min", "latency_ms": "min"}  # built in
+ALIASES: dict[str, str] = {"latency": "latency_ms"}  # objective names users may write for a column
 FRONT: dict[str, str] = {"val_acc": "max", "params": "min"}  # the front that reports and kept weights use
 SINGLE_OBJECTIVE_CONTROLLERS = ("tpe", "random", "local_search", "grid")  # optimize val_acc alone unless told otherwise
 
@@ -18,6 +19,7 @@ def senses(names: Iterable[str] = ()) -> dict[str, str]:
     out: dict[str, str] = {}
     for entry in names:
         name, _, sense = entry.partition(":")
+        name = ALIASES.get(name, name)
         if sense and sense not in ("max", "min"):
             raise ValueError(f"objective {entry!r}: the direction after ':' must be max or min")
         if name in SENSES:
@@ -26,7 +28,8 @@ def senses(names: Iterable[str] = ()) -> dict[str, str]:
             sense = SENSES[name]
         elif not sense or not name.isidentifier():
             raise ValueError(
-                f"unknown objective {entry!r}; objectives: {', '.join(SENSES)}, or a train_fn's metric as NAME:max "
+                f"unknown objective {entry!r}; objectives: val_acc, params, flops, latency, or a train_fn's metric "
+                "as NAME:max "
                 "or NAME:min"
             )
         if name in out:
@@ -36,10 +39,10 @@ def senses(names: Iterable[str] = ()) -> dict[str, str]:
 
 
 def front(names: Iterable[str] = ()) -> dict[str, str]:
-    """The front that reports and kept weights use: `FRONT`, or the objectives when they name a metric of
-    the search's own training function."""
+    """The front that reports and kept weights use: `FRONT`, or the objectives when they name latency or a
+    metric of the search's own training function."""
     chosen = senses(names) if tuple(names) else dict(FRONT)
-    return chosen if any(n not in SENSES for n in chosen) else dict(FRONT)
+    return chosen if any(n not in SENSES or n == "latency_ms" for n in chosen) else dict(FRONT)
 
 
 def for_controller(controller: str, names: Iterable[str] = ()) -> dict[str, str]:

@@ -34,7 +34,12 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 PathsOrFrame = str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | pd.DataFrame
-AXES = {"params": "trainable parameters", "flops": "FLOPs per image (one forward pass)"}
+AXES = {
+    "params": "trainable parameters",
+    "flops": "FLOPs per image (one forward pass)",
+    "latency_ms": "inference latency at batch 1, ms (median, the trial's device)",
+}
+TITLES = {"params": "parameters", "flops": "FLOPs", "latency_ms": "latency"}
 DPI = 150
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f")
 
@@ -120,6 +125,11 @@ def plotted(df: pd.DataFrame, x: str = "params") -> pd.DataFrame:
     values = ok[x].to_numpy(dtype="float64", na_value=np.nan)
     keep = np.isfinite(ok["val_acc"].to_numpy(dtype="float64")) & (values > 0)
     return ok[keep]
+
+
+def has_latency(df: pd.DataFrame) -> bool:
+    """Whether any plotted trial recorded its latency."""
+    return "latency_ms" in df.columns and not plotted(df, "latency_ms").empty
 
 
 def left_out(df: pd.DataFrame, shown: int) -> str:
@@ -312,6 +322,7 @@ def plot_results(
         ("accuracy_vs_params", lambda: accuracy_figure(df, "params")),
         ("accuracy_vs_flops", lambda: accuracy_figure(df, "flops")),
         ("best_so_far", lambda: best_so_far_figure(df)),
+        *([("accuracy_vs_latency", lambda: accuracy_figure(df, "latency_ms"))] if has_latency(df) else []),
     ):
         written += save(make(), out, stem, formats)
     stem = "architecture_" + _file_part(row["trial_id"] if len(searches) == 1 else f"{row['search']}-{row['trial_id']}")
@@ -344,14 +355,16 @@ def _style(ax: Axes, df: pd.DataFrame, x: str) -> None:
     from matplotlib import ticker
 
     ax.set_xscale("log")
-    ax.xaxis.set_major_formatter(_count_formatter(minor=False))
-    ax.xaxis.set_minor_formatter(_count_formatter(minor=True))
+    if x == "latency_ms":  # milliseconds, not counts
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    else:
+        ax.xaxis.set_major_formatter(_count_formatter(minor=False))
+        ax.xaxis.set_minor_formatter(_count_formatter(minor=True))
     ax.set_xlabel(f"{AXES[x]} (log scale)")
     ax.grid(True, which="minor", axis="x", alpha=0.12)
     _accuracy_axis(ax, "validation accuracy", _points(df, x)[:, 1])
-    ax.set_title(
-        f"Validation accuracy vs {'parameters' if x == 'params' else 'FLOPs'}\n{_subtitle(df, x)}", fontsize=11
-    )
+    ax.set_title(f"Validation accuracy vs {TITLES[x]}\n{_subtitle(df, x)}", fontsize=11)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8.5, framealpha=0.9, borderaxespad=0)
     ax.tick_params(axis="x", which="minor", labelsize=8)
     ax.xaxis.set_minor_locator(ticker.LogLocator(subs=(2, 3, 5)))

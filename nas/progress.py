@@ -21,8 +21,9 @@ def stderr_log(line: str) -> None:
 class Progress:
     """One line per recorded trial: counts, the best accuracy, the front's size and an ETA."""
 
-    def __init__(self, trials: int, ledger: Ledger, log: Log = stderr_log) -> None:
+    def __init__(self, trials: int, ledger: Ledger, log: Log = stderr_log, latency: bool = False) -> None:
         self.trials = trials
+        self.latency = latency  # show each trial's latency (a search with a latency objective or limit)
         self.ledger = ledger
         self.log = log
         self.started = time.time()
@@ -40,7 +41,8 @@ class Progress:
         return (
             f"[{done:>{len(str(trials))}}/{trials}] {row['trial_id']} {row['status']:<9}"
             f" {_label(first)} {shown(row.get(first))}  params {si(row.get('params'))}  flops {si(row.get('flops'))}"
-            f" | best {shown(best)} | front {len(ledger.leaders.front)}"
+            + (f"  latency {_ms(row.get('latency_ms'))}" if self.latency else "")
+            + f" | best {shown(best)} | front {len(ledger.leaders.front)}"
             f" | failed {ledger.failed} | rejected {ledger.counts[Status.REJECTED]}"
             f" | dup {ledger.counts[Status.DUPLICATE]} | ETA {duration(eta)}"
         )
@@ -51,6 +53,10 @@ class Progress:
 
 def _label(metric: str) -> str:
     return "val" if metric == "val_acc" else metric
+
+
+def _ms(v: Any) -> str:
+    return "-" if v is None else f"{v:.3g}ms"
 
 
 def _number(v: Any) -> str:

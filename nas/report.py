@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from nas import objectives, results
+from nas.status import DISPATCHED
 
 
 def op_mix(genotype_json: str, top: int = 3) -> str:
@@ -70,6 +71,21 @@ def _proxies_and_inheritance(part: pd.DataFrame) -> list[str]:
             f"  {len(share)} trials started from a parent's weights (median {share.median():.0%} of parameters)"
         )
     return lines
+
+
+def progress_line(root: str | Path) -> str:
+    """'12 of 20 trials done: ok 10, error 2 (recorded too: rejected 1, duplicate 3)' for one results folder."""
+    df = results.load(root)
+    counts = df["status"].value_counts() if len(df) else pd.Series(dtype="int64")
+    done = {s: int(k) for s, k in counts.items() if s in DISPATCHED}
+    other = {s: int(k) for s, k in counts.items() if s not in DISPATCHED}
+    try:
+        trials = json.loads((Path(root) / "config.json").read_text()).get("trials")
+    except (OSError, ValueError):
+        trials = None
+    line = f"{sum(done.values())}" + (f" of {trials}" if isinstance(trials, int) else "") + " trials done"
+    line += (": " + ", ".join(f"{s} {k}" for s, k in done.items())) if done else ""
+    return line + (" (recorded too: " + ", ".join(f"{s} {k}" for s, k in other.items()) + ")" if other else "")
 
 
 def _front(paths: str | Path | list) -> dict[str, str]:

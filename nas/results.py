@@ -60,6 +60,9 @@ COLUMNS: dict[str, str] = {
     "resident_memory_mb": "float64",  # CUDA memory the worker still reserved after the trial was freed
     "seed": "Int64",
     "wall_seconds": "float64",  # whole trial, setup included
+    "latency_ms": "float64",  # inference latency at batch 1 on the trial's device, median ms (`nas.latency`)
+    "latency_batch_ms": "float64",  # the same at the serving batch
+    "latency_batch": "Int64",  # the serving batch
     "finished": "datetime64[ns, UTC]",  # when the trial ended (stored as unix time)
 }
 
@@ -293,12 +296,14 @@ def best(
     metric: str = "val_acc",
     max_params: int | None = None,
     max_flops: int | None = None,
+    max_latency: float | None = None,
     mode: str = "max",
 ) -> pd.Series:
-    """The ok trial with the best metric within the budgets; ties go to fewer params, then earlier rows."""
+    """The ok trial with the best metric within the budgets (max_latency: milliseconds at batch 1); ties go to
+    fewer params, then earlier rows."""
     if mode not in ("max", "min"):
         raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
-    budgets = {"params": max_params, "flops": max_flops}
+    budgets = {"params": max_params, "flops": max_flops, "latency_ms": max_latency}
     for name in [metric] + [k for k, v in budgets.items() if v is not None]:
         if name not in df.columns:
             raise ValueError(f"no column {name!r}; columns are {list(df.columns)}")

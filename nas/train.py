@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import searchspace as ss
+from nas import latency as nas_latency
 from nas.data import DataSplits, normalizer
 from nas.errors import NasgraphError, first_line
 from nas.inherit import inherit
@@ -76,6 +77,10 @@ class TrainConfig:
     hang_seconds: float = 0.0  # a trial still running this long is hung and ended; 0 = auto (see hang_limit)
     curves: bool = False  # record validation and test accuracy after every epoch (a tabular benchmark's curves)
     proxies: tuple[str, ...] = ()  # zero-cost proxies (`nas.proxies`) scored at the trial's initialisation
+    latency: bool = True  # measure inference latency on the trial's device before training (`nas.latency`)
+    latency_batch: int = 64  # the serving batch timed besides batch 1 (latency_batch_ms)
+    latency_repeats: int = 10  # timed runs per batch size (the median is recorded), within about a second
+    max_latency_ms: float = 0.0  # a trial slower than this at batch 1 is rejected before training; 0 = no limit
 
     def __post_init__(self) -> None:
         checks = [
@@ -97,6 +102,10 @@ class TrainConfig:
             (0 <= self.hang_seconds < math.inf, "hang_seconds must be a number >= 0"),
             (set(self.proxies) <= set(PROXIES), f"proxies must be among {', '.join(PROXIES)}"),
             (0 <= self.cpu_bf16_mflops < math.inf, "cpu_bf16_mflops must be a number >= 0"),
+            (self.latency_batch >= 1, "latency_batch must be >= 1"),
+            (self.latency_repeats >= 1, "latency_repeats must be >= 1"),
+            (0 <= self.max_latency_ms < math.inf, "max_latency_ms must be a number >= 0 (0: no limit)"),
+            (self.latency or not self.max_latency_ms, "max_latency_ms needs latency measured (latency: true)"),
         ]
         for ok, message in checks:
             if not ok:
@@ -205,7 +214,10 @@ def train_trial(
         run = _Run(genotype, data, cfg, seed, device, init, flops)
         if init is not None:
             metrics["inherited"] = run.inherited
-        status = run.fit(metrics, report)
+        over = _latency(run.net, data, cfg, device, metrics, run.amp, run.fmt)
+        status = "rejected" if over else run.fit(metrics, report)
+        if over:
+            metrics["error"] = over
     except GenotypeError as e:
         status, metrics["error"] = "invalid", str(e)
     except Exception as e:  # noqa: BLE001 -- every failure becomes a result
@@ -260,6 +272,11 @@ def _own_training(
         if init is not None:
             metrics["inherited"] = inherit(model, init, tuple(data.train_x.shape[1:]))
         model = model.to(device)
+        over = _latency(model, data, cfg, device, metrics)
+        if over:
+            del model
+            _free_memory(device)
+            return TrialResult("rejected", metrics | {"error": over, "wall_seconds": time.perf_counter() - started})
         deadline = time.perf_counter() + cfg.max_seconds if cfg.max_seconds else math.inf
         context = TrialContext(cfg, seed, device, genotype, deadline)
         returned = train_fn(model, data, context, checked_report)
@@ -442,6 +459,33 @@ class _Run:
 
 
 # ------------------------------------------------------------------ the pieces
+
+
+def _latency(
+    model: nn.Module,
+    data: DataSplits,
+    cfg: TrainConfig,
+    device: torch.device,
+    metrics: dict[str, Any],
+    amp: bool = False,
+    fmt: torch.memory_format = torch.contiguous_format,
+) -> str:
+    """Measure the model's inference latency into `metrics` (`cfg.latency`); why it is over
+    `cfg.max_latency_ms`, or "". Timed as the trial evaluates: same device, autocast and memory format."""
+    if not cfg.latency:
+        return ""
+    sample = (data.in_channels, *data.input_size)
+    ms = nas_latency.measure(
+        model, sample, device, dict.fromkeys((1, cfg.latency_batch)), repeats=cfg.latency_repeats, amp=amp,
+        memory_format=fmt,
+    )  # fmt: skip
+    metrics |= {"latency_ms": ms[1], "latency_batch_ms": ms[cfg.latency_batch], "latency_batch": cfg.latency_batch}
+    if cfg.max_latency_ms and ms[1] > cfg.max_latency_ms:
+        return (
+            f"latency {ms[1]:.3g} ms at batch 1 > --max-latency {cfg.max_latency_ms:g} ms "
+            f"(measured on {device.type} before training)"
+        )
+    return ""
 
 
 def uses_bf16(cfg: TrainConfig, device: torch.device, flops: int) -> bool:

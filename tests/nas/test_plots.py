@@ -14,7 +14,7 @@ from nas.cli import main
 from nas.formats import si
 from nas.record import Record
 
-FIGURES = ("accuracy_vs_params", "accuracy_vs_flops", "best_so_far")
+FIGURES = ("accuracy_vs_params", "accuracy_vs_flops", "best_so_far", "accuracy_vs_latency")  # trials record latency
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 HOSTILE = "<script>alert(1)</script>"
 
@@ -75,7 +75,7 @@ def test_several_searches_in_one_figure(root: Path, tmp_path: Path) -> None:
 def test_a_folder_of_searches_is_every_search_in_it(root: Path, tmp_path: Path) -> None:
     assert [s.name for s in plots.load_searches(root)] == ["a", "b"]
     written = plots.plot_results(root, tmp_path, trial="best", formats=("png",))
-    assert {p.suffix for p in written} == {".png"} and len(written) == 4
+    assert {p.suffix for p in written} == {".png"} and len(written) == 5
 
 
 def test_a_chosen_trial_is_drawn(root: Path, tmp_path: Path) -> None:
@@ -137,7 +137,8 @@ def test_report_of_one_search(root: Path) -> None:
     for _, row in front.iterrows():
         for value in (row["trial_id"], f"{int(row['params']):,}", f"{row['val_acc']:.2%}", f"{row['test_acc']:.2%}"):
             assert f">{value}" in text, value
-    assert text.count("<svg") == 2 + min(len(front), html_report.MAX_ARCHITECTURES)
+    assert text.count("<svg") == 3 + min(len(front), html_report.MAX_ARCHITECTURES)  # params, best so far, latency
+    assert "<h2>Accuracy vs latency</h2>" in text
     assert ">digits<" in text and ">evolution<" in text
     assert not [p for p in (root / "a").iterdir() if p.name.endswith(".tmp")], "temp file left behind"
 
