@@ -407,6 +407,7 @@ def export_trial(layout: Any, row: Mapping[str, Any], out: str | Path, *, format
         metrics=metrics | {"trial": trial_id, "search": row.get("search", folder.name)},
         formats=formats,
         overwrite=overwrite,
+        preprocessing=None if info.mean is None else {"mean": info.mean, "std": info.std, "scale": info.scale or 1.0},
     )
 
 

@@ -33,6 +33,7 @@ import functools
 import importlib.util
 import inspect
 import io
+import json
 import keyword
 import math
 import operator
@@ -85,6 +86,7 @@ def export(
     formats: Sequence[str] = (),
     class_name: str = "Net",
     overwrite: bool = False,
+    preprocessing: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write the standalone model folder and return its path.
 
@@ -99,6 +101,8 @@ def export(
         formats: extra artifacts from FORMATS: torchscript, export (torch.export), onnx.
         class_name: name of the generated module class.
         overwrite: replace a non-empty out_dir.
+        preprocessing: how training normalised the inputs, ``{"mean": [...], "std": [...], "scale": 1/255}``
+            (x = (pixels * scale - mean) / std per channel); written to preprocessing.json and the README.
     """
     out = Path(out_dir)
     formats = _check_formats(formats, input_size)
@@ -111,7 +115,7 @@ def export(
     tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:12]}"
     tmp.mkdir()  # with the umask's permissions, unlike mkdtemp
     try:
-        _write(tmp, genotype, plan, source, weights, class_name, metrics, formats)
+        _write(tmp, genotype, plan, source, weights, class_name, metrics, formats, _preprocessing(preprocessing, plan))
         _publish(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -128,6 +132,7 @@ def _write(
     class_name: str,
     metrics: Mapping[str, Any] | None,
     formats: tuple[str, ...],
+    preprocessing: dict[str, Any] | None = None,
 ) -> None:
     """model.py first; importing it and loading the weights strictly checks both; then everything else."""
     (folder / "model.py").write_text(source)
@@ -138,7 +143,9 @@ def _write(
     os.chmod(folder / "weights.safetensors", (folder / "model.py").stat().st_mode & 0o777)
     (folder / "genotype.json").write_text(g.to_json(indent=2) + "\n")
     params = sum(p.numel() for p in net.parameters())
-    (folder / "README.md").write_text(_readme(g, plan, class_name, params, metrics, diffs))
+    if preprocessing is not None:
+        (folder / "preprocessing.json").write_text(json.dumps(preprocessing, indent=2) + "\n")
+    (folder / "README.md").write_text(_readme(g, plan, class_name, params, metrics, diffs, preprocessing))
 
 
 # ---------------------------------------------------------------- checks
@@ -158,6 +165,23 @@ def _check_formats(formats: Sequence[str], input_size: tuple[int, int] | int | N
             f"format 'onnx' needs {', '.join(missing)}: pip install 'nasgraph[onnx]' (onnx, onnxscript, onnxruntime)"
         )
     return tuple(dict.fromkeys(formats))
+
+
+def _preprocessing(p: Mapping[str, Any] | None, plan: NetPlan) -> dict[str, Any] | None:
+    """The input normalisation, checked: one finite mean and positive std per channel, a positive scale."""
+    if p is None:
+        return None
+    try:
+        mean, std = [float(v) for v in p["mean"]], [float(v) for v in p["std"]]
+        scale = float(p.get("scale", 1.0))
+    except (KeyError, TypeError, ValueError):
+        raise ExportError("preprocessing must give mean and std (one number per channel) and scale") from None
+    c = plan.in_channels
+    if len(mean) != c or len(std) != c or not all(math.isfinite(v) for v in (*mean, *std, scale)):
+        raise ExportError(f"preprocessing needs {c} finite mean and std values (one per input channel)")
+    if not all(v > 0 for v in std) or not scale > 0:
+        raise ExportError("preprocessing: std and scale must be positive")
+    return {"mean": mean, "std": std, "scale": scale}
 
 
 def _check_out_dir(out: Path, overwrite: bool) -> None:
@@ -684,7 +708,7 @@ def _culprit(net: torch.nn.Module, g: Genotype, fmt: str, x: torch.Tensor, folde
     finally:
         for h in handles:
             h.remove()
-    probe = folder / f".probe-{fmt}"
+    probe = folder / f".probe-{FILES[fmt]}"  # (torch.export's archive wants its own suffix)
     for op, name, module, arg in seen:
         try:
             with torch.no_grad():
@@ -730,8 +754,9 @@ def _readme(
     params: int,
     metrics: Mapping[str, Any] | None,
     diffs: Mapping[str, float],
+    preprocessing: Mapping[str, Any] | None = None,
 ) -> str:
-    """What the folder is, its metrics, how to load it, and its other formats as they were checked."""
+    """What the folder is, its metrics, how to load it, its input, and its other formats as they were checked."""
     c, k = plan.in_channels, plan.num_classes
     h, w = plan.input_size or ("H", "W")
     lines = [
@@ -767,6 +792,7 @@ def _readme(
         "The weights are a safetensors file, not a pickle, so `torch.load(..., weights_only=True)` is NOT needed "
         "(and loading them runs no code).",
         "",
+        *_input_section(preprocessing),
         "## Files",
         "",
         f"- `model.py`: the `{class_name}` module and the layer classes it uses.",
@@ -796,6 +822,21 @@ def _readme(
         ]
         lines += [f"| `{FILES[f]}` | {d:.1e} |" for f, d in diffs.items()]
     return "\n".join(lines) + "\n"
+
+
+def _input_section(p: Mapping[str, Any] | None) -> list[str]:
+    if p is None:
+        return []
+    mean = ", ".join(f"{v:.6g}" for v in p["mean"])
+    std = ", ".join(f"{v:.6g}" for v in p["std"])
+    pixels = "x = pixels / 255 (8-bit images)" if abs(p["scale"] - 1 / 255) < 1e-12 else f"x = pixels * {p['scale']:g}"
+    return [
+        "## Input",
+        "",
+        f"Normalise images as in training: {pixels}, then `(x - mean) / std` per channel, with mean = ({mean}) "
+        f"and std = ({std}) (also in `preprocessing.json`).",
+        "",
+    ]
 
 
 def _cell(v: Any) -> str:

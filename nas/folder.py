@@ -40,10 +40,22 @@ class DataInfo:
     num_classes: int
     input_size: tuple[int, int]
     name: str = ""
+    # how the trainer normalises an image: x = (pixels * scale - mean) / std per channel (None: not recorded)
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    scale: float | None = None  # 1/255 for uint8 images, 1 for float data
 
     @classmethod
     def of(cls, data: Any) -> DataInfo:
-        return cls(data.in_channels, data.num_classes, tuple(data.input_size), data.name)
+        mean, std = getattr(data, "mean", None), getattr(data, "std", None)
+        x = getattr(data, "train_x", None)
+        scale = None if x is None else (1 / 255 if str(x.dtype) == "torch.uint8" else 1.0)
+        return cls(
+            data.in_channels, data.num_classes, tuple(data.input_size), data.name,
+            tuple(map(float, mean)) if mean is not None else None,
+            tuple(max(float(v), 1e-3) for v in std) if std is not None else None,  # as `nas.data.normalizer`
+            scale,
+        )  # fmt: skip
 
 
 class Layout:
@@ -95,7 +107,11 @@ class Layout:
             raise SearchError(f"{self.root}: cannot read {self.DATA} ({' '.join(str(e).split())})") from None
         try:
             size = tuple(int(v) for v in info["input_size"])
-            return DataInfo(int(info["in_channels"]), int(info["num_classes"]), size, str(info.get("name", "")))
+            norm = {k: tuple(float(v) for v in info[k]) if info.get(k) is not None else None for k in ("mean", "std")}
+            scale = float(info["scale"]) if info.get("scale") is not None else None
+            return DataInfo(
+                int(info["in_channels"]), int(info["num_classes"]), size, str(info.get("name", "")), **norm, scale=scale
+            )
         except (KeyError, TypeError, ValueError):
             raise SearchError(f"{self.root}: {self.DATA} must give in_channels, num_classes and input_size") from None
 

@@ -2,8 +2,9 @@
 (``torch.jit.load``, ``torch.export.load``, onnxruntime) and run at batch sizes 1, 5 and 64, where its logits must
 equal the eager library model's within `TOLERANCE` (relative to max(1, largest logit)).
 
-Covered: sampled genotypes that use every registered op between them, and one zoo network of each family (the
-same ops and wirings; the smallest member). ``pytest -m exhaustive`` runs every zoo network (not run by default).
+Covered on every run: sampled genotypes that use every registered op between them, the smallest network of the
+zoo families that export in seconds, and a search's winner served in a fresh interpreter. ``pytest -m
+exhaustive`` (not run by default; 15 minutes here) adds the other families and every zoo network.
 """
 
 from __future__ import annotations
@@ -109,8 +110,20 @@ def check_zoo(tmp_path: Path, name: str) -> None:
     )
 
 
-@pytest.mark.parametrize("name", sorted(FAMILIES))
-def test_a_zoo_network_of_each_family_serves_batches_in_every_format(tmp_path, name):
+QUICK_FAMILIES = ("lenet5", "allcnn_c", "highway_cnn", "resnet18_cifar", "preact_resnet18_cifar")
+
+
+@pytest.mark.parametrize("name", QUICK_FAMILIES)
+def test_a_zoo_network_of_the_quick_families_serves_batches_in_every_format(tmp_path, name):
+    """Every run: the families whose smallest member exports in seconds (their blocks: conv, pools, highway,
+    basic and pre-activation residual blocks; the sampled genotypes above use every op)."""
+    check_zoo(tmp_path, name)
+
+
+@pytest.mark.exhaustive
+@pytest.mark.parametrize("name", sorted(set(FAMILIES) - set(QUICK_FAMILIES)))
+def test_a_zoo_network_of_each_other_family_serves_batches_in_every_format(tmp_path, name):
+    """``pytest -m exhaustive``: GoogLeNet, ResNet-50, ResNeXt-50, DenseNet-121, RandWire, VGG-BN (10-30 s each)."""
     check_zoo(tmp_path, name)
 
 
@@ -124,7 +137,8 @@ def test_the_families_cover_the_zoo_and_every_op_it_uses():
     assert sorted(n for members in FAMILIES.values() for n in members) == sorted(zoo.names())
     ops = {n.op for name in FAMILIES for s in zoo.get(name).all_stages() for n in s.nodes}
     assert ops == {n.op for name in zoo.names() for s in zoo.get(name).all_stages() for n in s.nodes}
-    assert {"alexnet_cifar", "densenet121_cifar", "randwire_ws_small_cifar", "resnet18_cifar"} <= set(FAMILIES)
+    assert {"lenet5", "densenet121_cifar", "randwire_ws_small_cifar", "resnet18_cifar"} <= set(FAMILIES)
+    assert set(QUICK_FAMILIES) < set(FAMILIES)
 
 
 BRANCHY = '''
@@ -170,3 +184,60 @@ def test_an_op_a_format_cannot_carry_is_named_and_nothing_is_written(tmp_path, b
     assert message.startswith(f"format {fmt!r} cannot export op 'branchy_test_op' (stage 1 node 1, `s1_n1`)")
     assert "\n" not in message
     assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["branchy_plugin.py"]
+
+
+SERVE = r"""
+import json, sys
+from pathlib import Path
+
+import numpy as np
+import onnxruntime
+import torch
+
+from nas.data import load_dataset
+
+out, limit = Path(sys.argv[1]), int(sys.argv[2])
+pre = json.loads((out / "preprocessing.json").read_text())
+data = load_dataset("digits", limit=limit)  # the same splits the search had (its test split is fixed)
+x = data.test_x.float() * pre["scale"]
+x = (x - torch.tensor(pre["mean"]).view(1, -1, 1, 1)) / torch.tensor(pre["std"]).view(1, -1, 1, 1)
+session = onnxruntime.InferenceSession(str(out / "model.onnx"))
+program = torch.export.load(str(out / "model.pt2")).module()
+correct = {}
+for name, run in (("onnx", lambda b: torch.from_numpy(session.run(None, {"input": b.numpy()})[0])),
+                  ("export", lambda b: program(b))):
+    hits = 0
+    for b, y in zip(x.split(64), data.test_y.split(64)):  # batches of 64 and the remainder
+        with torch.no_grad():
+            hits += int((run(b).argmax(1) == y).sum())
+    correct[name] = hits
+print(json.dumps({k: v / len(x) for k, v in correct.items()} | {"n": len(x)}))
+"""
+
+
+def test_an_exported_search_winner_serves_its_test_accuracy_in_a_fresh_interpreter(tmp_path):
+    """The user's path: a search, `launch.py export --format onnx,export`, then onnxruntime and torch.export in
+    another process, fed the test split normalised by the export's preprocessing.json in batches of 64."""
+    import json
+    import subprocess
+    import sys
+
+    from nas import results
+
+    root = Path(__file__).resolve().parents[2]
+    cli = [sys.executable, str(root / "launch.py")]
+    search = [*cli, "search", "--engine", "local", "--trials", "2", "--epochs", "2", "--limit", "400", "--ops",
+              "conv,maxpool", "--wirings", "chain", "--results-dir", str(tmp_path), "--name", "s"]  # fmt: skip
+    subprocess.run(search, check=True, capture_output=True, timeout=300)
+    out = tmp_path / "exported"
+    done = subprocess.run([*cli, "export", str(tmp_path / "s"), "--trial", "best", "--out", str(out), "--format",
+                           "onnx,export"], capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "## Input" in (out / "README.md").read_text()
+    served = subprocess.run([sys.executable, "-c", SERVE, str(out), "400"], capture_output=True, text=True, timeout=300)
+    assert served.returncode == 0, served.stderr[-3000:]
+    got = json.loads(served.stdout)
+    best = results.best(results.load(tmp_path / "s"))
+    assert got["n"] == 360 and 0.2 < best["test_acc"]  # (it learned something: 10 classes)
+    for fmt in ("onnx", "export"):  # the trial evaluated in fp32 (small networks): at most one image apart
+        assert abs(got[fmt] - best["test_acc"]) <= 1 / got["n"] + 1e-9, (fmt, got, best["test_acc"])
