@@ -229,6 +229,10 @@ SEARCH_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
             "help": "zoo architectures or genotype .json files to seed the population, e.g. resnet18_cifar,allcnn_c",
         },
     ),
+    "--no-latency": (
+        "train.latency",
+        {"action": "store_false", "default": None, "help": "do not time the trials' inference (no latency columns)"},
+    ),
     "--latency-batch": (
         "train.latency_batch",
         {"type": positive_int, "help": "the serving batch each trial times besides batch 1 (default 64)"},
