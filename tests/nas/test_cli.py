@@ -41,16 +41,27 @@ def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
         (["bogus"], "invalid choice: 'bogus'"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_code_2(tmp_path, args, message):
-    proc = run_cli(*args, "--results-dir", str(tmp_path)) if args[0] in ("search", "train") else run_cli(*args)
-    assert proc.returncode == 2, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
+def test_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys, args, message):
+    """In this process (`launch.py` is `main`); the first case and the config files below go through launch.py."""
+    argv = [*args, "--results-dir", str(tmp_path)] if args[0] in ("search", "train") else list(args)
+    if args == ["search", "--trials", "0"]:
+        proc = run_cli(*argv)
+        code, err = proc.returncode, proc.stderr
+    else:
+        try:
+            code = main(argv)
+        except SystemExit as e:  # argparse's own errors
+            code = e.code
+        err = capsys.readouterr().err
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
     assert message.lower() in lines[0].lower(), lines[0]
-    assert "Traceback" not in proc.stderr
+    assert "Traceback" not in err
+    assert not any(tmp_path.iterdir())  # nothing written
 
 
-def test_malformed_config_files(tmp_path):
+def test_malformed_config_files(tmp_path, capsys):
     cases = {
         "bad.yaml": ("trials: [1, 2", "is not valid yaml"),
         "bad.json": ('{"trials": ', "is not valid json"),
@@ -63,9 +74,14 @@ def test_malformed_config_files(tmp_path):
     for name, (text, message) in cases.items():
         path = tmp_path / name
         path.write_text(text)
-        proc = run_cli("search", "--config", str(path), "--results-dir", str(tmp_path / "r"))
-        assert proc.returncode == 2 and message in proc.stderr.lower(), (name, proc.stderr)
-        assert len(proc.stderr.strip().splitlines()) == 1
+        argv = ["search", "--config", str(path), "--results-dir", str(tmp_path / "r")]
+        if name == "evil.yaml":  # the way users run it
+            proc = run_cli(*argv)
+            code, err = proc.returncode, proc.stderr
+        else:
+            code, err = main(argv), capsys.readouterr().err
+        assert code == 2 and message in err.lower(), (name, err)
+        assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "r").exists()  # nothing written
 
 
