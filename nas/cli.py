@@ -610,6 +610,11 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(report.summary(paths, top=args.top))
     except FileNotFoundError as e:
         raise UsageError(str(e)) from None
+    if len(args.results) == 1:
+        from nas.live import running
+
+        if running(paths):
+            print(f"running: {report.progress_line(paths)} (follow it: launch.py show {paths} --watch)")
     return 0
 
 

@@ -171,7 +171,6 @@ class SearchConfig:
             raise ConfigError(f"objectives: {e}") from None
         if not self.name:
             object.__setattr__(self, "name", f"{self.dataset.split(':')[0]}-{self.controller}")
-
         if (self.warmup or self.proxy_filter) and self.proxy not in self.train.proxies:  # recorded for every trial
             object.__setattr__(
                 self, "train", dataclasses.replace(self.train, proxies=(*self.train.proxies, self.proxy))

@@ -160,7 +160,8 @@ def run(cfg: SearchConfig, root: Path, data) -> SearchState:
 def test_latency_is_an_objective_and_a_limit_end_to_end(tmp_path, data):
     cfg = SearchConfig(
         engine="local", trials=5, controller="evolution", population=3, sample=2, space=SPACE,
-        objectives=("val_acc", "latency"), max_latency=LIMIT_MS, train=TrainConfig(epochs=1, threads=1),
+        objectives=("val_acc", "latency"), max_latency=LIMIT_MS,
+        train=TrainConfig(epochs=1, threads=1, latency_repeats=3),
     )  # fmt: skip
     root = tmp_path / "s"
     run(cfg, root, data)
@@ -192,7 +193,7 @@ def test_a_limit_no_architecture_meets_ends_the_search_in_one_line(tmp_path, dat
     monkeypatch.setattr(SearchState, "max_slow", 4)
     space = SPACE | {"ops": ["sleepy_test_op"]}
     cfg = SearchConfig(engine="local", trials=3, controller="random", space=space, dedupe=False, max_latency=LIMIT_MS,
-                       train=TrainConfig(epochs=1, threads=1))  # fmt: skip
+                       train=TrainConfig(epochs=1, threads=1, latency_repeats=3))  # fmt: skip
     with pytest.raises(SearchError, match="4 trials in a row were slower than --max-latency; loosen it"):
         run(cfg, tmp_path / "s", data)
     rows = Record.open(tmp_path / "s" / "trials.jsonl").rows()

@@ -142,6 +142,15 @@ def test_show_watch_follows_a_running_search_until_it_ends(tmp_path):
     assert len(done) >= 2 and done == sorted(done) and done[-1] == 8  # it followed the record to the end
     assert out.rstrip().endswith("is not running (ended, stopped, or never started here)")
     assert not live.running(root)
+    show = [sys.executable, str(ROOT / "launch.py"), "show", str(root)]
+    assert "running:" not in subprocess.run(show, capture_output=True, text=True, timeout=120).stdout
+    held = ResultsFolder(root, resume=True)  # as a search resuming there would hold it
+    try:
+        shown = subprocess.run(show, capture_output=True, text=True, timeout=120).stdout
+    finally:
+        held.release()
+    assert re.search(rf"^running: 8 of 8 trials done: .*\(follow it: launch.py show {re.escape(str(root))} --watch\)$",
+                     shown, re.M), shown  # fmt: skip
 
 
 def test_show_watch_on_a_finished_or_missing_search(tmp_path):
