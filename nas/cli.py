@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,55 +49,30 @@ def csv(text: str) -> tuple[str, ...]:
     return tuple(t.strip() for t in text.split(",") if t.strip())
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
-    return value
+def _checked(convert: Callable[[str], Any], kind: str, ok: Callable[[Any], bool], bound: str, suffix: str = ""):
+    """An argparse type: `convert` the text (without `suffix`), else 'expected KIND'; then `ok`, else 'expected
+    BOUND'. NaN fails every comparison, so it is refused by any bound."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = convert(text.removesuffix(suffix) if suffix else text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {kind}, got {text!r}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"expected {bound}, got {text!r}")
+        return value
+
+    return parse
 
 
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
-    return value
-
-
-def nonneg_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
-
-
-def milliseconds(text: str) -> float:
-    """A positive time in milliseconds: 5, 2.5 or 5ms."""
-    try:
-        value = float(text.removesuffix("ms"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected milliseconds like 5 or 2.5ms, got {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number of milliseconds, got {text!r}")
-    return value
-
-
-def nonneg_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return value
+INF = float("inf")
+positive_int = _checked(int, "an integer", lambda v: v >= 1, "an integer >= 1")
+nonneg_int = _checked(int, "an integer", lambda v: v >= 0, "an integer >= 0")
+positive_float = _checked(float, "a number", lambda v: 0 < v < INF, "a number > 0")
+nonneg_float = _checked(float, "a number", lambda v: 0 <= v < INF, "a number >= 0")
+milliseconds = _checked(  # 5, 2.5 or 5ms
+    float, "milliseconds like 5 or 2.5ms", lambda v: 0 < v < INF, "a positive number of milliseconds", suffix="ms"
+)
 
 
 def proxy_list(text: str) -> tuple[str, ...]:

@@ -17,9 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F
 from sklearn.datasets import load_digits
+from test_api import quick_train
 
 import nas
 from nas import html_report, live
@@ -27,19 +26,6 @@ from nas.folder import ResultsFolder
 
 ROOT = Path(__file__).resolve().parents[2]
 SPACE = {"ops": ["conv", "maxpool"], "wirings": ["chain"], "widths": [8], "head_hidden": [0]}
-
-
-def quick_train(model, data, config, report):
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    x, y = (data.train_x - data.mean[0]) / data.std[0], data.train_y
-    for idx in torch.randperm(len(x)).split(64):
-        loss = F.cross_entropy(model(x[idx]), y[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    with torch.no_grad():
-        acc = (model((data.val_x - data.mean[0]) / data.std[0]).argmax(1) == data.val_y).float().mean()
-    return {"val_acc": acc.item()}
 
 
 def test_the_report_is_rewritten_while_the_search_runs(tmp_path, monkeypatch):
