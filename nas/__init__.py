@@ -8,8 +8,9 @@ nas.export(genotype, state_dict, "exported/", in_channels=1, num_classes=10)
 The shape, one job per module (README's "Repository" has the table):
 - proposing: `controllers/` (ask/tell, no torch), `objectives`, `pareto`;
 - driving a search: `driver` (the coordinator) with `admission` (what is trained), `ledger` (the rows
-  in memory), `folder` (the results folder), `resume` (controller and config restored), `progress`;
-- training: `engines/` (`local`, `ray_tune`; start, run, stop), `train`, `data`, `cluster`;
+  in memory), `folder` (the results folder), `resume` (controller and config restored), `progress`,
+  `live` (the report while it runs);
+- training: `engines/` (`local`, `ray_tune`; start, run, stop), `train`, `latency`, `data`, `cluster`;
 - the record and its readers: `record` (stdlib only), `results` (pandas), `report`, `html_report`,
   `plots`, `exporter`; shared: `status`, `errors`, `formats`, `config`; the command line: `cli`.
 """
