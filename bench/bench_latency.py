@@ -35,7 +35,9 @@ from nas.train import TrainConfig, uses_bf16
 BATCHES = (1, 64)
 
 
-def spearman_ci(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, n: int = 2000) -> tuple[float, float, float, float]:
+def spearman_ci(
+    x: np.ndarray, y: np.ndarray, rng: np.random.Generator, n: int = 2000
+) -> tuple[float, float, float, float]:
     """Spearman's rho, its p-value and a 95 % bootstrap interval over pairs."""
     rho, p = spearmanr(x, y)
     boot = []
@@ -66,7 +68,9 @@ def main() -> None:
         model = ss.build(g, info.in_channels, info.num_classes)
         amp = uses_bf16(cfg, cpu, flops)
         fmt = torch.channels_last if amp else torch.contiguous_format
-        nets.append({"net": ss.trace(model.to(memory_format=fmt)), "params": params, "flops": flops, "amp": amp, "fmt": fmt})
+        nets.append(
+            {"net": ss.trace(model.to(memory_format=fmt)), "params": params, "flops": flops, "amp": amp, "fmt": fmt}
+        )
     sample = (info.in_channels, *info.input_size)
     t0 = time.perf_counter()
     passes = []
