@@ -1,7 +1,7 @@
 """How well parameters and FLOPs predict inference latency on this CPU, and how repeatable latency is.
 
     python bench/bench_latency.py                           # 80 sampled digits networks, each timed twice
-    python bench/bench_latency.py --nets 10                 # smoke test
+    python bench/bench_latency.py --quick                   # smoke test: 10 networks (latency_quick.json)
     python bench/bench_latency.py --results results/digits-evolution   # also: a search's recorded trials
 
 Each sampled network of the default digits search space is timed the way a trial times it
@@ -51,8 +51,11 @@ def spearman_ci(
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--nets", type=int, default=80)
+    ap.add_argument("--quick", action="store_true", help="10 networks; writes latency_quick.json")
     ap.add_argument("--results", help="a results folder whose trials recorded latency_ms")
     args = ap.parse_args()
+    if args.quick:
+        args.nets = 10
     note = quiet_machine_note()
     if note:
         print(note, file=sys.stderr)
@@ -112,7 +115,7 @@ def main() -> None:
                 out[f"search_batch{b}_{name}"] = {"rho": rho, "p": p, "ci": [lo, hi], "n": len(df)}
     print(table(["networks", "predictor", "Spearman", "95% CI", "p", "retest", "median |diff|", "median ms"], rows))
     print(f"{len(nets)} networks, {out['bf16_share']:.0%} timed under bf16 autocast; {seconds:.0f} s of timing")
-    path = write_results("latency", out | {"machine": machine()})
+    path = write_results("latency_quick" if args.quick else "latency", out | {"machine": machine()})
     print(f"results: {path}")
 
 
