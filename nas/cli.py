@@ -587,9 +587,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     except FileNotFoundError as e:
         raise UsageError(str(e)) from None
     if len(args.results) == 1:
-        from nas.live import running
+        from nas.folder import held
 
-        if running(paths):
+        if held(paths):
             print(f"running: {report.progress_line(paths)} (follow it: launch.py show {paths} --watch)")
     return 0
 
@@ -599,14 +599,15 @@ def _watch(root: Path, top: int, every: float) -> int:
     import time
 
     from nas import report
-    from nas.live import running
+    from nas.folder import Layout, held
 
-    if not (root / "trials.jsonl").is_file() and not running(root):
-        raise UsageError(f"{root} is not a results folder (no trials.jsonl) and no search is running there")
+    record = Layout(root).record
+    if not record.is_file() and not held(root):
+        raise UsageError(f"{root} is not a results folder (no {record.name}) and no search is running there")
     size = -1
     while True:
-        alive = running(root)  # before reading: a search that ends now has its last rows on disk already
-        now = (root / "trials.jsonl").stat().st_size if (root / "trials.jsonl").is_file() else 0
+        alive = held(root)  # before reading: a search that ends now has its last rows on disk already
+        now = record.stat().st_size if record.is_file() else 0
         if now != size:
             size = now
             stamp = time.strftime("%H:%M:%S")

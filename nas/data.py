@@ -114,6 +114,12 @@ class DataSplits:
         """Whether the targets are class labels (int64, one per image): what the built-in trainer needs."""
         return self.train_y.dtype == torch.int64 and self.train_y.dim() == 1
 
+    def normalization(self) -> tuple[tuple[float, ...], tuple[float, ...], float]:
+        """(mean, std, scale) of the trainer's input normalisation: x = (pixels * scale - mean) / std per channel;
+        scale is 1/255 for uint8 images, 1 for float ones, and std is at least 1e-3."""
+        scale = 1 / 255 if self.train_x.dtype == torch.uint8 else 1.0
+        return tuple(map(float, self.mean)), tuple(max(float(s), 1e-3) for s in self.std), scale
+
     @property
     def in_channels(self) -> int:
         """Number of image channels."""
@@ -680,8 +686,8 @@ _LOADERS: dict[str, Loader] = {
 
 
 def normalizer(data: DataSplits, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """x_float = x * scale + shift == (x / 255 - mean) / std per channel (uint8), (x - mean) / std (float32)."""
-    mean = torch.tensor(data.mean, device=device).view(1, -1, 1, 1)
-    std = torch.tensor(data.std, device=device).clamp_min(1e-3).view(1, -1, 1, 1)
-    unit = 255.0 if data.train_x.dtype == torch.uint8 else 1.0
-    return 1.0 / (unit * std), -mean / std
+    """x_float = x * scale + shift == (x * unit - mean) / std per channel (`DataSplits.normalization`)."""
+    mean_, std_, unit = data.normalization()
+    mean = torch.tensor(mean_, device=device).view(1, -1, 1, 1)
+    std = torch.tensor(std_, device=device).view(1, -1, 1, 1)
+    return unit / std, -mean / std

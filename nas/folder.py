@@ -47,15 +47,9 @@ class DataInfo:
 
     @classmethod
     def of(cls, data: Any) -> DataInfo:
-        mean, std = getattr(data, "mean", None), getattr(data, "std", None)
-        x = getattr(data, "train_x", None)
-        scale = None if x is None else (1 / 255 if str(x.dtype) == "torch.uint8" else 1.0)
-        return cls(
-            data.in_channels, data.num_classes, tuple(data.input_size), data.name,
-            tuple(map(float, mean)) if mean is not None else None,
-            tuple(max(float(v), 1e-3) for v in std) if std is not None else None,  # as `nas.data.normalizer`
-            scale,
-        )  # fmt: skip
+        """The facts of a `nas.data.DataSplits` (or anything with its shape attributes and `normalization()`)."""
+        mean, std, scale = data.normalization() if hasattr(data, "normalization") else (None, None, None)
+        return cls(data.in_channels, data.num_classes, tuple(data.input_size), data.name, mean, std, scale)
 
 
 class Layout:
@@ -189,18 +183,39 @@ def atomic_write(path: Path, data: bytes) -> None:
         f.write(data)
 
 
+LOCK = ".lock"
+
+
+def held(root: str | os.PathLike[str]) -> bool:
+    """Whether a search holds the results folder's lock (it is running, on this machine or one sharing the
+    folder); tested with a shared, non-blocking lock that is dropped at once."""
+    try:
+        fd = os.open(Path(root) / LOCK, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
 def _lock(root: Path, resume: bool) -> int:
     """Create or reopen the results folder and take its lock; returns the lock's descriptor."""
     if resume and not (root / Layout.CONFIG).exists():
         raise SearchError(f"--resume {root}: no search there (no {Layout.CONFIG})")
-    if not resume and root.exists() and any(p.name != ".lock" for p in root.iterdir()):
+    if not resume and root.exists() and any(p.name != LOCK for p in root.iterdir()):
         raise SearchError(
             f"results folder {root} already exists; pass --resume {root} to continue it (from Python: "
             f"nas.Search.resume({str(root)!r})), or choose another --name"
         )
     try:
         root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(root / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as e:
         raise SearchError(f"cannot write to results folder {root}: {e.strerror}") from None
     try:
@@ -211,7 +226,7 @@ def _lock(root: Path, resume: bool) -> int:
         raise SearchError(
             f"results folder {root} is in use by another search (pid {holder}); wait for it or stop it"
         ) from None
-    if not resume and any(p.name != ".lock" for p in root.iterdir()):  # another search started here meanwhile
+    if not resume and any(p.name != LOCK for p in root.iterdir()):  # another search started here meanwhile
         os.close(fd)
         raise SearchError(f"results folder {root} was just created by another search; choose another --name")
     try:

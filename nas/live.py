@@ -1,5 +1,5 @@
-"""What a running search shows outside its own terminal: ``report.html`` rewritten while it runs, and
-whether a results folder's search is running (for ``launch.py show --watch``).
+"""What a running search shows outside its own terminal: ``report.html`` rewritten while it runs (whether a
+folder's search is running is `nas.folder.held`, its lock).
 
 `LiveReport` rewrites the HTML report (`nas.html_report`, atomically) every `every` finished trials with a
 banner and a refresh tag, but spends at most about a tenth of the search's time on it: after a write that
@@ -10,8 +10,6 @@ at the first write.
 
 from __future__ import annotations
 
-import fcntl
-import os
 import time
 from pathlib import Path
 
@@ -53,21 +51,3 @@ class LiveReport:
         self.cost, self.last, self.since = time.perf_counter() - start, time.time(), 0
         self.written += 1
         return True
-
-
-def running(root: str | os.PathLike[str]) -> bool:
-    """Whether a search holds the results folder's lock (`nas.folder`): it is running, on this machine or one
-    that shares the folder. Tested with a shared, non-blocking lock that is dropped at once."""
-    try:
-        fd = os.open(Path(root) / ".lock", os.O_RDONLY)
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    else:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
-    finally:
-        os.close(fd)

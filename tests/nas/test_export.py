@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import json
 import os
 import random
 import subprocess
@@ -504,3 +505,34 @@ def test_values_with_a_hostile_repr_never_reach_model_py(tmp_path):
     with pytest.raises(GenotypeError, match="must be an integer"):
         export(evil, None, tmp_path / "x", in_channels=3, num_classes=10)
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize(
+    ("pre", "match"),
+    [
+        ({"mean": [0.5, 0.5], "std": [0.2, 0.2], "scale": 1.0}, "needs 3 finite mean and std values"),
+        ({"mean": [0.5] * 3, "std": [0.2, 0.0, 0.2], "scale": 1.0}, "std and scale must be positive"),
+        ({"mean": [float("nan")] * 3, "std": [0.2] * 3}, "needs 3 finite mean and std values"),
+        ({"std": [0.2] * 3}, "preprocessing must give mean and std"),
+    ],
+)
+def test_bad_preprocessing_is_one_line_and_nothing_is_written(tmp_path, pre, match):
+    with pytest.raises(ExportError, match=match):
+        export(small(), None, tmp_path / "x", in_channels=3, num_classes=10, preprocessing=pre)
+    assert not (tmp_path / "x").exists()
+
+
+def test_preprocessing_is_the_trainers_normalisation(tmp_path):
+    from nas.data import load_dataset, normalizer
+    from nas.folder import DataInfo
+
+    data = load_dataset("digits", limit=200)
+    info = DataInfo.of(data)
+    out = export(small(), None, tmp_path / "x", in_channels=3, num_classes=10,
+                 preprocessing={"mean": info.mean * 3, "std": info.std * 3, "scale": info.scale})  # fmt: skip
+    pre = json.loads((out / "preprocessing.json").read_text())
+    scale, shift = normalizer(data, torch.device("cpu"))
+    x = data.train_x[:4].float()
+    by_file = (x * pre["scale"] - pre["mean"][0]) / pre["std"][0]
+    torch.testing.assert_close(by_file, x * scale + shift)  # what the export says is what the trainer did
+    assert "## Input" in (out / "README.md").read_text()

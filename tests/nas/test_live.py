@@ -22,7 +22,7 @@ from test_api import quick_train
 
 import nas
 from nas import html_report, live
-from nas.folder import ResultsFolder
+from nas.folder import ResultsFolder, held
 
 ROOT = Path(__file__).resolve().parents[2]
 SPACE = {"ops": ["conv", "maxpool"], "wirings": ["chain"], "widths": [8], "head_hidden": [0]}
@@ -111,7 +111,7 @@ def test_show_watch_follows_a_running_search_until_it_ends(tmp_path):
         while not (root / "trials.jsonl").is_file():
             assert time.time() < deadline and search.poll() is None, "the search never recorded a trial"
             time.sleep(0.05)
-        assert live.running(root)
+        assert held(root)
         watch = subprocess.run(
             [sys.executable, str(ROOT / "launch.py"), "show", str(root), "--watch", "0.2"],
             capture_output=True, text=True, timeout=300,
@@ -127,23 +127,23 @@ def test_show_watch_follows_a_running_search_until_it_ends(tmp_path):
     assert out.startswith("--- ") and " running: " in out.splitlines()[0]  # it began while the search ran
     assert len(done) >= 2 and done == sorted(done) and done[-1] == 8  # it followed the record to the end
     assert out.rstrip().endswith("is not running (ended, stopped, or never started here)")
-    assert not live.running(root)
+    assert not held(root)
     show = [sys.executable, str(ROOT / "launch.py"), "show", str(root)]
     assert "running:" not in subprocess.run(show, capture_output=True, text=True, timeout=120).stdout
-    held = ResultsFolder(root, resume=True)  # as a search resuming there would hold it
+    holder = ResultsFolder(root, resume=True)  # as a search resuming there would hold it
     try:
         shown = subprocess.run(show, capture_output=True, text=True, timeout=120).stdout
     finally:
-        held.release()
+        holder.release()
     assert re.search(rf"^running: 8 of 8 trials done: .*\(follow it: launch.py show {re.escape(str(root))} --watch\)$",
                      shown, re.M), shown  # fmt: skip
 
 
 def test_show_watch_on_a_finished_or_missing_search(tmp_path):
     folder = ResultsFolder(tmp_path / "held", resume=False)  # a search holding its folder
-    assert live.running(tmp_path / "held")
+    assert held(tmp_path / "held")
     folder.release()
-    assert not live.running(tmp_path / "held")
+    assert not held(tmp_path / "held")
     proc = subprocess.run(
         [sys.executable, str(ROOT / "launch.py"), "show", str(tmp_path / "nothing"), "--watch"],
         capture_output=True, text=True, timeout=120,
