@@ -186,7 +186,11 @@ SEARCH_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "--population": (
         "population",
-        {"type": positive_int, "help": "evolution/nsga2 population size; local_search: random starts (default 8)"},
+        {
+            "type": positive_int,
+            "help": "evolution/nsga2 population size (default 8; evolution --variant tournament: 2 x --sample); "
+            "local_search: random starts",
+        },
     ),
     "--patience": (
         "patience",
@@ -198,6 +202,14 @@ SEARCH_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
         {"choices": ["aging", "tournament"], "help": "evolution: aging (Real et al.) or tournament (seeds)"},
     ),
     "--mutations": ("mutations", {"type": positive_int, "help": "evolution: d in max(d - t, 1) mutations per child"}),
+    "--mutation-kinds": (
+        "space.mutations",
+        {
+            "type": csv,
+            "help": "mutations evolution and local_search draw from (default: all); seeds = op_change,"
+            "kernel_change,add_node, the seeds' layer type change, filter size change and layer addition",
+        },
+    ),
     "--init": (
         "init",
         {

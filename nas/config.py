@@ -30,6 +30,7 @@ SMALL_INPUT_WIDTHS = (8, 16, 24, 32)  # stage widths for tiny images (digits' 8x
 
 
 DEFAULT_VAL_FRACTION = 0.1
+DEFAULT_POPULATION = 8  # evolution's population, unless the tournament variant's 2 x sample is larger
 # digits has 1,437 training images: 30 % held out gives 431 validation images, so that accuracy moves in steps of
 # 0.23 % rather than 0.7 %, and two training seeds rank architectures alike (BENCHMARKS.md, the digits-cell table)
 VAL_FRACTIONS = {"digits": 0.3}
@@ -71,7 +72,8 @@ class SearchConfig:
     trial_timeout: float = 0.0  # seconds of training per trial; 0 = no limit
     keep_weights: str = "front"  # front (Pareto front + most accurate), all, none
     report_every: int = 5  # rewrite report.html every this many finished trials while the search runs; 0: at the end
-    population: int = 8  # evolution: population size P; nsga2 likewise; local_search: random starts before climbing
+    population: int | None = None  # evolution: population size P (None: 8, or 2 x sample for the tournament
+    # variant, so `--variant tournament --sample 25` fits); nsga2 likewise; local_search: random starts
     patience: int = 20  # local_search: neighbours in a row that do not improve before a restart
     sample: int = 3  # evolution: tournament size S
     variant: str = "aging"  # evolution: aging (Real et al.) or tournament (seeds' Algorithm 1)
@@ -93,6 +95,11 @@ class SearchConfig:
 
         if self.val_fraction is None:
             object.__setattr__(self, "val_fraction", VAL_FRACTIONS.get(self.dataset, DEFAULT_VAL_FRACTION))
+        if self.population is None:
+            tournament = self.controller == "evolution" and self.variant == "tournament"
+            object.__setattr__(
+                self, "population", max(DEFAULT_POPULATION, 2 * self.sample) if tournament else DEFAULT_POPULATION
+            )
         if self.max_latency is None and self.train.max_latency_ms:  # given as a training option
             object.__setattr__(self, "max_latency", self.train.max_latency_ms)
         rules = [
@@ -129,7 +136,7 @@ class SearchConfig:
             ),
             (0 <= self.trial_timeout < math.inf, "trial_timeout", "a number >= 0 (seconds)"),
             (self.report_every >= 0, "report_every", "an integer >= 0 (finished trials; 0: only at the end)"),
-            (self.population >= 2, "population", "an integer >= 2"),
+            (type(self.population) is int and self.population >= 2, "population", "an integer >= 2"),
             (self.patience >= 1, "patience", "an integer >= 1"),
             (
                 1 <= self.sample <= self.population,

@@ -353,7 +353,12 @@ MUTATIONS: dict[str, Mutation] = {
 }
 
 
+# The seeds' three (003, Figure 5): (a) layer type change, (b) filter size change, (c) layer addition.
+SEED_MUTATIONS = ("op_change", "kernel_change", "add_node")
+
+
 def mutate_once(space: SearchSpace, g: Genotype, rng: random.Random) -> tuple[str, Genotype | None]:
-    """Apply one randomly chosen mutation; (its name, the child or None if it did not apply)."""
-    name = rng.choice(list(MUTATIONS))
+    """Apply one mutation drawn uniformly from the space's kinds (all by default); (its name, the child or None
+    if it did not apply)."""
+    name = rng.choice(space.mutations or list(MUTATIONS))
     return name, MUTATIONS[name](space, g, rng)

@@ -80,8 +80,9 @@ class Evolution(Controller):
         k = min(self.sample_size, len(self.population))
         contenders = self.rng.sample(range(len(self.population)), k)
         parent = self.population[self._best(contenders)]
-        self.rounds += 1
+        # Algorithm 1 counts rounds from t = 0: the first child is mutated d times, then d - 1, ... down to once
         times = max(self.mutations - self.rounds, 1) if self.variant == "tournament" else max(self.mutations, 1)
+        self.rounds += 1
         candidates = [
             self._mutant(Genotype.from_dict(parent["genotype"]), times) for _ in range(self.proxy_filter or 1)
         ]

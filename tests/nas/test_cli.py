@@ -32,6 +32,8 @@ def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
         (["search", "--dataset", "imagefolder:/no/such/folder"], "/no/such/folder"),
         (["search", "--objectives", "val_acc,speed"], "unknown objective 'speed'; objectives: val_acc, params, flops"),
         (["search", "--name", "../escape"], "name must be letters, digits"),
+        (["search", "--mutation-kinds", "grow"], "unknown mutation 'grow'; known: op_change"),
+        (["search", "--sample", "25"], "sample must be between 1 and the population (8; pass --population"),
         (["search", "--init", "resnet9000", "--trials", "1"], "unknown zoo architecture 'resnet9000'"),
         (["search", "--init", "/no/such/genotype.json", "--trials", "1"], "--init /no/such/genotype.json: cannot"),
         (["search", "--resume", "/no/such/results"], "no search there"),
@@ -190,9 +192,11 @@ def test_init_from_a_genotype_file(tmp_path, capsys):
 
 
 def test_the_readme_recipe_for_the_seeds_algorithm_1_runs_as_written(tmp_path):
-    """README: `--variant tournament --population 50 --sample 25 --mutations D` (here D = 3, 3 trials)."""
-    args = ["search", "--variant", "tournament", "--population", "50", "--sample", "25", "--mutations", "3"]
+    """README: `--variant tournament --sample 25 --mutations D --mutation-kinds seeds` (here D = 3, 3 trials):
+    the tournament variant's population defaults to 2 x sample, so a tournament of 25 fits without --population."""
+    args = ["search", "--variant", "tournament", "--sample", "25", "--mutations", "3", "--mutation-kinds", "seeds"]
     assert main([*args, "--trials", "3", *QUICK, "--results-dir", str(tmp_path), "--name", "alg1"]) == 0
     saved = json.loads((tmp_path / "alg1" / "config.json").read_text())
     assert (saved["variant"], saved["population"], saved["sample"], saved["mutations"]) == ("tournament", 50, 25, 3)
+    assert saved["space"]["mutations"] == ["seeds"]
     assert len(Record.open(tmp_path / "alg1").rows()) >= 3

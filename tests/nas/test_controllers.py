@@ -66,12 +66,39 @@ def test_tournament_picks_the_best_of_the_sample():
 def test_seeds_variant_removes_the_least_fit_and_anneals_mutations():
     ctrl = Evolution(SPACE, seed=2, population=4, sample=4, variant="tournament", mutations=4)
     drive(ctrl, 4)
-    kids = [ctrl.ask() for _ in range(4)]
-    assert [len(k.meta["mutations"]) for k in kids] == [3, 2, 1, 1]  # max(d - t, 1), t = 1, 2, 3, 4
+    kids = [ctrl.ask() for _ in range(5)]
+    # Algorithm 1 (003): `for t < rounds`, so t starts at 0 and the first child gets all d mutations
+    assert [len(k.meta["mutations"]) for k in kids] == [4, 3, 2, 1, 1]  # max(d - t, 1), t = 0, 1, 2, 3, 4
+    kids = kids[:4]
     for k in kids:
         ctrl.tell(k.trial_id, "ok", {"val_acc": 0.0 if k is kids[0] else 0.99, "params": 1})
     assert kids[0].trial_id not in {m["trial_id"] for m in ctrl.population}  # least fit removed
     assert len(ctrl.population) == 4
+
+
+def test_two_mutations_mean_two_for_the_first_child():
+    """d = 2 used to behave as d = 1 (the round counter was incremented before use)."""
+    ctrl = Evolution(SPACE, seed=3, population=3, sample=3, variant="tournament", mutations=2)
+    drive(ctrl, 3)
+    assert [len(ctrl.ask().meta["mutations"]) for _ in range(3)] == [2, 1, 1]
+
+
+def test_the_seeds_mutation_kinds_are_the_only_ones_applied():
+    space = ss.SearchSpace(in_channels=1, input_size=8, mutations=("seeds",))
+    assert space.mutations == ("op_change", "kernel_change", "add_node")
+    ctrl = Evolution(space, seed=4, population=4, sample=2, mutations=3, variant="tournament")
+    kinds = [k for p in drive(ctrl, 40)[4:] for k in p.meta["mutations"]]
+    assert set(kinds) == {"op_change", "kernel_change", "add_node"}  # all three applied, nothing else
+    everything = [
+        ss.SearchSpace(in_channels=1, input_size=8).mutate_with_info(g, random.Random(i))[1]
+        for i, g in enumerate(p.genotype for p in drive(Evolution(SPACE, seed=4), 30))
+    ]
+    assert set(everything) - {"op_change", "kernel_change", "add_node"}  # the default draws the other kinds too
+
+
+def test_unknown_mutation_kinds_are_named():
+    with pytest.raises(ss.GenotypeError, match=r"unknown mutation 'grow'; known: op_change, .*, seeds \(op_change"):
+        ss.SearchSpace(mutations=("grow",))
 
 
 def test_failures_do_not_enter_the_population():
