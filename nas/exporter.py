@@ -382,7 +382,8 @@ def _generate(genotype: Genotype, plan: NetPlan, class_name: str) -> tuple[str, 
     fp = genotype.fingerprint()
     if not re.fullmatch(r"[0-9a-f]+", fp):
         raise ExportError("the genotype fingerprint is not a hex digest")
-    needs = "torch and torchvision" if "torchvision" in copied else "only torch"
+    imports_tv = re.search(r"^\s*(from|import) torchvision\b", copied, re.MULTILINE)  # not a mention in a docstring
+    needs = "torch and torchvision" if imports_tv else "only torch"
     doc = [
         f'"""{class_name}: a standalone PyTorch model exported by nasgraph from genotype {fp}.',
         "",

@@ -18,16 +18,24 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from searchspace.layers import Conv, Projection, make_norm, same_padding
+from searchspace.layers import Conv, Projection, ZeroPadShortcut, make_norm, norm_act, same_padding
 from searchspace.widths import inception_naive_widths, inception_v3_widths, inception_widths, transition_width
 
 
 class InceptionNaive(nn.Module):
-    """Inception, naive: concat(1x1(x), 3x3(x), 5x5(x), maxpool3x3(x))."""
+    """Inception, naive: concat(1x1(x), 3x3(x), 5x5(x), maxpool3x3(x)); out = in + the three branches' widths.
 
-    def __init__(self, in_ch, out_ch, stride=1, b1=0, b3=0, b5=0, norm="bn", norm_layer=None, act_layer=nn.ReLU):
+    The max-pool keeps the input's channels, so the module grows the width by its conv branches at every use
+    ("a tendency to blow up in number of channels", seeds 000). The conv branches share out_ch - in_ch (in a
+    genotype: the node's width, which the module adds) by `split` (1x1:3x3:5x5), each at least 4 wide, unless
+    b1/b3/b5 give them.
+    """
+
+    def __init__(
+        self, in_ch, out_ch, stride=1, b1=0, b3=0, b5=0, split="2:4:1", norm="bn", norm_layer=None, act_layer=nn.ReLU
+    ):
         super().__init__()
-        b1, b3, b5 = inception_naive_widths(in_ch, out_ch, b1, b3, b5)
+        b1, b3, b5 = inception_naive_widths(out_ch - in_ch, b1, b3, b5, split)
         norm = norm_layer or norm  # a norm factory, when given, replaces the named norm
         self.branch1 = Conv(in_ch, b1, stride, kernel=1, norm=norm, act=act_layer)
         self.branch3 = Conv(in_ch, b3, stride, kernel=3, norm=norm, act=act_layer)
@@ -39,7 +47,11 @@ class InceptionNaive(nn.Module):
 
 
 class Inception(nn.Module):
-    """Inception with 1x1 reductions: concat(1x1, 1x1->3x3, 1x1->5x5, maxpool->1x1) (GoogLeNet)."""
+    """Inception with 1x1 reductions: concat(1x1, 1x1->3x3, 1x1->5x5, maxpool->1x1) (GoogLeNet).
+
+    `factorized` is Inception-v2's "factorize 5x5 in two 3x3 filters" (seeds 003): the k5 x k5 branch becomes
+    (k5 - 1) / 2 stacked 3x3 convs of the same receptive field.
+    """
 
     def __init__(
         self,
@@ -53,6 +65,7 @@ class Inception(nn.Module):
         b5=0,
         pool_proj=0,
         k5=5,
+        factorized=False,
         norm="bn",
         norm_layer=None,
         act_layer=nn.ReLU,
@@ -66,7 +79,12 @@ class Inception(nn.Module):
 
         self.branch1 = conv(in_ch, b1, stride, 1)
         self.branch2 = nn.Sequential(conv(in_ch, b3r, 1, 1), conv(b3r, b3, stride, 3))
-        self.branch3 = nn.Sequential(conv(in_ch, b5r, 1, 1), conv(b5r, b5, stride, k5))
+        if factorized and k5 > 1:  # 1x1 -> 3x3 -> ... -> 3x3, the last one strided
+            n = (k5 - 1) // 2
+            wide = [conv(b5r if i == 0 else b5, b5, stride if i == n - 1 else 1, 3) for i in range(n)]
+            self.branch3 = nn.Sequential(conv(in_ch, b5r, 1, 1), *wide)
+        else:
+            self.branch3 = nn.Sequential(conv(in_ch, b5r, 1, 1), conv(b5r, b5, stride, k5))
         self.branch4 = nn.Sequential(nn.MaxPool2d(3, stride, 1, ceil_mode=stride == 1), conv(in_ch, pool_proj, 1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -108,18 +126,29 @@ class Conv2dBN(nn.Sequential):
 
     def __init__(self, in_ch, out_ch, kernel, stride, padding, norm="bn", norm_layer=None, act_layer=nn.ReLU):
         norm_module = make_norm(norm_layer or norm, out_ch)  # None: no norm, so the conv keeps its bias
-        parts = [
-            ("conv", nn.Conv2d(in_ch, out_ch, kernel, stride, padding, bias=norm_module is None)),
-            ("norm", norm_module),
-            ("act", act_layer(inplace=True)),
-        ]
+        conv = nn.Conv2d(in_ch, out_ch, kernel, stride, padding, bias=norm_module is None)
+        parts = [("conv", conv), *norm_act(norm_module, act_layer(inplace=True))]
         super().__init__(OrderedDict((k, m) for k, m in parts if m is not None))
+
+
+def make_shortcut(
+    kind: str, in_ch: int, out_ch: int, stride: int, norm_layer: Callable[[int], nn.Module], bn: bool = True
+) -> nn.Module | None:
+    """A residual block's shortcut: None (identity) when shapes agree, else the seeds' "zero padding or a
+    projection layer to match dimensions" (003): option A (`zeropad`) or B (`projection`, 1x1 conv + BN)."""
+    if stride == 1 and in_ch == out_ch:
+        return None
+    if kind == "zeropad":
+        return ZeroPadShortcut(in_ch, out_ch, stride)
+    return Projection(in_ch, out_ch, stride, norm_layer) if bn else nn.Conv2d(in_ch, out_ch, 1, stride, bias=False)
 
 
 class ResBasic(nn.Module):
     """Residual basic block: relu(x + BN(conv(relu(BN(conv(x))))))."""
 
-    def __init__(self, in_ch, out_ch, stride=1, kernel=3, norm_layer=nn.BatchNorm2d, act_layer=nn.ReLU):
+    def __init__(
+        self, in_ch, out_ch, stride=1, kernel=3, shortcut="projection", norm_layer=nn.BatchNorm2d, act_layer=nn.ReLU
+    ):
         super().__init__()
         pad = same_padding(kernel)
         self.conv1 = nn.Conv2d(in_ch, out_ch, kernel, stride, pad, bias=False)
@@ -127,9 +156,7 @@ class ResBasic(nn.Module):
         self.conv2 = nn.Conv2d(out_ch, out_ch, kernel, 1, pad, bias=False)
         self.bn2 = norm_layer(out_ch)
         self.relu = act_layer(inplace=True)
-        self.shortcut = (
-            Projection(in_ch, out_ch, stride, norm_layer) if stride != 1 or in_ch != out_ch else nn.Identity()
-        )
+        self.shortcut = make_shortcut(shortcut, in_ch, out_ch, stride, norm_layer) or nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
@@ -140,7 +167,17 @@ class ResBasic(nn.Module):
 class ResBottleneck(nn.Module):
     """Residual bottleneck: relu(x + BN(1x1(relu(BN(3x3(relu(BN(1x1(x))))))))), 3x3 grouped for ResNeXt."""
 
-    def __init__(self, in_ch, out_ch, stride=1, ratio=0.25, groups=1, norm_layer=nn.BatchNorm2d, act_layer=nn.ReLU):
+    def __init__(
+        self,
+        in_ch,
+        out_ch,
+        stride=1,
+        ratio=0.25,
+        groups=1,
+        shortcut="projection",
+        norm_layer=nn.BatchNorm2d,
+        act_layer=nn.ReLU,
+    ):
         super().__init__()
         mid = self.mid(out_ch, ratio, groups)
         self.conv1 = nn.Conv2d(in_ch, mid, 1, bias=False)
@@ -150,9 +187,7 @@ class ResBottleneck(nn.Module):
         self.conv3 = nn.Conv2d(mid, out_ch, 1, bias=False)
         self.bn3 = norm_layer(out_ch)
         self.relu = act_layer(inplace=True)
-        self.shortcut = (
-            Projection(in_ch, out_ch, stride, norm_layer) if stride != 1 or in_ch != out_ch else nn.Identity()
-        )
+        self.shortcut = make_shortcut(shortcut, in_ch, out_ch, stride, norm_layer) or nn.Identity()
 
     @staticmethod
     def mid(out_ch: int, ratio: float, groups: int) -> int:
@@ -170,15 +205,32 @@ class ResNeXt(ResBottleneck):
     """ResNeXt block: a bottleneck whose 3x3 conv is split into `cardinality` groups."""
 
     def __init__(
-        self, in_ch, out_ch, stride=1, cardinality=32, ratio=0.5, norm_layer=nn.BatchNorm2d, act_layer=nn.ReLU
+        self,
+        in_ch,
+        out_ch,
+        stride=1,
+        cardinality=32,
+        ratio=0.5,
+        shortcut="projection",
+        norm_layer=nn.BatchNorm2d,
+        act_layer=nn.ReLU,
     ):
-        super().__init__(in_ch, out_ch, stride, ratio, cardinality, norm_layer, act_layer)
+        super().__init__(in_ch, out_ch, stride, ratio, cardinality, shortcut, norm_layer, act_layer)
+
+
+def pre_act_skip(shortcut: nn.Module | None, x: torch.Tensor, pre: torch.Tensor) -> torch.Tensor:
+    """A pre-activation block's skip path: x itself, x zero-padded (option A), or a projection of relu(BN(x))."""
+    if shortcut is None:
+        return x
+    return shortcut(x) if isinstance(shortcut, ZeroPadShortcut) else shortcut(pre)
 
 
 class PreActBasic(nn.Module):
     """Pre-activation residual block: x + conv(relu(BN(conv(relu(BN(x))))))."""
 
-    def __init__(self, in_ch, out_ch, stride=1, kernel=3, norm_layer=nn.BatchNorm2d, act_layer=nn.ReLU):
+    def __init__(
+        self, in_ch, out_ch, stride=1, kernel=3, shortcut="projection", norm_layer=nn.BatchNorm2d, act_layer=nn.ReLU
+    ):
         super().__init__()
         pad = same_padding(kernel)
         self.bn1 = norm_layer(in_ch)
@@ -186,11 +238,11 @@ class PreActBasic(nn.Module):
         self.bn2 = norm_layer(out_ch)
         self.conv2 = nn.Conv2d(out_ch, out_ch, kernel, 1, pad, bias=False)
         self.relu = act_layer(inplace=False)  # not in place: the shortcut reads relu(bn1(x))
-        self.shortcut = nn.Conv2d(in_ch, out_ch, 1, stride, bias=False) if stride != 1 or in_ch != out_ch else None
+        self.shortcut = make_shortcut(shortcut, in_ch, out_ch, stride, norm_layer, bn=False)  # projection: no BN
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(x))
-        skip = x if self.shortcut is None else self.shortcut(out)
+        skip = pre_act_skip(self.shortcut, x, out)
         out = self.conv1(out)
         out = self.conv2(self.relu(self.bn2(out)))
         return out + skip
@@ -199,7 +251,9 @@ class PreActBasic(nn.Module):
 class PreActBottleneck(nn.Module):
     """Pre-activation bottleneck: x + 1x1(relu(BN(3x3(relu(BN(1x1(relu(BN(x)))))))))."""
 
-    def __init__(self, in_ch, out_ch, stride=1, ratio=0.25, norm_layer=nn.BatchNorm2d, act_layer=nn.ReLU):
+    def __init__(
+        self, in_ch, out_ch, stride=1, ratio=0.25, shortcut="projection", norm_layer=nn.BatchNorm2d, act_layer=nn.ReLU
+    ):
         super().__init__()
         mid = max(1, int(out_ch * ratio))
         self.bn1 = norm_layer(in_ch)
@@ -209,11 +263,11 @@ class PreActBottleneck(nn.Module):
         self.bn3 = norm_layer(mid)
         self.conv3 = nn.Conv2d(mid, out_ch, 1, bias=False)
         self.relu = act_layer(inplace=False)  # not in place: the shortcut reads relu(bn1(x))
-        self.shortcut = nn.Conv2d(in_ch, out_ch, 1, stride, bias=False) if stride != 1 or in_ch != out_ch else None
+        self.shortcut = make_shortcut(shortcut, in_ch, out_ch, stride, norm_layer, bn=False)  # projection: no BN
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(x))
-        skip = x if self.shortcut is None else self.shortcut(out)
+        skip = pre_act_skip(self.shortcut, x, out)
         out = self.conv1(out)
         out = self.conv2(self.relu(self.bn2(out)))
         out = self.conv3(self.relu(self.bn3(out)))
@@ -276,7 +330,12 @@ class Transition(nn.Sequential):
 
 
 class Highway(nn.Module):
-    """Highway block: T(x) * H(x) + (1 - T(x)) * x, T a sigmoid transform gate (Srivastava et al. 2015)."""
+    """Highway block: y = H(x) * T(x) + x * (1 - T(x)), T = sigmoid(conv(x)) the transform gate (Srivastava 2015).
+
+    The paper requires x, y, H(x) and T(x) of one dimensionality; where a node changes the width or
+    downsamples, this block carries a 1x1 projection of x (conv + BN) instead of x: an extension of ours, so
+    that a highway node can sit anywhere in a searched stage. With equal shapes the carry is x itself.
+    """
 
     def __init__(self, in_ch, out_ch, stride=1, kernel=3, gate_bias=-1.0, norm_layer=nn.BatchNorm2d, act_layer=nn.ReLU):
         super().__init__()

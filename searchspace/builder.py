@@ -17,7 +17,7 @@ from torch.utils.flop_counter import FlopCounterMode, register_flop_formula
 
 from searchspace import registry
 from searchspace.genotype import INPUT, Genotype
-from searchspace.layers import AddCoords, Classifier, Combine, DeformConv, Projection
+from searchspace.layers import AddCoords, Classifier, Combine, DeformConv, LocalConv, Projection
 from searchspace.shapes import MergePlan, NetPlan, StagePlan, validate
 
 Read = tuple[int, str]  # (source node, projection key or "")
@@ -166,10 +166,10 @@ def complexity(
 
 
 class _Tracer(fx.Tracer):
-    """fx tracer that keeps deformable convs and coordinate channels as opaque calls."""
+    """fx tracer that keeps deformable convs, coordinate channels and locally connected convs as opaque calls."""
 
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
-        return isinstance(m, DeformConv | AddCoords) or super().is_leaf_module(m, qualname)
+        return isinstance(m, DeformConv | AddCoords | LocalConv) or super().is_leaf_module(m, qualname)
 
 
 def trace(model: nn.Module) -> fx.GraphModule:

@@ -24,9 +24,20 @@ def make_norm(kind: str | Callable[[int], nn.Module | None], ch: int) -> nn.Modu
         return nn.BatchNorm2d(ch)
     if kind == "gn":
         return nn.GroupNorm(math.gcd(ch, 32), ch)
-    if kind == "lrn":
-        return nn.LocalResponseNorm(size=5, alpha=1e-4, beta=0.75, k=2.0)
+    if kind == "lrn":  # Krizhevsky et al.'s n = 5, alpha = 1e-4, beta = 0.75, k = 2; torch divides alpha by n
+        return nn.LocalResponseNorm(size=LRN_SIZE, alpha=LRN_ALPHA * LRN_SIZE, beta=0.75, k=2.0)
     return None
+
+
+# Local response normalization (seeds 000): b = a / (k + alpha * sum of a^2 over n adjacent channels)^beta
+LRN_SIZE = 5
+LRN_ALPHA = 1e-4
+
+
+def norm_act(norm: nn.Module | None, act: nn.Module | None) -> list[tuple[str, nn.Module | None]]:
+    """Normalization then activation, except LRN, which normalizes "after applying the ReLU" (seeds 000)."""
+    pair = [("norm", norm), ("act", act)]
+    return pair[::-1] if isinstance(norm, nn.LocalResponseNorm) else pair
 
 
 def make_act(kind: str | Callable[..., nn.Module | None], ch: int, inplace: bool = False) -> nn.Module | None:
@@ -55,11 +66,11 @@ class ConvNormAct(nn.Sequential):
 
     def __init__(self, conv: nn.Module, in_ch: int, out_ch: int, norm: str | Callable, act: str | Callable, order: str):
         if order == "pre":
-            parts = [("norm", make_norm(norm, in_ch)), ("act", make_act(act, in_ch)), ("conv", conv)]
+            parts = [*norm_act(make_norm(norm, in_ch), make_act(act, in_ch)), ("conv", conv)]
         elif order == "act_first":
             parts = [("act", make_act(act, in_ch)), ("conv", conv), ("norm", make_norm(norm, out_ch))]
         else:
-            parts = [("conv", conv), ("norm", make_norm(norm, out_ch)), ("act", make_act(act, out_ch, inplace=True))]
+            parts = [("conv", conv), *norm_act(make_norm(norm, out_ch), make_act(act, out_ch, inplace=True))]
         super().__init__(OrderedDict((name, m) for name, m in parts if m is not None))
 
 
@@ -193,6 +204,97 @@ class CoordConv(ConvNormAct):
         super().__init__(conv, in_ch, out_ch, norm, act, order)
 
 
+class LocalConv(nn.Module):
+    """Locally connected k x k convolution: one kernel per cell of a grid x grid tiling of the output."""
+
+    def __init__(self, in_ch: int, out_ch: int, kernel: int, stride: int, grid: int, bias: bool):
+        super().__init__()
+        self.kernel, self.stride, self.grid, self.out_ch = kernel, stride, grid, out_ch
+        self.weight = nn.Parameter(torch.empty(grid * grid * out_ch, in_ch, kernel, kernel))  # cell-major
+        self.bias = nn.Parameter(torch.zeros(grid * grid * out_ch)) if bias else None
+        for w in self.weight.data.split(out_ch):  # each cell's kernel initialised as nn.Conv2d's
+            nn.init.kaiming_uniform_(w, a=math.sqrt(5))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        k, s, g, pad = self.kernel, self.stride, self.grid, same_padding(self.kernel)
+        x = nn.functional.pad(x, (pad, pad, pad, pad))
+        rows = _cuts((x.shape[-2] - k) // s + 1, g)
+        cols = _cuts((x.shape[-1] - k) // s + 1, g)
+        band = []
+        for i in range(g):
+            if rows[i] == rows[i + 1]:
+                continue  # an output smaller than the grid leaves some cells (and their kernels) unused
+            cells = []
+            for j in range(g):
+                if cols[j] == cols[j + 1]:
+                    continue
+                patch = x[..., rows[i] * s : (rows[i + 1] - 1) * s + k, cols[j] * s : (cols[j + 1] - 1) * s + k]
+                at = slice((i * g + j) * self.out_ch, (i * g + j + 1) * self.out_ch)
+                bias = None if self.bias is None else self.bias[at]
+                cells.append(nn.functional.conv2d(patch, self.weight[at], bias, s))
+            band.append(torch.cat(cells, dim=-1))
+        return torch.cat(band, dim=-2)
+
+
+def _cuts(size: int, parts: int) -> list[int]:
+    """Where `parts` near-equal cells of `size` pixels start (and the end)."""
+    return [i * size // parts for i in range(parts + 1)]
+
+
+class UnsharedConv(ConvNormAct):
+    """Unshared (locally connected) convolution: its own k x k kernel in each cell of a grid x grid tiling.
+
+    The seeds' case (000) is an input whose parts need different features (a face); `grid` sets how local
+    the weights are, from 1 (a plain convolution) up to the output's size (no sharing at all).
+    """
+
+    def __init__(self, in_ch, out_ch, stride=1, kernel=3, grid=2, norm="bn", act="relu", order="post", bias=False):
+        super().__init__(LocalConv(in_ch, out_ch, kernel, stride, grid, bias), in_ch, out_ch, norm, act, order)
+
+
+def dirac_delta(in_ch: int, out_ch: int, kernel: int, like: torch.Tensor | None = None) -> torch.Tensor:
+    """The kernel whose convolution is the identity: output channel o copies input o mod in_ch (or sums the
+    inputs i with i mod out_ch = o when the layer narrows), as DiracNets' repeated delta."""
+    device, dtype = (like.device, like.dtype) if like is not None else (None, torch.float32)
+    o = torch.arange(out_ch, device=device).view(-1, 1)
+    i = torch.arange(in_ch, device=device).view(1, -1)
+    copies = (i % out_ch == o) if in_ch >= out_ch else (o % in_ch == i)
+    centre = torch.zeros(kernel, kernel, device=device, dtype=dtype)
+    centre[kernel // 2, kernel // 2] = 1.0
+    return copies.to(dtype).view(out_ch, in_ch, 1, 1) * centre
+
+
+class DiracConvolution(nn.Module):
+    """Dirac-parameterised convolution: conv(x, diag(a) I + diag(b) W / ||W||) (Zagoruyko & Komodakis 2017)."""
+
+    def __init__(self, in_ch: int, out_ch: int, kernel: int, stride: int, bias: bool):
+        super().__init__()
+        self.stride, self.padding = stride, same_padding(kernel)
+        self.weight = nn.Parameter(torch.empty(out_ch, in_ch, kernel, kernel))
+        nn.init.kaiming_normal_(self.weight)
+        self.a = nn.Parameter(torch.ones(out_ch))  # the identity's scale (DiracNet v2: per channel, from 1)
+        self.b = nn.Parameter(torch.full((out_ch,), 0.1))  # the normalised filters' scale
+        self.bias = nn.Parameter(torch.zeros(out_ch)) if bias else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out_ch, in_ch, kernel = self.weight.shape[:3]
+        delta = dirac_delta(in_ch, out_ch, kernel, like=self.weight)  # made here: no extra tensor to save
+        w = nn.functional.normalize(self.weight.flatten(1), dim=1).view_as(self.weight)
+        w = self.a.view(-1, 1, 1, 1) * delta + self.b.view(-1, 1, 1, 1) * w
+        return nn.functional.conv2d(x, w, self.bias, self.stride, self.padding)
+
+
+class DiracConv(ConvNormAct):
+    """DiracNet layer: BN(conv(ReLU(x), diag(a) I + diag(b) W_norm)), a plain conv that starts as the identity.
+
+    The seeds (000) list DiracNets as deep plain networks without skip connections: the delta carries the
+    input through, like a residual block's shortcut, and folds into one filter for inference.
+    """
+
+    def __init__(self, in_ch, out_ch, stride=1, kernel=3, norm="bn", act="relu", order="act_first", bias=False):
+        super().__init__(DiracConvolution(in_ch, out_ch, kernel, stride, bias), in_ch, out_ch, norm, act, order)
+
+
 class MaxPool(nn.MaxPool2d):
     """Max pooling; with the stage stride it downsamples."""
 
@@ -230,10 +332,10 @@ class Dropout(nn.Dropout):
 
 
 class NormAct(nn.Sequential):
-    """Normalization followed by activation (e.g. DenseNet's final BN-ReLU)."""
+    """Normalization followed by activation (e.g. DenseNet's final BN-ReLU; LRN comes after the activation)."""
 
     def __init__(self, in_ch, out_ch, stride=1, norm="bn", act="relu"):
-        parts = [("norm", make_norm(norm, in_ch)), ("act", make_act(act, in_ch))]
+        parts = norm_act(make_norm(norm, in_ch), make_act(act, in_ch))
         super().__init__(OrderedDict((name, m) for name, m in parts if m is not None))
 
 
@@ -245,6 +347,19 @@ class Projection(nn.Sequential):
     ):
         conv = nn.Conv2d(in_ch, out_ch, 1, stride, bias=False)
         super().__init__(OrderedDict(conv=conv, norm=norm_layer(out_ch)))
+
+
+class ZeroPadShortcut(nn.Module):
+    """ResNet option A: the input subsampled by the stride, with zero channels appended (no parameters)."""
+
+    def __init__(self, in_ch: int, out_ch: int, stride: int):
+        super().__init__()
+        self.stride, self.extra = stride, out_ch - in_ch
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stride > 1:
+            x = x[:, :, :: self.stride, :: self.stride]
+        return nn.functional.pad(x, (0, 0, 0, 0, 0, self.extra))
 
 
 class Combine(nn.Module):
@@ -268,7 +383,11 @@ class Combine(nn.Module):
 
 
 class Classifier(nn.Module):
-    """Adaptive average pool -> flatten -> [dropout -> FC -> act]*K -> dropout -> FC."""
+    """Adaptive average pool -> flatten -> [FC -> act -> dropout]*K -> FC; with no hidden layer, dropout -> FC.
+
+    Dropout acts on the hidden fully-connected layers, "except for the output layer" (seeds 002): VGG and
+    AlexNet have two, as in the papers; a global-pool head (GoogLeNet) has one, before its only FC.
+    """
 
     def __init__(self, in_ch: int, num_classes: int, pool_size=1, hidden=(), dropout=0.0, act="relu"):
         super().__init__()
@@ -276,12 +395,12 @@ class Classifier(nn.Module):
         layers: list[tuple[str, nn.Module]] = []
         width = in_ch * pool_size * pool_size
         for i, h in enumerate(hidden):
-            if dropout > 0:
-                layers.append((f"drop{i}", nn.Dropout(dropout)))
             layers.append((f"fc{i}", nn.Linear(width, h)))
             layers.append((f"act{i}", make_act(act, h, inplace=True) or nn.Identity()))
+            if dropout > 0:
+                layers.append((f"drop{i}", nn.Dropout(dropout)))
             width = h
-        if dropout > 0:
+        if dropout > 0 and not hidden:
             layers.append(("drop", nn.Dropout(dropout)))
         layers.append(("fc", nn.Linear(width, num_classes)))
         self.fc = nn.Sequential(OrderedDict(layers))

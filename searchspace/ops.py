@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from searchspace.opspec import (
     CONV_COMMON,
     NORMS,
+    ORDERS,
     REGISTRY,
     Bool,
     Choice,
@@ -31,7 +32,13 @@ from searchspace.opspec import (
     register_op,
 )
 from searchspace.values import Value
-from searchspace.widths import inception_naive_widths, inception_v3_widths, inception_widths, transition_width
+from searchspace.widths import (
+    NAIVE_SPLITS,
+    inception_naive_widths,
+    inception_v3_widths,
+    inception_widths,
+    transition_width,
+)
 
 __all__ = ["BUILTIN", "REGISTRY", "OpSpec", "get", "names", "register_op"]
 
@@ -109,6 +116,20 @@ register_op("deformable", category="conv", params={"kernel": Int(3, 1, 7, search
     _layer("DeformableConv")
 )
 register_op("coordconv", category="conv", params={"kernel": KERNEL, **CONV_COMMON})(_layer("CoordConv"))
+register_op(
+    "unshared",
+    category="conv",
+    params={"kernel": KERNEL, "grid": Int(2, 1, 64, search=(2, 3)), **CONV_COMMON},
+)(_layer("UnsharedConv"))
+register_op(
+    "dirac",
+    category="conv",
+    params={
+        "kernel": Int(3, 1, 15, search=(3,), odd=True),
+        **CONV_COMMON,
+        "order": Choice("act_first", ORDERS, search=("act_first",)),  # ReLU -> conv -> BN, as DiracNets
+    },
+)(_layer("DiracConv"))
 
 # ------------------------------------------------------------------ pooling and the rest
 POOL_PARAMS = {"kernel": Int(3, 1, 7, search=(3,)), "padding": Int(-1, -1, 3), "ceil": Bool(False)}
@@ -144,9 +165,15 @@ BRANCH = Int(0, 0, 8192)
 register_op(
     "inception_naive",
     category="block",
-    params={"b1": BRANCH, "b3": BRANCH, "b5": BRANCH, "norm": Choice("bn", NORMS)},
+    params={
+        "b1": BRANCH,
+        "b3": BRANCH,
+        "b5": BRANCH,
+        "split": Choice("2:4:1", NAIVE_SPLITS, search=NAIVE_SPLITS),
+        "norm": Choice("bn", NORMS),
+    },
     width="derived",
-    out_width=lambda in_ch, w, p: in_ch + sum(inception_naive_widths(in_ch, w, p["b1"], p["b3"], p["b5"])),
+    out_width=lambda in_ch, w, p: in_ch + sum(inception_naive_widths(w, p["b1"], p["b3"], p["b5"], p["split"])),
 )(_block("InceptionNaive"))
 
 
@@ -166,6 +193,7 @@ register_op(
         "b5": BRANCH,
         "pool_proj": BRANCH,
         "k5": Int(5, 1, 7, odd=True),
+        "factorized": Bool(False, search=(False, True)),  # Inception-v2: k5 x k5 as stacked 3x3 convs
         "norm": Choice("bn", NORMS),
     },
     width="derived",
@@ -192,21 +220,50 @@ register_op(
     width="derived",
     out_width=_inception_v3_width,
 )(_block("InceptionV3"))
-register_op("res_basic", category="block", params={"kernel": Int(3, 1, 7, odd=True)})(_block("ResBasic"))
+# The seeds' two ways to match a residual's dimensions (003): option A, zero padding; option B, a projection.
+SHORTCUT = Choice("projection", ("projection", "zeropad"), search=("projection", "zeropad"))
+
+
+def _shortcut_check(in_ch: int, out_ch: int, p: Mapping[str, Value]) -> str | None:
+    if p["shortcut"] == "zeropad" and out_ch < in_ch:
+        return f"shortcut='zeropad' pads channels, so the output width {out_ch} must be at least the input's {in_ch}"
+    return None
+
+
+register_op(
+    "res_basic",
+    category="block",
+    params={"kernel": Int(3, 1, 7, odd=True), "shortcut": SHORTCUT},
+    check=_shortcut_check,
+)(_block("ResBasic"))
 register_op(
     "res_bottleneck",
     category="block",
-    params={"ratio": Float(0.25, 0.03125, 4.0, search=(0.25, 0.5)), "groups": Int(1, 1, 256)},
+    params={"ratio": Float(0.25, 0.03125, 4.0, search=(0.25, 0.5)), "groups": Int(1, 1, 256), "shortcut": SHORTCUT},
+    check=_shortcut_check,
 )(_block("ResBottleneck"))
 register_op(
     "resnext",
     category="block",
-    params={"cardinality": Int(32, 1, 256, search=(4, 8, 16)), "ratio": Float(0.5, 0.03125, 4.0, search=(0.5,))},
+    params={
+        "cardinality": Int(32, 1, 256, search=(4, 8, 16)),
+        "ratio": Float(0.5, 0.03125, 4.0, search=(0.5,)),
+        "shortcut": SHORTCUT,
+    },
+    check=_shortcut_check,
 )(_block("ResNeXt"))
-register_op("preact_basic", category="block", params={"kernel": Int(3, 1, 7, odd=True)})(_block("PreActBasic"))
-register_op("preact_bottleneck", category="block", params={"ratio": Float(0.25, 0.03125, 4.0, search=(0.25, 0.5))})(
-    _block("PreActBottleneck")
-)
+register_op(
+    "preact_basic",
+    category="block",
+    params={"kernel": Int(3, 1, 7, odd=True), "shortcut": SHORTCUT},
+    check=_shortcut_check,
+)(_block("PreActBasic"))
+register_op(
+    "preact_bottleneck",
+    category="block",
+    params={"ratio": Float(0.25, 0.03125, 4.0, search=(0.25, 0.5)), "shortcut": SHORTCUT},
+    check=_shortcut_check,
+)(_block("PreActBottleneck"))
 register_op(
     "dense_block",
     category="block",

@@ -3,13 +3,21 @@ rules (which must work without torch) and exported models (which copy it verbati
 
 from __future__ import annotations
 
+NAIVE_SPLITS = ("1:1:1", "2:4:1", "1:2:2")  # naive Inception's 1x1:3x3:5x5 shares (2:4:1 is GoogLeNet 3a's)
+MIN_BRANCH = 4  # the narrowest conv branch of naive Inception
 
-def inception_naive_widths(in_ch: int, out_ch: int, b1: int, b3: int, b5: int) -> tuple[int, int, int]:
-    """Naive Inception's branch widths; all zero splits the width beyond the input's evenly."""
+
+def inception_naive_widths(width: int, b1: int, b3: int, b5: int, split: str) -> tuple[int, int, int]:
+    """Naive Inception's conv branch widths: b1, b3, b5 when given, else `width` (at least 3 x MIN_BRANCH)
+    shared out by `split`, each branch at least MIN_BRANCH, summing to it exactly. The block outputs its input
+    plus these, so the rule gives the same widths again from its own sum (the builder passes the block its
+    output width, and the block takes the conv branches' total as output - input)."""
     if b1 or b3 or b5:
         return b1, b3, b5
-    extra = max(3, out_ch - in_ch)
-    return extra // 3, extra // 3, extra - 2 * (extra // 3)
+    shares = [int(x) for x in split.split(":")]
+    rest = max(width, 3 * MIN_BRANCH) - 3 * MIN_BRANCH
+    w1, w3, w5 = (MIN_BRANCH + rest * s // sum(shares) for s in shares)
+    return w1, w3 + rest - sum(rest * s // sum(shares) for s in shares), w5
 
 
 def inception_widths(out_ch: int, b1: int, b3r: int, b3: int, b5r: int, b5: int, pool_proj: int) -> tuple[int, ...]:

@@ -150,6 +150,28 @@ with_cifar("preact_resnet18", "He et al. 2016, Identity Mappings in Deep Residua
     lambda: resnet("preact_basic", (2, 2, 2, 2), BASIC_WIDTHS, final_norm=True)
 )
 
+
+def cifar_resnet(depth: int) -> Genotype:
+    """He et al.'s CIFAR ResNet (section 4.2): 3x3 conv 16, three stages of (depth - 2) / 6 basic blocks at
+    widths 16, 32, 64, downsampling by stride 2, identity shortcuts zero-padded where the width doubles
+    (option A: no parameters), global average pooling, FC 10."""
+    n = (depth - 2) // 6
+    stem = chain(16, [node("conv")])
+    blocks = [node("res_basic", shortcut="zeropad")] * n
+    stages = [chain(w, blocks, stride=1 if i == 0 else 2) for i, w in enumerate((16, 32, 64))]
+    return Genotype(stem, tuple(stages), Head())
+
+
+# the paper's Table 6 counts, in millions; they are rounded there, and checked to that rounding
+CIFAR_RESNETS = {20: 0.27, 32: 0.46, 44: 0.66, 56: 0.85, 110: 1.7}
+for _depth in CIFAR_RESNETS:
+    register(
+        f"resnet{_depth}",
+        f"He et al. 2016, CIFAR-10 ResNet-{_depth} with option A shortcuts (paper: {CIFAR_RESNETS[_depth]}M)",
+        num_classes=10,
+        input_size=32,
+    )(lambda d=_depth: cifar_resnet(d))
+
 # ------------------------------------------------------------------ VGG (seeds' Table 2, configurations A-E)
 
 VGG_CFGS: dict[str, list] = {
@@ -309,6 +331,39 @@ def highway_cnn() -> Genotype:
         stages.append(chain(width, [node("maxpool"), node("conv"), *[node("highway")] * 3], stride=2))
     return Genotype(stem, tuple(stages), Head())
 
+
+# ------------------------------------------------------------------ DiracNet
+
+
+def diracnet(groups: tuple[int, ...], widths: tuple[int, ...], imagenet: bool) -> Genotype:
+    """DiracNet (Zagoruyko & Komodakis 2017, the authors' v2 code): a plain chain of Dirac layers, ReLU ->
+    Dirac-parameterised 3x3 conv -> BN, in groups joined by 2x2 max pooling; no skip connections. ImageNet:
+    7x7/2 conv stem and 3x3/2 max pooling; CIFAR: 3x3 conv stem. A final ReLU, global average pooling, FC."""
+    layer = node("dirac")
+    stem = imagenet_stem(widths[0]) if imagenet else chain(widths[0], [node("conv")])
+    stages = []
+    for i, (count, width) in enumerate(zip(groups, widths, strict=True)):
+        pool = node("maxpool", kernel=3) if imagenet and i == 0 else node("maxpool", kernel=2, padding=0)
+        first = [pool] if imagenet or i > 0 else []
+        last = [node("norm", norm="none")] if i == len(groups) - 1 else []  # the ReLU before pooling
+        stages.append(chain(width, [*first, *[layer] * count, *last], stride=2 if first else 1))
+    return Genotype(stem, tuple(stages), Head())
+
+
+register(
+    "diracnet18",
+    "Zagoruyko & Komodakis 2017, DiracNet-18 for ImageNet: ResNet-18's convolutions without its shortcuts",
+)(lambda: diracnet((4, 4, 4, 4), BASIC_WIDTHS, imagenet=True))
+register(
+    "diracnet34",
+    "Zagoruyko & Komodakis 2017, DiracNet-34 for ImageNet: ResNet-34's convolutions without its shortcuts",
+)(lambda: diracnet((6, 8, 12, 6), BASIC_WIDTHS, imagenet=True))
+register(
+    "diracnet28_10",
+    "Zagoruyko & Komodakis 2017, DiracNet-28-10 for CIFAR: 3 groups of 8 Dirac layers, widths 160/320/640",
+    num_classes=10,
+    input_size=32,
+)(lambda: diracnet((8, 8, 8), (160, 320, 640), imagenet=False))
 
 # ------------------------------------------------------------------ RandWire
 

@@ -269,7 +269,8 @@ def test_model_py_copies_only_what_it_uses_verbatim(tmp_path):
     out = export(small(), None, tmp_path / "x", in_channels=3, num_classes=10)
     src = (out / "model.py").read_text()
     defined = {ln.split()[1].split("(")[0].rstrip(":") for ln in src.splitlines() if ln.startswith(("class ", "def "))}
-    want = {"make_norm", "make_act", "same_padding", "ConvNormAct", "Conv", "SepConv", "ResBasic", "Projection"}
+    want = {"make_norm", "make_act", "norm_act", "same_padding", "ConvNormAct", "Conv", "SepConv", "ResBasic"}
+    want |= {"make_shortcut", "Projection", "ZeroPadShortcut"}
     assert defined == want | {"Combine", "Classifier", "Net"}
     for name in defined - {"Net"}:
         module = layers if hasattr(layers, name) else blocks
