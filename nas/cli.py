@@ -203,7 +203,7 @@ SEARCH_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "--mutations": ("mutations", {"type": positive_int, "help": "evolution: d in max(d - t, 1) mutations per child"}),
     "--mutation-kinds": (
-        "space.mutations",
+        "space.mutation_kinds",
         {
             "type": csv,
             "help": "mutations evolution and local_search draw from (default: all); seeds = op_change,"

@@ -32,7 +32,7 @@ from nas.live import LiveReport
 from nas.progress import Log, Progress, stderr_log
 from nas.record import Record
 from nas.resume import restore_controller, settle_config
-from nas.status import Status
+from nas.status import EVALUATED, Status
 from searchspace.genotype import GenotypeError
 
 MAX_CONSECUTIVE_SKIPS = 2000
@@ -229,6 +229,8 @@ class SearchState:
 
     def _record_duplicate(self, p: Proposal, fp: str, twin: dict[str, Any]) -> None:
         metrics = {k: twin.get(k) for k in (*METRICS, "params", "flops")} | {"error": twin.get("error", "")}
+        if twin.get("status") not in EVALUATED:  # a failed twin's accuracy (a diverged net's chance level) is
+            metrics["val_acc"] = None  # not a result: the controller must not rank its repeat either
         metrics["custom"] = custom_metrics(twin)
         metrics["proxies"] = proxy_scores(twin)
         self._record(p, fp, Status.DUPLICATE, metrics, duplicate_of=twin["trial_id"])

@@ -360,5 +360,5 @@ SEED_MUTATIONS = ("op_change", "kernel_change", "add_node")
 def mutate_once(space: SearchSpace, g: Genotype, rng: random.Random) -> tuple[str, Genotype | None]:
     """Apply one mutation drawn uniformly from the space's kinds (all by default); (its name, the child or None
     if it did not apply)."""
-    name = rng.choice(space.mutations or list(MUTATIONS))
+    name = rng.choice(space.mutation_kinds or list(MUTATIONS))
     return name, MUTATIONS[name](space, g, rng)

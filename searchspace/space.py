@@ -55,7 +55,7 @@ class SearchSpace:
     input_size: int | None = None  # when set, validate() checks spatial sizes at this input size
     cell: bool = False  # every stage repeats stage 1's cell (DAG and ops) at its own width: NAS-Bench-101's stack
     closed: bool = False  # mutations stay inside the space (`contains`): finite spaces, tabular benchmarks
-    mutations: tuple[str, ...] = ()  # the mutation kinds drawn (`searchspace.mutations`); () all; "seeds": the three
+    mutation_kinds: tuple[str, ...] = ()  # mutations drawn (`searchspace.mutations`); () all; "seeds": the three
 
     def __post_init__(self) -> None:
         for op in self.ops:
@@ -68,12 +68,12 @@ class SearchSpace:
             if not 1 <= lo <= hi:
                 raise GenotypeError(f"{key} must be (min, max) with 1 <= min <= max; got {(lo, hi)}")
         kinds: list[str] = []
-        for kind in self.mutations:
+        for kind in self.mutation_kinds:
             if kind not in MUTATIONS and kind != "seeds":
                 known = ", ".join(MUTATIONS)
                 raise GenotypeError(f"unknown mutation {kind!r}; known: {known}, seeds ({', '.join(SEED_MUTATIONS)})")
             kinds += [k for k in (SEED_MUTATIONS if kind == "seeds" else (kind,)) if k not in kinds]
-        object.__setattr__(self, "mutations", tuple(kinds))
+        object.__setattr__(self, "mutation_kinds", tuple(kinds))
         if not self.reduce_ops():
             raise GenotypeError("the space needs at least one op that can downsample (e.g. conv, maxpool)")
         for op, param, values in self.param_search:

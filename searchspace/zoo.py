@@ -17,6 +17,12 @@ torchvision). Known, deliberate deviations:
 - ``lenet5``: C3 is fully connected to S2 (the paper uses a sparse connection
   table) and subsampling is plain average pooling: 61,706 parameters against
   the paper's "about 60,000".
+
+Where torchvision has none, the counts are checked against the papers' tables to
+their rounding: the CIFAR ResNets ``resnet20`` ... ``resnet110`` (option A
+shortcuts, He et al. 2016 Table 6), ``diracnet18``/``diracnet34`` (11.52M/21.64M)
+and ``diracnet28_10`` (36.5M). The DiracNets follow the authors' final (v2) code:
+ReLU rather than the first version's NCReLU, per-channel a and b.
 """
 
 from __future__ import annotations

@@ -198,5 +198,5 @@ def test_the_readme_recipe_for_the_seeds_algorithm_1_runs_as_written(tmp_path):
     assert main([*args, "--trials", "3", *QUICK, "--results-dir", str(tmp_path), "--name", "alg1"]) == 0
     saved = json.loads((tmp_path / "alg1" / "config.json").read_text())
     assert (saved["variant"], saved["population"], saved["sample"], saved["mutations"]) == ("tournament", 50, 25, 3)
-    assert saved["space"]["mutations"] == ["seeds"]
+    assert saved["space"]["mutation_kinds"] == ["seeds"]
     assert len(Record.open(tmp_path / "alg1").rows()) >= 3

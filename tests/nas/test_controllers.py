@@ -84,8 +84,8 @@ def test_two_mutations_mean_two_for_the_first_child():
 
 
 def test_the_seeds_mutation_kinds_are_the_only_ones_applied():
-    space = ss.SearchSpace(in_channels=1, input_size=8, mutations=("seeds",))
-    assert space.mutations == ("op_change", "kernel_change", "add_node")
+    space = ss.SearchSpace(in_channels=1, input_size=8, mutation_kinds=("seeds",))
+    assert space.mutation_kinds == ("op_change", "kernel_change", "add_node")
     ctrl = Evolution(space, seed=4, population=4, sample=2, mutations=3, variant="tournament")
     kinds = [k for p in drive(ctrl, 40)[4:] for k in p.meta["mutations"]]
     assert set(kinds) == {"op_change", "kernel_change", "add_node"}  # all three applied, nothing else
@@ -98,7 +98,7 @@ def test_the_seeds_mutation_kinds_are_the_only_ones_applied():
 
 def test_unknown_mutation_kinds_are_named():
     with pytest.raises(ss.GenotypeError, match=r"unknown mutation 'grow'; known: op_change, .*, seeds \(op_change"):
-        ss.SearchSpace(mutations=("grow",))
+        ss.SearchSpace(mutation_kinds=("grow",))
 
 
 def test_failures_do_not_enter_the_population():

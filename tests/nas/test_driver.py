@@ -111,6 +111,20 @@ def test_duplicates_replay_known_results_and_are_never_trained(tmp_path, data):
         assert d["fingerprint"] == twin["fingerprint"] and d["val_acc"] == twin["val_acc"]
 
 
+def test_a_repeat_of_a_diverged_architecture_is_no_result_for_the_controller(tmp_path, data):
+    """A duplicate replays its twin's row; when the twin diverged, its chance-level accuracy must not put the
+    repeat into evolution's population (the diverged original never entered it)."""
+    space = TINY_SPACE | {"ops": ["conv"], "stages": [1, 1], "widths": [8]}  # six architectures in all
+    root = tmp_path / "s"
+    train = TrainConfig(epochs=1, threads=1, lr=1e12)  # every trial diverges
+    state = run(config(trials=5, controller="evolution", population=3, space=space, train=train), root, data)
+    rows = Record.open(root / "trials.jsonl").rows()
+    assert {r["status"] for r in counted(rows)} == {"diverged"}
+    dups = [r for r in rows if r["status"] == "duplicate"]
+    assert dups and all(r["val_acc"] is None and "training loss" in r["error"] for r in dups)
+    assert state.controller.population == []
+
+
 def test_an_exhausted_space_stops_with_a_clear_error(tmp_path, data, monkeypatch):
     monkeypatch.setattr(SearchState, "max_skips", 60)
     space = TINY_SPACE | {"ops": ["conv"], "stages": [1, 1], "nodes": [1, 1], "widths": [8]}  # two architectures

@@ -218,8 +218,9 @@ def test_the_zero_padding_shortcut_subsamples_and_pads_with_zeros():
         ss.validate(one_node("res_basic", 8, 16, shortcut="zeropad"), 3, 10, 8)
 
 
-def test_the_space_samples_both_shortcuts():
-    space, rng = ss.SearchSpace(ops=("conv", "res_basic"), input_size=16), random.Random(0)
+def test_a_space_can_search_both_shortcuts():
+    both = (("res_basic", "shortcut", ("projection", "zeropad")),)
+    space, rng = ss.SearchSpace(ops=("conv", "res_basic"), input_size=16, param_search=both), random.Random(0)
     seen = {
         dict(n.params).get("shortcut", "projection")
         for _ in range(40)
