@@ -259,9 +259,8 @@ def dirac_delta(in_ch: int, out_ch: int, kernel: int, like: torch.Tensor | None 
     o = torch.arange(out_ch, device=device).view(-1, 1)
     i = torch.arange(in_ch, device=device).view(1, -1)
     copies = (i % out_ch == o) if in_ch >= out_ch else (o % in_ch == i)
-    centre = torch.zeros(kernel, kernel, device=device, dtype=dtype)
-    centre[kernel // 2, kernel // 2] = 1.0
-    return copies.to(dtype).view(out_ch, in_ch, 1, 1) * centre
+    mid = (torch.arange(kernel, device=device) == kernel // 2).to(dtype)
+    return copies.to(dtype).view(out_ch, in_ch, 1, 1) * (mid.view(-1, 1) * mid.view(1, -1))  # 1 at the centre
 
 
 class DiracConvolution(nn.Module):
@@ -269,6 +268,7 @@ class DiracConvolution(nn.Module):
 
     def __init__(self, in_ch: int, out_ch: int, kernel: int, stride: int, bias: bool):
         super().__init__()
+        self.in_ch, self.out_ch, self.kernel = in_ch, out_ch, kernel  # plain ints: fx traces the forward
         self.stride, self.padding = stride, same_padding(kernel)
         self.weight = nn.Parameter(torch.empty(out_ch, in_ch, kernel, kernel))
         nn.init.kaiming_normal_(self.weight)
@@ -277,8 +277,7 @@ class DiracConvolution(nn.Module):
         self.bias = nn.Parameter(torch.zeros(out_ch)) if bias else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out_ch, in_ch, kernel = self.weight.shape[:3]
-        delta = dirac_delta(in_ch, out_ch, kernel, like=self.weight)  # made here: no extra tensor to save
+        delta = dirac_delta(self.in_ch, self.out_ch, self.kernel, like=self.weight)  # made here: none to save
         w = nn.functional.normalize(self.weight.flatten(1), dim=1).view_as(self.weight)
         w = self.a.view(-1, 1, 1, 1) * delta + self.b.view(-1, 1, 1, 1) * w
         return nn.functional.conv2d(x, w, self.bias, self.stride, self.padding)

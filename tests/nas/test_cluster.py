@@ -251,7 +251,7 @@ def test_losing_a_worker_node_mid_search_retries_its_trial_on_the_head(cluster, 
     (worker_id,) = cluster.node_ids() - {head_id}
     root = tmp_path / "lossy"
     args = ["--address", cluster.address, "--trials", "6", "--concurrency", "2", *QUICK, "--controller", "random"]
-    args[args.index("--epochs") + 1] = "4"  # trials of a few seconds: the kill lands inside one
+    args[args.index("--epochs") + 1] = "60"  # trials of 1-4 s (4 epochs took 0.1-0.3 s): the kill lands inside one
     driver = launch(cluster, *args, "--results-dir", str(tmp_path), "--name", "lossy")
     try:
         deadline = time.time() + 240
