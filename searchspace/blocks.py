@@ -202,7 +202,7 @@ class ResBottleneck(nn.Module):
 
 
 class ResNeXt(ResBottleneck):
-    """ResNeXt block: a bottleneck whose 3x3 conv is split into `cardinality` groups."""
+    """ResNeXt block: relu(x + sum of `cardinality` paths 1x1 -> 3x3 -> 1x1), the paths as one grouped 3x3 conv."""
 
     def __init__(
         self,
