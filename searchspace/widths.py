@@ -16,8 +16,8 @@ def inception_naive_widths(width: int, b1: int, b3: int, b5: int, split: str) ->
         return b1, b3, b5
     shares = [int(x) for x in split.split(":")]
     rest = max(width, 3 * MIN_BRANCH) - 3 * MIN_BRANCH
-    w1, w3, w5 = (MIN_BRANCH + rest * s // sum(shares) for s in shares)
-    return w1, w3 + rest - sum(rest * s // sum(shares) for s in shares), w5
+    p1, p3, p5 = (rest * s // sum(shares) for s in shares)
+    return MIN_BRANCH + p1, MIN_BRANCH + p3 + rest - (p1 + p3 + p5), MIN_BRANCH + p5  # the remainder to the 3x3
 
 
 def inception_widths(out_ch: int, b1: int, b3r: int, b3: int, b5r: int, b5: int, pool_proj: int) -> tuple[int, ...]:
