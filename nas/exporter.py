@@ -264,7 +264,7 @@ def _definitions() -> dict[str, _Def]:
 
 
 def _module_defs(m: int, module: Any, node: ast.stmt) -> list[_Def]:
-    refs = frozenset(n.id for n in ast.walk(node) if isinstance(n, ast.Name))
+    refs = frozenset(plugins.free_names(ast.unparse(node)))
     if isinstance(node, ast.ClassDef | ast.FunctionDef):
         return [_Def(node.name, (m, node.lineno), inspect.getsource(getattr(module, node.name)), refs)]
     if isinstance(node, ast.Assign | ast.AnnAssign):

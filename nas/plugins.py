@@ -20,6 +20,7 @@ import functools
 import hashlib
 import importlib.util
 import inspect
+import symtable
 import sys
 import sysconfig
 import textwrap
@@ -215,7 +216,7 @@ def op_sources(classes: Iterable[Any], taken: set[str]) -> tuple[list[str], list
         defs[name] = ((inspect.getsourcefile(obj) or "", line), source)
         module = sys.modules.get(obj.__module__)
         scope = vars(module) if module is not None else {}
-        for ref in sorted({n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name)} - {name}):
+        for ref in sorted(free_names(source) - {name}):
             if ref not in scope:
                 continue  # a builtin, or a local name
             value = scope[ref]
@@ -256,6 +257,28 @@ def op_sources(classes: Iterable[Any], taken: set[str]) -> tuple[list[str], list
                 )
     ordered = [src for _, src in sorted(defs.values(), key=lambda d: d[0])]
     return sorted(imports), ordered
+
+
+def free_names(source: str) -> set[str]:
+    """The names a piece of module-level source reads from its module's globals (or the builtins).
+
+    Python's own scoping decides, through the standard library's `symtable`: parameters, locals,
+    comprehension variables, names of enclosing functions and class-body names seen from the class
+    body are not free; a class-body name read inside a method is (methods do not see the class body),
+    as is a name declared ``global``.
+    """
+    found: set[str] = set()
+
+    def visit(table: symtable.SymbolTable, top: bool) -> None:
+        for sym in table.get_symbols():
+            at_top = top and not sym.is_assigned() and not sym.is_imported()
+            if sym.is_referenced() and (at_top or (not top and sym.is_global())):
+                found.add(sym.get_name())
+        for child in table.get_children():
+            visit(child, False)
+
+    visit(symtable.symtable(source, "<source>", "exec"), True)
+    return found
 
 
 def _undecorated(source: str) -> str:
