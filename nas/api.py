@@ -407,11 +407,20 @@ def export_trial(layout: Any, row: Mapping[str, Any], out: str | Path, *, format
         metrics=metrics | {"trial": trial_id, "search": row.get("search", folder.name)},
         formats=formats,
         overwrite=overwrite,
-        preprocessing=None if info.mean is None else {"mean": info.mean, "std": info.std, "scale": info.scale or 1.0},
+        preprocessing=_preprocessing(info),
     )
 
 
 # ------------------------------------------------------------------ pieces
+
+
+def _preprocessing(info: Any) -> dict[str, Any] | None:
+    """What an export says of its input: the whole path (searches since it was recorded), else the normalisation."""
+    if info.preprocessing is not None:
+        return dict(info.preprocessing)
+    if info.mean is None:
+        return None
+    return {"mean": info.mean, "std": info.std, "scale": info.scale or 1.0, "classes": list(info.classes)}
 
 
 def _options(config: Any, options: Mapping[str, Any]) -> dict[str, Any]:

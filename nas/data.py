@@ -40,6 +40,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -65,6 +66,20 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".t
 SYNTHETIC_DEFAULT = (3, 32, 32, 10, 5000)  # C, H, W, classes, train images (test: N // 5)
 SYNTHETIC_MAX_BYTES = 2**31  # refuse synthetic specs whose training set exceeds 2 GiB
 _RESIZE_CHUNK = 4096  # images resized per call, to bound temporary memory
+
+Step = dict[str, Any]  # one preprocessing step: {"op": name, **arguments}
+STEP_OPS = {  # what each step of `DataSplits.preprocessing` does to one sample (numpy semantics)
+    "multiply": "x * by",
+    "round": "numpy.rint(x): to the nearest integer, halves to even",
+    "clip": "numpy.clip(x, min, max)",
+    "cast": "x.astype(dtype)",
+    "expand_dims": "numpy.expand_dims(x, axis)",
+    "transpose": "x.transpose(axes)",
+    "open_image": "PIL.Image.open(file).convert(mode)",
+    "resize": "to size [height, width] with the named library, interpolation and antialias; no aspect kept",
+    "to_array": "numpy.asarray(image, dtype): (H, W, C) for an RGB image",
+    "normalize": "(x - mean[c]) / std[c] for each channel c along axis",
+}
 
 
 class DataError(NasgraphError, ValueError):
@@ -93,6 +108,8 @@ class DataSplits:
     flip: bool  # whether horizontal-flip augmentation keeps the class
     crop_padding: int  # padding for random-crop augmentation; 0 = no crop
     classes: tuple[str, ...] = ()  # class names where the dataset has them
+    source: str = ""  # one sample as the user holds it (see `preprocessing`)
+    steps: tuple[Step, ...] = ()  # from that sample to the stored (C, H, W) image (see `preprocessing`)
 
     def __post_init__(self) -> None:
         for split in ("train", "val", "test"):
@@ -119,6 +136,31 @@ class DataSplits:
         scale is 1/255 for uint8 images, 1 for float ones, and std is at least 1e-3."""
         scale = 1 / 255 if self.train_x.dtype == torch.uint8 else 1.0
         return tuple(map(float, self.mean)), tuple(max(float(s), 1e-3) for s in self.std), scale
+
+    def preprocessing(self) -> dict[str, Any]:
+        """The whole path from one sample as the user holds it to the network's input, as data.
+
+        ``source`` says what a sample is (e.g. ``sklearn.datasets.load_digits().images[i]``);
+        ``steps`` apply to that one sample in order (ops: `STEP_OPS`); the last two turn the stored
+        image into the network's float32 (C, H, W) input, and samples stacked along a new first
+        axis make the (N, C, H, W) batch. ``mean`` / ``std`` / ``scale`` repeat those last steps
+        (x = (pixels * scale - mean) / std) for readers of earlier preprocessing.json files.
+        """
+        mean, std, scale = self.normalization()
+        last: list[Step] = [{"op": "cast", "dtype": "float32"}]
+        if scale != 1:
+            last.append({"op": "multiply", "by": scale})
+        last.append({"op": "normalize", "mean": list(mean), "std": list(std), "axis": 0})
+        c, (h, w) = self.in_channels, self.input_size
+        return {
+            "source": self.source,
+            "steps": [dict(step) for step in self.steps] + last,
+            "input": {"shape": [c, h, w], "dtype": "float32", "batch": "samples stacked along a new first axis"},
+            "classes": list(self.classes),
+            "mean": list(mean),
+            "std": list(std),
+            "scale": scale,
+        }
 
     @property
     def in_channels(self) -> int:
@@ -158,6 +200,8 @@ class _Pool:
     flip: bool
     crop_padding: int
     classes: tuple[str, ...] = ()
+    source: str = ""  # one sample as the user holds it
+    steps: tuple[Step, ...] = ()  # from that sample to the stored uint8 (C, H, W) image
 
 
 Loader = Callable[[str | None, Path, bool, int | None], _Pool]
@@ -187,10 +231,11 @@ def load_dataset(
     train_idx, val_idx = _stratified_split(train_y, val_fraction, seed, pool.name)
     xs = [train_x[train_idx], train_x[val_idx], pool.test_x]
     ys = [train_y[train_idx], train_y[val_idx], pool.test_y]
-    padding = pool.crop_padding
+    padding, steps = pool.crop_padding, pool.steps
     if image_size is not None and xs[0].shape[2:] != (image_size, image_size):
         padding = max(1, round(padding * image_size / max(xs[0].shape[2:])))
         xs = [_resize(x, image_size) for x in xs]
+        steps += (RESIZE_STEP | {"size": [image_size, image_size]},)
     (train_x_t, val_x_t, test_x_t), (train_y_t, val_y_t, test_y_t) = _tensors(xs), _tensors(ys)
     mean, std = _channel_stats(train_x_t)
     return DataSplits(
@@ -207,6 +252,8 @@ def load_dataset(
         flip=pool.flip,
         crop_padding=padding,
         classes=pool.classes,
+        source=pool.source,
+        steps=steps,
     )
 
 
@@ -289,8 +336,16 @@ def _channel_stats(x: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...
     return tuple(means), tuple(stds)
 
 
+RESIZE_STEP: Step = {  # what `_resize` does, as a preprocessing step (its size added)
+    "op": "resize",
+    "library": "torchvision.transforms.v2.functional.resize, on the uint8 (C, H, W) tensor",
+    "interpolation": "bilinear",
+    "antialias": True,
+}
+
+
 def _resize(x: np.ndarray, size: int) -> np.ndarray:
-    """Bilinear (antialiased) resize of uint8 images to size x size, in chunks."""
+    """Bilinear (antialiased) resize of uint8 images to size x size, in chunks (`RESIZE_STEP`)."""
     from torchvision.transforms.v2 import functional as F
 
     out = np.empty((len(x), x.shape[1], size, size), dtype=np.uint8)
@@ -314,7 +369,17 @@ def _load_digits(arg: str | None, root: Path, download: bool, image_size: int | 
     bunch = load_digits()
     x = np.rint(bunch.images * (255 / 16)).clip(0, 255).astype(np.uint8)[:, None]
     y = bunch.target.astype(np.int64)
-    return _Pool("digits", *_carve_test("digits", x, y), 10, False, 1, _DIGIT_CLASSES)
+    return _Pool("digits", *_carve_test("digits", x, y), 10, False, 1, _DIGIT_CLASSES, _DIGITS_SOURCE, _DIGITS_STEPS)
+
+
+_DIGITS_SOURCE = "sklearn.datasets.load_digits().images[i]: float64 (8, 8), values 0..16"
+_DIGITS_STEPS: tuple[Step, ...] = (  # what _load_digits does, as preprocessing steps
+    {"op": "multiply", "by": 255 / 16},
+    {"op": "round"},
+    {"op": "clip", "min": 0, "max": 255},
+    {"op": "cast", "dtype": "uint8"},
+    {"op": "expand_dims", "axis": 0},
+)
 
 
 # ------------------------------------------------------------------ MNIST-style IDX files
@@ -385,7 +450,13 @@ def _load_mnist_like(name: str, root: Path, download: bool) -> _Pool:
         raise DataError(f"{name}: {e}") from e
     if train_x.shape[1:] != test_x.shape[1:]:
         raise DataError(f"{name}: train images {train_x.shape[2:]} but test {test_x.shape[2:]}")
-    return _Pool(name, train_x, train_y, test_x, test_y, len(classes), flip, 2, classes)
+    h, w = train_x.shape[2:]
+    source = (
+        f"torchvision.datasets.{tv_class}(root).data[i].numpy(), an image of the IDX file "
+        f"{tv_class}/raw/t10k-images-idx3-ubyte: uint8 ({h}, {w}), values 0..255"
+    )
+    steps: tuple[Step, ...] = ({"op": "expand_dims", "axis": 0},)
+    return _Pool(name, train_x, train_y, test_x, test_y, len(classes), flip, 2, classes, source, steps)
 
 
 def _download_mnist_like(name: str, tv_class: str, root: Path) -> None:
@@ -488,8 +559,8 @@ def _concat(pairs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.
     return np.concatenate([x for x, _ in pairs]), np.concatenate([y for _, y in pairs])
 
 
-def _cifar_python(spec: _Cifar, root: Path, download: bool) -> tuple[np.ndarray, ...]:
-    """The python version through torchvision, refusing any file that is not the official one.
+def _cifar_python(spec: _Cifar, root: Path, download: bool) -> tuple[tuple[np.ndarray, ...], tuple[str, ...]]:
+    """The python version through torchvision (arrays, class names), refusing any file that is not the official one.
 
     torchvision 0.29.1 (datasets/cifar.py) already checks, in ``CIFAR10.__init__``, every
     batch file's MD5 against the official release (``_check_integrity``) before its
@@ -518,7 +589,9 @@ def _cifar_python(spec: _Cifar, root: Path, download: bool) -> tuple[np.ndarray,
         raise DataError(f"{spec.name}: cannot read {root / spec.py_dir}: {one_line(e)}") from e
     to_chw = (0, 3, 1, 2)  # torchvision keeps HWC
     train_y, test_y = (np.asarray(d.targets, dtype=np.int64) for d in (train, test))
-    return train.data.transpose(to_chw), train_y, test.data.transpose(to_chw), test_y
+    arrays = train.data.transpose(to_chw), train_y, test.data.transpose(to_chw), test_y
+    names = tuple(map(str, train.classes))
+    return arrays, names if len(names) == spec.num_classes else ()
 
 
 def _cifar_unverified(cls: type, root: Path) -> Path | None:
@@ -535,15 +608,19 @@ def _cifar_unverified(cls: type, root: Path) -> Path | None:
 
 def _load_cifar(spec: _Cifar, root: Path, download: bool) -> _Pool:
     """CIFAR from the binary version if present, else the verified python version."""
-    classes: tuple[str, ...] = ()
     if (root / spec.bin_dir).is_dir():
         arrays = _cifar_binary(spec, root / spec.bin_dir)
         classes = _cifar_names(root / spec.bin_dir / spec.names_file, spec.num_classes)
+        record = f"{spec.label_bytes} label byte{'s' if spec.label_bytes > 1 else ''}"
+        source = f"a record of {spec.bin_dir}/{spec.test_files[0]} after its {record}: uint8 (3, 32, 32), RGB"
+        steps: tuple[Step, ...] = ()
     elif download or (root / spec.py_dir).is_dir():
-        arrays = _cifar_python(spec, root, download)
+        arrays, classes = _cifar_python(spec, root, download)
+        source = f"torchvision.datasets.{spec.tv_class}(root).data[i]: uint8 (32, 32, 3), RGB"
+        steps = ({"op": "transpose", "axes": [2, 0, 1]},)
     else:
         raise _missing(spec.name, spec.label, root, f"{spec.bin_dir}/ or {spec.py_dir}/")
-    return _Pool(spec.name, *arrays, spec.num_classes, True, 4, classes)
+    return _Pool(spec.name, *arrays, spec.num_classes, True, 4, classes, source, steps)
 
 
 def _cifar_names(path: Path, num_classes: int) -> tuple[str, ...]:
@@ -589,7 +666,20 @@ def _load_imagefolder(arg: str | None, root: Path, download: bool, image_size: i
         arrays = _carve_test(name, x, y)
     else:
         arrays = (x, y, *_read_folder(name, test_dir, classes, size, per_class=False))
-    return _Pool(name, *arrays, len(classes), True, max(1, size // 8), classes)
+    steps: tuple[Step, ...] = (
+        {"op": "open_image", "library": "PIL", "mode": "RGB"},
+        {
+            "op": "resize",
+            "library": "PIL: image.resize((width, height), Image.Resampling.BILINEAR)",
+            "interpolation": "bilinear",
+            "antialias": True,
+            "size": [size, size],
+        },
+        {"op": "to_array", "dtype": "uint8"},
+        {"op": "transpose", "axes": [2, 0, 1]},
+    )
+    source = f"an image file (any format and mode Pillow opens) under {path}/<class>/"
+    return _Pool(name, *arrays, len(classes), True, max(1, size // 8), classes, source, steps)
 
 
 def _folder_roots(path: Path) -> tuple[Path, Path | None]:
@@ -671,7 +761,8 @@ def _load_synthetic(arg: str | None, root: Path, download: bool, image_size: int
     x = torch.randint(0, 256, (n + n_test, c, h, w), dtype=torch.uint8, generator=gen).numpy()
     y = torch.randint(0, k, (n + n_test,), generator=gen).numpy()
     name = f"synthetic:{c}x{h}x{w}:{k}:{n}"
-    return _Pool(name, x[:n], y[:n], x[n:], y[n:], k, True, max(1, min(h, w) // 8))
+    source = f"a synthetic image: uint8 ({c}, {h}, {w}), seeded uniform noise"
+    return _Pool(name, x[:n], y[:n], x[n:], y[n:], k, True, max(1, min(h, w) // 8), (), source)
 
 
 _LOADERS: dict[str, Loader] = {

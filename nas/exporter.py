@@ -168,7 +168,9 @@ def _check_formats(formats: Sequence[str], input_size: tuple[int, int] | int | N
 
 
 def _preprocessing(p: Mapping[str, Any] | None, plan: NetPlan) -> dict[str, Any] | None:
-    """The input normalisation, checked: one finite mean and positive std per channel, a positive scale."""
+    """The input's preprocessing, checked: one finite mean and positive std per channel, a positive scale;
+    the whole path (``source``, ``steps``, ``input``; `nas.data.DataSplits.preprocessing`) and ``classes``
+    (one name per output) kept where given."""
     if p is None:
         return None
     try:
@@ -181,7 +183,18 @@ def _preprocessing(p: Mapping[str, Any] | None, plan: NetPlan) -> dict[str, Any]
         raise ExportError(f"preprocessing needs {c} finite mean and std values (one per input channel)")
     if not all(v > 0 for v in std) or not scale > 0:
         raise ExportError("preprocessing: std and scale must be positive")
-    return {"mean": mean, "std": std, "scale": scale}
+    out: dict[str, Any] = {}
+    if p.get("steps") is not None:
+        steps = p["steps"]
+        if not isinstance(steps, list | tuple) or not all(isinstance(s, Mapping) and "op" in s for s in steps):
+            raise ExportError("preprocessing: steps must be a list of {'op': name, ...} mappings")
+        out = {"source": str(p.get("source", "")), "steps": [dict(s) for s in steps]}
+        if isinstance(p.get("input"), Mapping):
+            out["input"] = dict(p["input"])
+    classes = [str(v) for v in p.get("classes") or ()]
+    if classes and len(classes) != plan.num_classes:
+        raise ExportError(f"preprocessing: {len(classes)} class names for a network of {plan.num_classes} outputs")
+    return out | {"classes": classes, "mean": mean, "std": std, "scale": scale}
 
 
 def _check_out_dir(out: Path, overwrite: bool) -> None:
@@ -826,18 +839,53 @@ def _readme(
 
 
 def _input_section(p: Mapping[str, Any] | None) -> list[str]:
+    """How to turn a sample into the network's input (each step of preprocessing.json), and the classes."""
     if p is None:
         return []
     mean = ", ".join(f"{v:.6g}" for v in p["mean"])
     std = ", ".join(f"{v:.6g}" for v in p["std"])
-    pixels = "x = pixels / 255 (8-bit images)" if abs(p["scale"] - 1 / 255) < 1e-12 else f"x = pixels * {p['scale']:g}"
-    return [
-        "## Input",
-        "",
-        f"Normalise images as in training: {pixels}, then `(x - mean) / std` per channel, with mean = ({mean}) "
-        f"and std = ({std}) (also in `preprocessing.json`).",
-        "",
-    ]
+    lines = ["## Input", ""]
+    if p.get("steps"):
+        lines += [
+            f"One sample as you hold it: {p['source']}. Apply, in order (the same steps are data in "
+            "`preprocessing.json`; stack the samples along a new first axis for a batch):",
+            "",
+        ]
+        lines += [f"{i}. {_step_text(step)}" for i, step in enumerate(p["steps"], 1)]
+    else:
+        scale = p["scale"]
+        pixels = "x = pixels / 255 (8-bit images)" if abs(scale - 1 / 255) < 1e-12 else f"x = pixels * {scale:g}"
+        lines.append(
+            f"Normalise images as in training: {pixels}, then `(x - mean) / std` per channel, with mean = ({mean}) "
+            f"and std = ({std}) (also in `preprocessing.json`)."
+        )
+    lines.append("")
+    if p.get("classes"):
+        lines += [
+            "## Classes",
+            "",
+            "Output `i` of the logits is class `classes[i]` (also in `preprocessing.json`):",
+            "",
+        ]
+        lines += ["| output | class |", "| --- | --- |"]
+        lines += [f"| {i} | {_cell(name)} |" for i, name in enumerate(p["classes"])]
+        lines.append("")
+    return lines
+
+
+def _step_text(step: Mapping[str, Any]) -> str:
+    """One preprocessing step in words."""
+    args = {k: v for k, v in step.items() if k != "op"}
+    op = step["op"]
+    if op == "normalize":
+        mean = ", ".join(f"{v:.6g}" for v in args["mean"])
+        std = ", ".join(f"{v:.6g}" for v in args["std"])
+        return (
+            f"`normalize`: `(x - mean) / std` per channel (axis {args.get('axis', 0)}), mean = ({mean}), std = ({std})"
+        )
+    if op == "multiply":
+        return f"`multiply` by {args['by']:.10g}"
+    return f"`{op}`" + (": " + ", ".join(f"{k} {v}" for k, v in args.items()) if args else "")
 
 
 def _cell(v: Any) -> str:

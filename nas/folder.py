@@ -44,12 +44,19 @@ class DataInfo:
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
     scale: float | None = None  # 1/255 for uint8 images, 1 for float data
+    classes: tuple[str, ...] = ()  # the name of each output, where the dataset has them
+    # the whole path from a sample as the user holds it to the network's input (`DataSplits.preprocessing`)
+    preprocessing: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, data: Any) -> DataInfo:
         """The facts of a `nas.data.DataSplits` (or anything with its shape attributes and `normalization()`)."""
         mean, std, scale = data.normalization() if hasattr(data, "normalization") else (None, None, None)
-        return cls(data.in_channels, data.num_classes, tuple(data.input_size), data.name, mean, std, scale)
+        classes = tuple(getattr(data, "classes", ()))
+        steps = data.preprocessing() if hasattr(data, "preprocessing") else None
+        return cls(
+            data.in_channels, data.num_classes, tuple(data.input_size), data.name, mean, std, scale, classes, steps
+        )
 
 
 class Layout:
@@ -103,8 +110,17 @@ class Layout:
             size = tuple(int(v) for v in info["input_size"])
             norm = {k: tuple(float(v) for v in info[k]) if info.get(k) is not None else None for k in ("mean", "std")}
             scale = float(info["scale"]) if info.get("scale") is not None else None
+            classes = tuple(str(c) for c in info.get("classes") or ())
+            steps = info.get("preprocessing")
             return DataInfo(
-                int(info["in_channels"]), int(info["num_classes"]), size, str(info.get("name", "")), **norm, scale=scale
+                int(info["in_channels"]),
+                int(info["num_classes"]),
+                size,
+                str(info.get("name", "")),
+                **norm,
+                scale=scale,
+                classes=classes,
+                preprocessing=steps if isinstance(steps, dict) else None,
             )
         except (KeyError, TypeError, ValueError):
             raise SearchError(f"{self.root}: {self.DATA} must give in_channels, num_classes and input_size") from None

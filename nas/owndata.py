@@ -135,6 +135,8 @@ def dataset(
         flip=bool(flip),
         crop_padding=crop_padding,
         classes=tuple(str(c) for c in classes),
+        source=f"an image of the x given to nas.dataset, as ({', '.join(map(str, xs[0].shape[1:]))}) {xs[0].dtype} "
+        "(an (H, W) image is one channel: (1, H, W))",
     )
 
 
