@@ -27,6 +27,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from nas import objectives, plots, results
@@ -84,10 +85,12 @@ def write_report(
     `live`: the search is running; the page says how far it is and reloads itself (it may have no ok trial yet).
     """
     searches = plots.load_searches(paths_or_root)
-    df = plots.combined(searches)
-    if plots.plotted(df, "params").empty and live is None:
+    df, score = plots.combined(searches), plots.score_of(searches)
+    if plots.plotted(df, "params", score).empty and live is None:
         names = ", ".join(s.name for s in searches)
-        raise ValueError(f"no ok trials to report in {names} ({len(df)} recorded; {plots.left_out(df, 0)})")
+        raise ValueError(
+            f"no ok trials with a {score.name} to report in {names} ({len(df)} recorded; {plots.left_out(df, 0)})"
+        )
     target = Path(out_path) if out_path is not None else _default_root(paths_or_root, searches) / "report.html"
     page = render_page(searches, live)
     with results.atomic_file(target, "w") as f:
@@ -97,7 +100,7 @@ def write_report(
 
 def render_page(searches: list[plots.Search], live: Live | None = None) -> str:
     """The report as one HTML document; with `live`, a banner and a refresh tag."""
-    df = plots.combined(searches)
+    df, score = plots.combined(searches), plots.score_of(searches)
     names = ", ".join(s.name for s in searches)
     now = time.time()
     generated = dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -108,36 +111,43 @@ def render_page(searches: list[plots.Search], live: Live | None = None) -> str:
     ]
     if live is not None:
         parts.append(live.banner(now))
-    if plots.plotted(df, "params").empty:  # a live search before its first ok trial
+    if plots.plotted(df, "params", score).empty:  # a live search before its first ok trial
         by_status = ", ".join(f"{s} {k}" for s, k in df["status"].value_counts().items()) if len(df) else "none yet"
         parts += [f"<p>No trial has finished ok yet (recorded: {_e(by_status)}).</p>"]
         for search in searches:
             parts += _failures(search.trials)
         return _document(names, parts, live)
-    ref = reference_point(df)
+    ref = reference_point(df, score)
+    label = score.title
+    heading = "Accuracy" if score.name == "val_acc" else score.name
+    normalised = (
+        "the normalised value divides by that box, so 1 would be 100% accuracy at zero parameters. "
+        if score.name == "val_acc"
+        else ""
+    )
     parts += [
         "<h2>Summary</h2>",
-        _summary_table(searches, ref),
-        f'<p class="muted">Hypervolume of each search\'s (val_acc max, params min) front, measured from the '
-        f"reference point val_acc = 0, params = {ref[1]:,.0f} (1.1 &times; the most parameters of any ok trial "
-        "here); the normalised value divides by that box, so 1 would be 100% accuracy at zero parameters. "
+        _summary_table(searches, ref, score),
+        f'<p class="muted">Hypervolume of each search\'s ({_e(score.name)} {score.sense}, params min) front, measured '
+        f"from the reference point {_e(score.name)} = {ref[0]:.4g}, params = {ref[1]:,.0f} (1.1 &times; the most "
+        f"parameters of any ok trial here); {normalised}"
         "Compare searches only within one report, where they share the reference point.</p>",
-        "<h2>Accuracy vs parameters</h2>",
-        _figure(plots.accuracy_figure(df, "params"), "Validation accuracy of every ok trial; fronts as step lines."),
+        f"<h2>{_e(heading)} vs parameters</h2>",
+        _figure(plots.accuracy_figure(df, "params", score), f"{label} of every ok trial; fronts as step lines."),
         "<h2>Best so far</h2>",
-        _figure(plots.best_so_far_figure(df), "Best validation accuracy after each trial, in order of completion."),
+        _figure(plots.best_so_far_figure(df, score), f"Best {score.label} after each trial, in order of completion."),
     ]
-    if plots.has_latency(df):
+    if plots.has_latency(df, score):
         parts += [
-            "<h2>Accuracy vs latency</h2>",
+            f"<h2>{_e(heading)} vs latency</h2>",
             _figure(
-                plots.accuracy_figure(df, "latency_ms"),
-                "Validation accuracy against inference latency at batch 1 (median, measured by each trial on its "
+                plots.accuracy_figure(df, "latency_ms", score),
+                f"{label} against inference latency at batch 1 (median, measured by each trial on its "
                 "device before training; noisy on shared machines).",
             ),
         ]
     for search in searches:
-        parts += _search_section(search)
+        parts += _search_section(search, score)
     return _document(names, parts, live)
 
 
@@ -151,21 +161,30 @@ def _document(names: str, parts: list[str], live: Live | None) -> str:
     )
 
 
-def reference_point(df: pd.DataFrame) -> tuple[float, float]:
-    """(val_acc, params) reference for the hypervolume: 0 and 1.1 x the most parameters of any ok trial."""
-    params = plots.plotted(df, "params")["params"].to_numpy(dtype="float64")
-    return 0.0, float(params.max()) * 1.1
+def reference_point(df: pd.DataFrame, score: plots.Score = plots.VAL_ACC) -> tuple[float, float]:
+    """(score, params) reference for the hypervolume: for a maximised score 0 (or its lowest value, when below 0),
+    for a minimised one 1.1 x its largest value; and 1.1 x the most parameters of any ok trial."""
+    shown = plots.plotted(df, "params", score)
+    params = shown["params"].to_numpy(dtype="float64")
+    values = shown[score.name].to_numpy(dtype="float64")
+    if score.sense == "max":
+        worst = min(0.0, float(values.min()))
+    else:
+        top = float(values.max())
+        worst = top + 0.1 * abs(top) + 1e-12
+    return worst, float(params.max()) * 1.1
 
 
-def hypervolume(df: pd.DataFrame, ref: tuple[float, float]) -> float:
-    """Hypervolume of the ok trials' (val_acc max, params min) front w.r.t. ref."""
-    return results.hypervolume(plots.plotted(df, "params"), list(ref), FRONT)
+def hypervolume(df: pd.DataFrame, ref: tuple[float, float], score: plots.Score = plots.VAL_ACC) -> float:
+    """Hypervolume of the ok trials' (score, params min) front w.r.t. ref."""
+    senses = {score.name: score.sense, "params": "min"}
+    return results.hypervolume(plots.plotted(df, "params", score), list(ref), senses)
 
 
 # ----------------------------------------------------------------------------- sections
 
 
-def _summary_table(searches: list[plots.Search], ref: tuple[float, float]) -> str:
+def _summary_table(searches: list[plots.Search], ref: tuple[float, float], score: plots.Score) -> str:
     head = [
         "search",
         "controller",
@@ -173,46 +192,49 @@ def _summary_table(searches: list[plots.Search], ref: tuple[float, float]) -> st
         "epochs",
         "trials",
         "by status",
-        "best val acc",
+        "best val acc" if score.name == "val_acc" else f"best {score.name}",
         "its test acc",
         "its params",
         "front",
         "hypervolume",
         "normalised",
     ]
-    rows = [_summary_row(s, ref) for s in searches]
+    rows = [_summary_row(s, ref, score) for s in searches]
     return _table(head, rows, numeric={3, 4, 6, 7, 8, 9, 10, 11})
 
 
-def _summary_row(search: plots.Search, ref: tuple[float, float]) -> list[object]:
+def _summary_row(search: plots.Search, ref: tuple[float, float], score: plots.Score) -> list[object]:
     df = search.trials
     counts = df["status"].value_counts()
     by_status = ", ".join(f"{k} {s}" for s, k in counts.items())
     config, train = search.config, search.config.get("train", {})
     row = [search.name, plots.controllers(df), config.get("dataset", ""), train.get("epochs", ""), len(df), by_status]
-    if plots.plotted(df, "params").empty:
+    shown = plots.plotted(df, "params", score)
+    if shown.empty:
         return [*row, "", "", "", 0, 0, 0]
-    best = results.best(plots.plotted(df, "params"))
-    hv = hypervolume(df, ref)
-    front = results.pareto_front(plots.plotted(df, "params"), FRONT)
+    best = results.best(shown, metric=score.name, mode=score.sense)
+    hv = hypervolume(df, ref, score)
+    front = results.pareto_front(shown, {score.name: score.sense, "params": "min"})
     return [
         *row,
-        f"{_pct(best['val_acc'])} ({best['trial_id']})",
+        f"{score.fmt(best[score.name])} ({best['trial_id']})",
         _pct(best["test_acc"]),
         _count(best["params"]),
         len(front),
         f"{hv:.4g}",
-        f"{hv / (1.0 * ref[1]):.4f}",
+        f"{hv / (1.0 * ref[1]):.4f}" if score.name == "val_acc" else "-",
     ]
 
 
-def _search_section(search: plots.Search) -> list[str]:
-    """A search's heading, front table (its own objectives' front when they name latency), front architectures
-    and failures."""
-    senses = dict(FRONT)
-    if "latency_ms" in objectives.front(search.config.get("objectives") or ()):
-        senses = {"val_acc": "max", "latency_ms": "min"}
-    shown = plots.plotted(search.trials, list(senses)[1])
+def _search_section(search: plots.Search, score: plots.Score) -> list[str]:
+    """A search's heading, front table (its own objectives' front when they name latency or its own metrics),
+    front architectures and failures."""
+    try:
+        senses = objectives.front(search.config.get("objectives") or ())
+    except (ValueError, TypeError):
+        senses = dict(FRONT)
+    shown = plots.plotted(search.trials, "latency_ms" if "latency_ms" in senses else "params", score)
+    shown = shown[np.isfinite(shown[list(senses)].to_numpy(dtype="float64", na_value=np.nan)).all(axis=1)]
     parts = [f"<h2>Search {_e(search.name)}</h2>"]
     if shown.empty:
         return [*parts, "<p>No ok trials.</p>", *_failures(search.trials)]
@@ -220,38 +242,40 @@ def _search_section(search: plots.Search) -> list[str]:
     described = ", ".join(f"{k} {v}" for k, v in senses.items())
     parts += [
         f"<h3>Pareto front ({_e(described)}): {len(front)} of {len(shown)} ok trials</h3>",
-        _front_table(front),
+        _front_table(front, score),
         "<h3>Architectures on the front</h3>",
     ]
     drawn = front.head(MAX_ARCHITECTURES)
     if len(front) > len(drawn):
         parts.append(f'<p class="muted">The {len(drawn)} most accurate of {len(front)} front members.</p>')
-    parts.append('<div class="grid">' + "".join(_architecture(row) for _, row in drawn.iterrows()) + "</div>")
-    return parts + _proxies(search.trials) + _failures(search.trials)
+    parts.append('<div class="grid">' + "".join(_architecture(row, score) for _, row in drawn.iterrows()) + "</div>")
+    return parts + _proxies(search.trials, score) + _failures(search.trials)
 
 
-def _proxies(df: pd.DataFrame) -> list[str]:
+def _proxies(df: pd.DataFrame, score: plots.Score) -> list[str]:
     """How the zero-cost proxies this search recorded ranked its trained trials (its own data, its own space)."""
-    corr = results.proxy_correlation(df)
+    corr = results.proxy_correlation(df, score.name) if score.name in df.columns else pd.DataFrame()
     if corr.empty:
         return []
     corr = corr.sort_values("spearman", ascending=False, na_position="last")
     rows = [[r.proxy, f"{r.spearman:+.2f}" if _finite(r.spearman) else "-", f"{r.p:.2g}" if _finite(r.p) else "-", r.n]
             for r in corr.itertuples()]  # fmt: skip
     return [
-        "<h3>Zero-cost proxies vs validation accuracy</h3>",
+        f"<h3>Zero-cost proxies vs {_e(score.label)}</h3>",
         '<p class="muted">Spearman rank correlation of each proxy, scored at initialisation, with the trained '
-        "validation accuracy over this search's trials: how far a proxy could have stood in for training here.</p>",
+        f"{_e(score.label)} over this search's trials: how far a proxy could have stood in for training here.</p>",
         _table(["proxy", "Spearman", "p", "trials"], rows, numeric={1, 2, 3}),
     ]
 
 
-def _front_table(front: pd.DataFrame) -> str:
+def _front_table(front: pd.DataFrame, score: plots.Score = plots.VAL_ACC) -> str:
     zoo = plots.zoo_names(front)
     latency = "latency_ms" in front.columns and front["latency_ms"].notna().any()
+    own = score.name != "val_acc"
     rows = [
         [
             row["trial_id"] + (f" ({name})" if name else ""),
+            *([score.fmt(row[score.name])] if own else []),
             _pct(row["val_acc"]),
             _pct(row["test_acc"]),
             _count(row["params"]),
@@ -261,19 +285,20 @@ def _front_table(front: pd.DataFrame) -> str:
         ]
         for (_, row), name in zip(front.iterrows(), zoo, strict=True)
     ]
-    head = ["trial", "val acc", "test acc", "params", "FLOPs", *(["latency (ms)"] if latency else []), "op mix"]
+    head = ["trial", *([score.name] if own else []), "val acc", "test acc", "params", "FLOPs"]
+    head += [*(["latency (ms)"] if latency else []), "op mix"]
     return _table(head, rows, numeric=set(range(1, len(head) - 1)))
 
 
-def _architecture(row: pd.Series) -> str:
+def _architecture(row: pd.Series, score: plots.Score | None = None) -> str:
     """A front member's architecture as an inline SVG figure (or a note when it cannot be drawn)."""
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            path = plots.render_architecture(row, Path(tmp) / "architecture.svg")
+            path = plots.render_architecture(row, Path(tmp) / "architecture.svg", score)
         except ValueError as e:  # a genotype that no longer parses (GenotypeError is a ValueError)
             return f"<figure><figcaption>trial {_e(row['trial_id'])}: cannot draw: {_e(str(e))}</figcaption></figure>"
         svg = plots.inline_svg(path.read_text(encoding="utf-8"))
-    return f"<figure>{svg}<figcaption>{_e(plots.trial_title(row))}</figcaption></figure>"
+    return f"<figure>{svg}<figcaption>{_e(plots.trial_title(row, score))}</figcaption></figure>"
 
 
 def _failures(df: pd.DataFrame) -> list[str]:

@@ -51,3 +51,12 @@ def for_controller(controller: str, names: Iterable[str] = ()) -> dict[str, str]
     if not names and controller in SINGLE_OBJECTIVE_CONTROLLERS:
         names = ("val_acc",)
     return senses(names)
+
+
+def score(names: Iterable[str] = ()) -> tuple[str, str]:
+    """The metric reports rank trials by, with its direction: the first objective of `front` that is not a
+    cost (params, FLOPs, latency): val_acc, or a train_fn's metric such as ``val_macro_f1:max``."""
+    return next(((n, s) for n, s in front(names).items() if n not in COSTS), ("val_acc", "max"))
+
+
+COSTS = ("params", "flops", "latency_ms")  # objectives that measure a network's cost, known before training

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from nas import results
+from nas import objectives, results
 from nas.folder import Layout
 from nas.formats import si
 
@@ -45,6 +45,42 @@ PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8
 
 
 @dataclass(frozen=True)
+class Score:
+    """The metric the figures show on their y axis and rank by, with its direction."""
+
+    name: str = "val_acc"
+    sense: str = "max"
+
+    @property
+    def label(self) -> str:
+        return "validation accuracy" if self.name == "val_acc" else self.name
+
+    @property
+    def title(self) -> str:
+        """The label at the start of a title: a metric's own name stays as it is."""
+        return "Validation accuracy" if self.name == "val_acc" else self.name
+
+    @property
+    def percent(self) -> bool:
+        """Whether the values are fractions shown as percent (accuracy)."""
+        return self.name.endswith("_acc")
+
+    @classmethod
+    def of(cls, config: dict[str, Any]) -> Score:
+        """A search's score: its objectives' first metric that is not a cost (`nas.objectives.score`)."""
+        try:
+            return cls(*objectives.score(config.get("objectives") or ()))
+        except (ValueError, TypeError):
+            return cls()
+
+    def fmt(self, value: Any) -> str:
+        return f"{float(value):.1%}" if self.percent else f"{float(value):.4g}"
+
+
+VAL_ACC = Score()
+
+
+@dataclass(frozen=True)
 class Search:
     """One search's trials (search column made unique among those loaded) and its saved config."""
 
@@ -52,6 +88,15 @@ class Search:
     trials: pd.DataFrame
     path: Path | None = None  # the results folder; None for a DataFrame handed in
     config: dict[str, Any] = field(default_factory=dict)  # config.json, {} when there is none
+
+    @property
+    def score(self) -> Score:
+        return Score.of(self.config)
+
+
+def score_of(searches: list[Search]) -> Score:
+    """The score of the first search: what a figure of several searches shows (trials without it are left out)."""
+    return searches[0].score if searches else VAL_ACC
 
 
 # ----------------------------------------------------------------------------- loading
@@ -119,17 +164,20 @@ def _config(path: Path) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- trials
 
 
-def plotted(df: pd.DataFrame, x: str = "params") -> pd.DataFrame:
-    """The ok trials with a validation accuracy and a positive x value (what the accuracy figures show)."""
+def plotted(df: pd.DataFrame, x: str = "params", score: Score = VAL_ACC) -> pd.DataFrame:
+    """The ok trials with a finite score (validation accuracy, or the search's own metric) and a positive x value
+    (what the figures show)."""
     ok = df[(df["status"] == "ok").to_numpy(dtype=bool, na_value=False)]
+    if score.name not in ok.columns or x not in ok.columns:
+        return ok[:0]
     values = ok[x].to_numpy(dtype="float64", na_value=np.nan)
-    keep = np.isfinite(ok["val_acc"].to_numpy(dtype="float64")) & (values > 0)
+    keep = np.isfinite(ok[score.name].to_numpy(dtype="float64", na_value=np.nan)) & (values > 0)
     return ok[keep]
 
 
-def has_latency(df: pd.DataFrame) -> bool:
+def has_latency(df: pd.DataFrame, score: Score = VAL_ACC) -> bool:
     """Whether any plotted trial recorded its latency."""
-    return "latency_ms" in df.columns and not plotted(df, "latency_ms").empty
+    return "latency_ms" in df.columns and not plotted(df, "latency_ms", score).empty
 
 
 def left_out(df: pd.DataFrame, shown: int) -> str:
@@ -169,15 +217,16 @@ def _zoo_of(meta: Any) -> str | None:
 # ----------------------------------------------------------------------------- figures
 
 
-def accuracy_figure(df: pd.DataFrame, x: str = "params") -> Figure:
-    """Validation accuracy against params or flops (log x), one colour per search, fronts and zoo labelled."""
+def accuracy_figure(df: pd.DataFrame, x: str = "params", score: Score = VAL_ACC) -> Figure:
+    """The score (validation accuracy, or the search's own metric) against params, flops or latency (log x), one
+    colour per search, fronts and zoo labelled."""
     if x not in AXES:
         raise ValueError(f"x must be one of {sorted(AXES)}, got {x!r}")
     fig, ax = _figure()
     zoo: list[tuple[float, float, str, str]] = []
     for (search, part), color in zip(df.groupby("search", sort=False), _colors(), strict=False):
-        shown = plotted(part, x)
-        xs, ys = _floats(shown[x]), _floats(shown["val_acc"])
+        shown = plotted(part, x, score)
+        xs, ys = _floats(shown[x]), _floats(shown[score.name])
         ax.scatter(
             xs,
             ys,
@@ -187,10 +236,10 @@ def accuracy_figure(df: pd.DataFrame, x: str = "params") -> Figure:
             lw=0,
             label=_mpl(f"{search} ({controllers(part)}), {_n(len(shown), 'trial')}"),
         )
-        front = results.pareto_front(shown, {"val_acc": "max", x: "min"}).sort_values(x)
+        front = results.pareto_front(shown, {score.name: score.sense, x: "min"}).sort_values(x)
         ax.plot(
             _floats(front[x]),
-            _floats(front["val_acc"]),
+            _floats(front[score.name]),
             drawstyle="steps-post",
             color=color,
             lw=1.8,
@@ -208,13 +257,14 @@ def accuracy_figure(df: pd.DataFrame, x: str = "params") -> Figure:
         ax.scatter(
             za, zb, s=190, marker="*", c=list(zc), edgecolors="black", lw=0.8, zorder=4, label="zoo architecture"
         )
-    _style(ax, df, x)
-    _label_points(fig, ax, zoo, _points(df, x))
+    _style(ax, df, x, score)
+    _label_points(fig, ax, zoo, _points(df, x, score))
     return fig
 
 
-def best_so_far_figure(df: pd.DataFrame) -> Figure:
-    """Best validation accuracy so far against trial number (order of completion), one line per search."""
+def best_so_far_figure(df: pd.DataFrame, score: Score = VAL_ACC) -> Figure:
+    """Best score (validation accuracy, or the search's own metric) so far against trial number (order of
+    completion), one line per search."""
     from matplotlib import ticker
 
     fig, ax = _figure()
@@ -223,9 +273,11 @@ def best_so_far_figure(df: pd.DataFrame) -> Figure:
         part = part.sort_values("trial", kind="stable")
         n = np.arange(1, len(part) + 1)
         ok = (part["status"] == "ok").to_numpy(dtype=bool, na_value=False)
-        acc = np.where(ok, _floats(part["val_acc"]), np.nan)
-        best = pd.Series(acc).cummax().ffill().to_numpy()
-        new_best = np.isfinite(acc) & (acc == best) & ~(np.append(np.nan, best[:-1]) >= best)
+        values = _floats(part[score.name]) if score.name in part.columns else np.full(len(part), np.nan)
+        acc = np.where(ok, values, np.nan)
+        sign = 1.0 if score.sense == "max" else -1.0  # the best of a min metric is the cummax of its negation
+        best = sign * pd.Series(sign * acc).cummax().ffill().to_numpy()
+        new_best = np.isfinite(acc) & (acc == best) & ~(sign * np.append(np.nan, best[:-1]) >= sign * best)
         ax.scatter(n, acc, s=14, color=color, alpha=0.35, lw=0)
         ax.plot(n, best, drawstyle="steps-post", color=color, lw=2, label=_mpl(f"{search} ({controllers(part)})"))
         ax.plot(n[new_best], best[new_best], "o", color=color, ms=5, mec="black", mew=0.6)
@@ -233,10 +285,11 @@ def best_so_far_figure(df: pd.DataFrame) -> Figure:
     ax.set_xlim(0.5, longest + 0.5)
     ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True, min_n_ticks=1))
     ax.set_xlabel("trial (order of completion)")
-    _accuracy_axis(ax, "best validation accuracy so far", np.concatenate(accuracies))
+    _score_axis(ax, f"best {score.label} so far", np.concatenate(accuracies), score)
     ok_total = int((df["status"] == "ok").sum())
+    best_of = "highest" if score.sense == "max" else "lowest"
     ax.set_title(
-        f"Best validation accuracy so far (circles: a new best)\n"
+        f"Best {_mpl(score.label)} so far ({best_of}; circles: a new best)\n"
         f"{_n(ok_total, 'ok trial')}, dots: each trial; {left_out(df, ok_total)}",
         fontsize=11,
     )
@@ -244,7 +297,7 @@ def best_so_far_figure(df: pd.DataFrame) -> Figure:
     return fig
 
 
-def render_architecture(row: pd.Series, path: str | os.PathLike[str]) -> Path:
+def render_architecture(row: pd.Series, path: str | os.PathLike[str], score: Score | None = None) -> Path:
     """Draw a trial's genotype (format from the suffix) with `searchspace.render`, titled with its results."""
     import matplotlib
 
@@ -255,10 +308,10 @@ def render_architecture(row: pd.Series, path: str | os.PathLike[str]) -> Path:
     if not isinstance(genotype, str):
         raise ValueError(f"trial {row.get('trial_id')!r} has no genotype to draw")
     with matplotlib.rc_context({"savefig.dpi": DPI}):  # render saves at the default dpi, too small in PNG
-        return render(Genotype.from_json(genotype), path, title=_mpl(trial_title(row)))
+        return render(Genotype.from_json(genotype), path, title=_mpl(trial_title(row, score)))
 
 
-def trial_title(row: pd.Series) -> str:
+def trial_title(row: pd.Series, score: Score | None = None) -> str:
     """One line naming a trial and its results, e.g. 'demo 00009: val 95.1%, test 92.8%, 1.36M params, 37.7M FLOPs'."""
     bits = [f"{row.get('search', '')} trial {row.get('trial_id')}".strip()]
     if row.get("status") != "ok":
@@ -266,6 +319,8 @@ def trial_title(row: pd.Series) -> str:
     for key, label in (("val_acc", "val"), ("test_acc", "test")):
         if _finite(row.get(key)):
             bits.append(f"{label} {float(row[key]):.1%}")
+    if score is not None and score.name not in ("val_acc", "test_acc") and _finite(row.get(score.name)):
+        bits.append(f"{score.name} {score.fmt(row[score.name])}")
     for key, label in (("params", "params"), ("flops", "FLOPs")):
         if _finite(row.get(key)):
             bits.append(f"{si(float(row[key]))} {label}")
@@ -310,23 +365,29 @@ def plot_results(
     """Write accuracy_vs_params, accuracy_vs_flops, best_so_far and architecture_<trial> in each format."""
     formats = _formats(formats)
     searches = load_searches(paths_or_df)
-    df = combined(searches)
-    if plotted(df, "params").empty:
+    df, score = combined(searches), score_of(searches)
+    if plotted(df, "params", score).empty:
         where = ", ".join(s.name for s in searches)
-        raise ValueError(f"no ok trials to plot in {where or 'the results'} ({len(df)} recorded; {left_out(df, 0)})")
-    row = results.find_trial(df, trial)
+        raise ValueError(
+            f"no ok trials with a {score.name} to plot in {where or 'the results'} ({len(df)} recorded; {left_out(df, 0)})"
+        )
+    row = results.find_trial(df, trial, metric=score.name, mode=score.sense)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for stem, make in (
-        ("accuracy_vs_params", lambda: accuracy_figure(df, "params")),
-        ("accuracy_vs_flops", lambda: accuracy_figure(df, "flops")),
-        ("best_so_far", lambda: best_so_far_figure(df)),
-        *([("accuracy_vs_latency", lambda: accuracy_figure(df, "latency_ms"))] if has_latency(df) else []),
+        ("accuracy_vs_params", lambda: accuracy_figure(df, "params", score)),
+        ("accuracy_vs_flops", lambda: accuracy_figure(df, "flops", score)),
+        ("best_so_far", lambda: best_so_far_figure(df, score)),
+        *(
+            [("accuracy_vs_latency", lambda: accuracy_figure(df, "latency_ms", score))]
+            if has_latency(df, score)
+            else []
+        ),
     ):
         written += save(make(), out, stem, formats)
     stem = "architecture_" + _file_part(row["trial_id"] if len(searches) == 1 else f"{row['search']}-{row['trial_id']}")
-    written += [render_architecture(row, out / f"{stem}.{fmt}") for fmt in formats]
+    written += [render_architecture(row, out / f"{stem}.{fmt}", score) for fmt in formats]
     return written
 
 
@@ -350,7 +411,7 @@ def _colors() -> Iterable[str]:
         yield from PALETTE
 
 
-def _style(ax: Axes, df: pd.DataFrame, x: str) -> None:
+def _style(ax: Axes, df: pd.DataFrame, x: str, score: Score = VAL_ACC) -> None:
     """Log x axis with SI tick labels, percent y axis, title and a legend outside the plot."""
     from matplotlib import ticker
 
@@ -363,11 +424,23 @@ def _style(ax: Axes, df: pd.DataFrame, x: str) -> None:
         ax.xaxis.set_minor_formatter(_count_formatter(minor=True))
     ax.set_xlabel(f"{AXES[x]} (log scale)")
     ax.grid(True, which="minor", axis="x", alpha=0.12)
-    _accuracy_axis(ax, "validation accuracy", _points(df, x)[:, 1])
-    ax.set_title(f"Validation accuracy vs {TITLES[x]}\n{_subtitle(df, x)}", fontsize=11)
+    _score_axis(ax, score.label, _points(df, x, score)[:, 1], score)
+    ax.set_title(_mpl(f"{score.title} vs {TITLES[x]}") + f"\n{_subtitle(df, x, score)}", fontsize=11)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8.5, framealpha=0.9, borderaxespad=0)
     ax.tick_params(axis="x", which="minor", labelsize=8)
     ax.xaxis.set_minor_locator(ticker.LogLocator(subs=(2, 3, 5)))
+
+
+def _score_axis(ax: Axes, label: str, values: np.ndarray, score: Score) -> None:
+    """The y axis: accuracy as percent (`_accuracy_axis`); another metric around its values, as they are."""
+    if score.percent:
+        _accuracy_axis(ax, label, values)
+        return
+    values = values[np.isfinite(values)]
+    low, high = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
+    pad = max(abs(high - low) * 0.06, 1e-6 + abs(high) * 1e-3)
+    ax.set_ylim(low - pad, high + pad)
+    ax.set_ylabel(_mpl(label + (" (higher is better)" if score.sense == "max" else " (lower is better)")))
 
 
 def _accuracy_axis(ax: Axes, label: str, values: np.ndarray) -> None:
@@ -385,8 +458,8 @@ def _accuracy_axis(ax: Axes, label: str, values: np.ndarray) -> None:
     ax.set_ylabel(label)
 
 
-def _subtitle(df: pd.DataFrame, x: str) -> str:
-    shown = sum(len(plotted(part, x)) for _, part in df.groupby("search", sort=False))
+def _subtitle(df: pd.DataFrame, x: str, score: Score = VAL_ACC) -> str:
+    shown = sum(len(plotted(part, x, score)) for _, part in df.groupby("search", sort=False))
     searches = df["search"].nunique()
     head = f"{searches} searches, " if searches > 1 else f"{df['search'].iloc[0]}: "
     return _mpl(f"{head}{_n(shown, 'ok trial')}; {left_out(df, shown)}")
@@ -421,10 +494,10 @@ def _count_formatter(*, minor: bool) -> Any:
     return CountFormatter()
 
 
-def _points(df: pd.DataFrame, x: str) -> np.ndarray:
-    """Data coordinates (x, val_acc) of every plotted trial, so labels can avoid them."""
-    shown = plotted(df, x)
-    return np.column_stack([_floats(shown[x]), _floats(shown["val_acc"])])
+def _points(df: pd.DataFrame, x: str, score: Score = VAL_ACC) -> np.ndarray:
+    """Data coordinates (x, score) of every plotted trial, so labels can avoid them."""
+    shown = plotted(df, x, score)
+    return np.column_stack([_floats(shown[x]), _floats(shown[score.name])])
 
 
 OFFSETS = (

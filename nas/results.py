@@ -324,10 +324,11 @@ def best(
     return chosen.sort_values(by, ascending=ascending, na_position="last", kind="stable").iloc[0]
 
 
-def find_trial(df: pd.DataFrame, trial: str | None = None) -> pd.Series:
-    """The row of trial id `trial` ("search:id" when ids repeat), or the most accurate ok trial for None or "best"."""
+def find_trial(df: pd.DataFrame, trial: str | None = None, *, metric: str = "val_acc", mode: str = "max") -> pd.Series:
+    """The row of trial id `trial` ("search:id" when ids repeat), or for None or "best" the ok trial with the best
+    `metric` (the most accurate, unless a search's own metric is named)."""
     if trial is None or trial == "best":
-        return best(df)
+        return best(df, metric=metric, mode=mode)
     rows = _rows_with_id(df, trial)
     search, _, trial_id = trial.rpartition(":")
     if rows.empty and search:

@@ -22,7 +22,7 @@ from sklearn.datasets import load_digits
 from torch import nn
 
 import nas
-from nas import results
+from nas import plots, results
 from nas.config import ConfigError
 from nas.data import DataError
 from nas.errors import NasgraphError, SearchError
@@ -145,6 +145,45 @@ def test_search_with_own_data_and_train_fn_optimises_its_metric(tmp_path, arrays
     best = s.best()
     assert best["acc_per_kparam"] == df["acc_per_kparam"].max()  # "best" follows the search's first objective
     assert (s.root / "weights" / f"{best['trial_id']}.safetensors").exists()  # kept: its front
+
+
+def loss_only_train(model, data, config, report):
+    """A training function that reports only a loss to minimise: no val_acc in its record."""
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    x, y = (data.train_x - data.mean[0]) / data.std[0], data.train_y
+    for idx in torch.randperm(len(x)).split(64):
+        loss = F.cross_entropy(model(x[idx]), y[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        val_loss = F.cross_entropy(model((data.val_x - data.mean[0]) / data.std[0]), data.val_y).item()
+    report({"epochs": 1, "val_loss": val_loss})
+    return {"val_loss": val_loss}
+
+
+def test_a_search_of_its_own_metrics_gets_its_report_and_plots(tmp_path, arrays):
+    """Reports and plots follow the search's objectives (a metric of its own, minimised), as `show` does."""
+    lines = []
+    s = nas.Search(
+        QUICK | {"trials": 4, "controller": "random"},
+        objectives=["val_loss:min", "params"],
+        data=arrays,
+        train_fn=loss_only_train,
+        results_dir=tmp_path,
+        progress=lines.append,
+    )
+    df = s.run()
+    assert set(df["status"]) == {"ok"} and df["val_acc"].isna().all() and df["val_loss"].notna().all()
+    assert not [line for line in lines if "could not write" in line]
+    page = (s.root / "report.html").read_text()
+    best = df.loc[df["val_loss"].idxmin()]
+    assert "best val_loss" in page and f"{best['val_loss']:.4g} ({best['trial_id']})" in page
+    assert "Pareto front (val_loss min, params min)" in page and "val_loss vs parameters" in page
+    written = plots.plot_results(s.root, tmp_path / "figures", formats=("svg",))
+    names = {p.name for p in written}
+    assert {"accuracy_vs_params.svg", "best_so_far.svg", f"architecture_{best['trial_id']}.svg"} <= names
+    assert "lowest" in (tmp_path / "figures" / "best_so_far.svg").read_text()
 
 
 def test_resume_from_python_continues_and_refuses_what_would_change_the_trials(tmp_path, arrays):
