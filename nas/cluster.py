@@ -11,6 +11,7 @@ hand in one of the places Ray's documentation names (``RAY_AUTH_TOKEN``, the fil
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import socket
@@ -93,6 +94,13 @@ def prefer_token_auth(address: str) -> str | None:
     source = auth_token_source()
     if source is None:
         return "missing"
+    token_mode()
+    print(f"nasgraph: joining {address} with Ray's token authentication (token from {source})", file=sys.stderr)
+    return "token"
+
+
+def token_mode() -> None:
+    """Turn Ray's token authentication on for this process and the processes it starts."""
     os.environ["RAY_AUTH_MODE"] = "token"
     if "ray" in sys.modules:  # imported already (the Python API, a test): Ray caches its config at import
         try:
@@ -101,8 +109,27 @@ def prefer_token_auth(address: str) -> str | None:
             Config.initialize("")
         except (ImportError, AttributeError):
             pass
-    print(f"nasgraph: joining {address} with Ray's token authentication (token from {source})", file=sys.stderr)
-    return "token"
+
+
+def quiet_local_token() -> None:
+    """A local runtime with token authentication, without Ray's warning about it on every run.
+
+    Ray 2.60 turns token authentication on for a new local runtime when no ``RAY_AUTH_MODE`` is set, and
+    warns each time that it did ("Set RAY_AUTH_MODE=disabled to opt out"), which reads as a problem on a
+    laptop. Choosing the same mode explicitly keeps the protection and silences the warning; a mode the
+    user set is kept as it is.
+    """
+    if "RAY_AUTH_MODE" not in os.environ:
+        token_mode()
+
+
+def private_token_file() -> None:
+    """Ray writes the token it generates (~/.ray/auth_token) readable by every local user: make it the owner's."""
+    path = Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token")
+    with contextlib.suppress(OSError):
+        info = path.stat()
+        if info.st_uid == os.getuid() and info.st_mode & 0o077:
+            path.chmod(0o600)
 
 
 def missing_token_message(address: str) -> str:

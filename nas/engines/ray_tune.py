@@ -101,9 +101,13 @@ def init_ray(address: str | None = None, num_cpus: int | None = None, num_gpus: 
         check_reachable(address)
         join_cluster(address, common)
     else:
+        from nas.cluster import private_token_file, quiet_local_token
+
+        quiet_local_token()  # token authentication on, as Ray picks for a local runtime, without its warning
         # "local" always starts a fresh runtime: with no address, ray.init would join whatever cluster
         # /tmp/ray/ray_current_cluster names, a stale one after a killed run (it then retries for minutes)
         ray.init(address="local", num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, **common)
+        private_token_file()
 
 
 def join_cluster(address: str, options: dict[str, Any]) -> None:
