@@ -153,7 +153,11 @@ SEARCH_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "--cpus-per-trial": ("cpus_per_trial", {"type": float, "help": "CPUs reserved per trial (default 1)"}),
     "--gpus-per-trial": (
         "gpus_per_trial",
-        {"type": nonneg_float, "help": "GPUs per trial; 0.25 packs four trials on a GPU"},
+        {
+            "type": nonneg_float,
+            "help": "GPUs per trial; 0.25 packs four trials on a GPU (default: the Ray runtime's GPUs shared "
+            "evenly by the concurrent trials; none without GPUs)",
+        },
     ),
     "--address": ("address", {"help": "Ray cluster address (from `ray start --head`); default: start Ray locally"}),
     "--storage": ("storage", {"help": "shared storage path/URI for Ray's files on a multi-node cluster"}),

@@ -62,7 +62,8 @@ class SearchConfig:
     dedupe: bool = True  # a proposal of an architecture already trained replays its result instead of training
     concurrency: int = 2  # trials running at once
     cpus_per_trial: float = 1.0
-    gpus_per_trial: float = 0.0  # fractions share a GPU (0.25: four trials per GPU)
+    gpus_per_trial: float | None = None  # fractions share a GPU (0.25: four trials per GPU); None: the Ray
+    # engine shares the runtime's GPUs among the concurrent trials (`nas.engines.ray_tune.choose_gpus`)
     address: str | None = None  # Ray cluster to join (ray start --head ...); default: a local Ray runtime
     storage: str | None = None  # shared storage for Ray's files on a multi-node cluster
     engine: str = "ray"  # ray, local (one process, trials in sequence), or table:PATH (answers from a table)
@@ -108,7 +109,7 @@ class SearchConfig:
             (self.seed >= 0, "seed", "an integer >= 0"),
             (self.concurrency >= 1, "concurrency", "an integer >= 1"),
             (0 < self.cpus_per_trial < math.inf, "cpus_per_trial", "a number > 0"),
-            (0 <= self.gpus_per_trial < math.inf, "gpus_per_trial", "a number >= 0"),
+            (self.gpus_per_trial is None or 0 <= self.gpus_per_trial < math.inf, "gpus_per_trial", "a number >= 0"),
             (
                 self.engine in ENGINES or self.engine.startswith("table:"),
                 "engine",

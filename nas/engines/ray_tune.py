@@ -73,6 +73,7 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler  # 
 from ray.tune.search import Searcher  # noqa: E402
 
 from nas.cluster import check_reachable  # noqa: E402
+from nas.config import SearchConfig  # noqa: E402
 from nas.driver import SearchState  # noqa: E402
 from nas.engines.base import Engine, trial_train_config  # noqa: E402
 from nas.errors import (
@@ -499,15 +500,21 @@ class RayEngine(Engine):
     def run(self, state: SearchState) -> None:
         cfg = state.cfg
         self.start(state)  # (a no-op once Ray is up)
+        gpus, said = choose_gpus(cfg, float(ray.cluster_resources().get("GPU", 0.0)))
+        if said:
+            state.log(said)
+        train_cfg = trial_train_config(dataclasses.replace(cfg, gpus_per_trial=gpus))
+        if gpus > 0 and train_cfg.device == "auto":  # a trial given a GPU that finds no CUDA fails, not trains on CPU
+            train_cfg = dataclasses.replace(train_cfg, device="cuda")
         parents = ParentWeights.remote() if cfg.inherit else None
         trainable = tune.with_parameters(
             _trainable,
             data=_shippable(self.data),
-            train_cfg=trial_train_config(cfg),
+            train_cfg=train_cfg,
             shipment=Shipment.gather(ray.cloudpickle, self.train_fn, next(iter(cfg.front_senses().items()))),
             parents=parents,
         )
-        trainable = tune.with_resources(trainable, {"cpu": cfg.cpus_per_trial, "gpu": cfg.gpus_per_trial})
+        trainable = tune.with_resources(trainable, {"cpu": cfg.cpus_per_trial, "gpu": gpus})
         quiet = [logging.getLogger(n) for n in ("ray.tune", "ray.train", "ray.air")]
         levels = [q.level for q in quiet]
         for q in quiet:
@@ -525,6 +532,45 @@ class RayEngine(Engine):
                 state.abandon(trial_id)
         if self.failure is not None:
             raise self.failure
+
+
+def choose_gpus(cfg: SearchConfig, available: float) -> tuple[float, str | None]:
+    """GPUs per trial, and a line saying what was chosen when the user did not choose (None otherwise).
+
+    Given ``--gpus-per-trial``, that is it. Not given: none for ``--device cpu`` or a runtime without GPUs;
+    otherwise the runtime's GPUs shared evenly by the concurrent trials (1 GPU and ``--concurrency 2``: 0.5
+    each, two trials packed on the GPU; 4 GPUs and 2 trials: 1 each). Ray hides the GPUs from a trial that
+    reserves none, so a CUDA device with no GPU reserved, or no GPU in the runtime, is a SearchError here
+    rather than trials that quietly train on the CPU.
+    """
+    device = cfg.train.device
+    if cfg.gpus_per_trial is not None:
+        gpus = float(cfg.gpus_per_trial)
+        if gpus > available:
+            raise SearchError(
+                f"--gpus-per-trial {gpus:g}: the Ray runtime has {available:g} GPUs (`ray status` lists its resources)"
+            )
+        if gpus == 0 and device.startswith("cuda"):
+            raise SearchError(
+                f"--device {device} with --gpus-per-trial 0: Ray hides the GPUs from a trial that reserves none; "
+                "pass --gpus-per-trial 1 (or 0.5 to pack two trials on a GPU), or leave it out"
+            )
+        return gpus, None
+    if available <= 0:
+        if device.startswith("cuda"):
+            raise SearchError(f"--device {device}: the Ray runtime has no GPU (`ray status` lists its resources)")
+        return 0.0, None
+    if device in ("cpu", "mps"):
+        return 0.0, None
+    per = 1 / math.ceil(cfg.concurrency / available) if available >= 1 else available / cfg.concurrency
+    packed = f", {round(1 / per)} trials per GPU" if per < 1 else ""
+    idle = (
+        f"; --concurrency {math.floor(available)} would use them all" if cfg.concurrency < math.floor(available) else ""
+    )
+    return per, (
+        f"GPUs: {available:g} in the Ray runtime, so each of the {cfg.concurrency} concurrent trials gets "
+        f"{per:g} GPU{packed} (--gpus-per-trial chooses{idle})"
+    )
 
 
 def _tuner(state: SearchState, engine: Engine, trainable, segment: int, parents=None) -> tune.Tuner:

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 PROBE = """
 import ray
@@ -50,3 +52,67 @@ def test_a_mode_the_user_chose_is_kept(tmp_path):
     proc = _run(tmp_path, RAY_AUTH_MODE="disabled")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.splitlines() == ["no token", "42"]
+
+
+# ------------------------------------------------------------------ GPUs per trial
+
+
+def _cfg(**options):
+    from nas.config import SearchConfig
+
+    train = {"device": options.pop("device")} if "device" in options else {}
+    return SearchConfig.from_dict(options | {"train": train})
+
+
+@pytest.mark.parametrize(
+    "options, available, gpus, said",
+    [
+        ({}, 0.0, 0.0, None),  # a CPU machine: nothing to choose, nothing said
+        ({"concurrency": 2}, 1.0, 0.5, "each of the 2 concurrent trials gets 0.5 GPU, 2 trials per GPU"),
+        ({"concurrency": 2}, 4.0, 1.0, "gets 1 GPU (--gpus-per-trial chooses; --concurrency 4 would use them all)"),
+        ({"concurrency": 3}, 2.0, 0.5, "gets 0.5 GPU, 2 trials per GPU"),
+        ({"concurrency": 8}, 8.0, 1.0, "each of the 8 concurrent trials gets 1 GPU (--gpus-per-trial chooses)"),
+        ({"device": "cpu"}, 2.0, 0.0, None),  # the user asked for the CPU
+        ({"gpus_per_trial": 0.25}, 1.0, 0.25, None),  # chosen by the user: kept, nothing said
+        ({"gpus_per_trial": 0.0}, 1.0, 0.0, None),
+    ],
+)
+def test_gpus_per_trial_defaults_to_sharing_the_runtimes_gpus(options, available, gpus, said):
+    from nas.engines.ray_tune import choose_gpus
+
+    got, line = choose_gpus(_cfg(**options), available)
+    assert got == gpus
+    assert (line is None) if said is None else (said in line and line.startswith(f"GPUs: {available:g} in the Ray"))
+
+
+@pytest.mark.parametrize(
+    "options, available, message",
+    [
+        ({"device": "cuda"}, 0.0, r"--device cuda: the Ray runtime has no GPU"),
+        ({"device": "cuda:0", "gpus_per_trial": 0.0}, 1.0, r"--device cuda:0 with --gpus-per-trial 0: Ray hides"),
+        ({"gpus_per_trial": 1.0}, 0.0, r"--gpus-per-trial 1: the Ray runtime has 0 GPUs"),
+        ({"gpus_per_trial": 2.0}, 1.0, r"--gpus-per-trial 2: the Ray runtime has 1 GPUs"),
+    ],
+)
+def test_cuda_without_a_gpu_for_the_trial_is_an_error_not_a_cpu_fallback(options, available, message):
+    from nas.engines.ray_tune import choose_gpus
+    from nas.errors import SearchError
+
+    with pytest.raises(SearchError, match=message):
+        choose_gpus(_cfg(**options), available)
+
+
+def test_a_search_asking_for_a_gpu_the_runtime_lacks_stops_in_one_line_and_leaves_no_folder(tmp_path):
+    """Through the CLI and a real local Ray runtime (this machine has no GPU)."""
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "launch.py"), "search", "--trials", "1", "--epochs", "1", "--gpus-per-trial", "1"],
+        cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"} | {"CUDA_VISIBLE_DEVICES": ""},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode != 0
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert errors == ["error: --gpus-per-trial 1: the Ray runtime has 0 GPUs (`ray status` lists its resources)"]
+    assert not (tmp_path / "results").exists() or not any((tmp_path / "results").iterdir())  # no results folder
