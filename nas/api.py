@@ -76,6 +76,7 @@ def drive(
     Ctrl-C (or a notebook's interrupt) and SIGTERM stop it cleanly (`StopSignals`); a search that
     recorded no trial leaves no folder. Raises NasgraphError subclasses for bad input and failures.
     """
+    from nas.data import small_validation
     from nas.driver import SearchState
     from nas.engines import make_engine
     from nas.folder import DataInfo
@@ -88,6 +89,8 @@ def drive(
             for note in notes:  # the resume is under way (its folder opened): say what it changed
                 log(note)
             log(f"nasgraph: {data}")
+            if hasattr(data, "val_y") and (warning := small_validation(data, cfg.val_fraction)):
+                log(warning)
             log(
                 f"searching with {state.cfg.controller} for {state.cfg.trials} trials ({state.dispatched} done) -> {root}"
             )

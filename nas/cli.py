@@ -103,7 +103,9 @@ SEARCH_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "--dataset": (
         "dataset",
         {
-            "help": "digits (default), mnist, fashion_mnist, cifar10, cifar100, imagefolder:PATH, synthetic[:CxHxW:K[:N]]"
+            "help": "digits (default), mnist, fashion_mnist, cifar10, cifar100, imagefolder:PATH, "
+            "synthetic[:CxHxW:K[:N]]; an image folder is PATH/<class>/<images> (test: a fixed 20%% carved from it) "
+            "or PATH/train/<class>/... with PATH/test/<class>/... (or val/); any format Pillow opens, as RGB"
         },
     ),
     "--data-dir": (
@@ -115,7 +117,14 @@ SEARCH_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
         {"action": "store_true", "default": None, "help": "let torchvision download the dataset"},
     ),
     "--limit": ("limit", {"type": positive_int, "help": "use at most N training images"}),
-    "--image-size": ("image_size", {"type": positive_int, "help": "resize images to N x N (imagefolder)"}),
+    "--image-size": (
+        "image_size",
+        {
+            "type": positive_int,
+            "help": "resize images to N x N, aspect not kept (image folders: default 32 (nas.data.DEFAULT_IMAGE_SIZE), "
+            "Pillow bilinear; built-in datasets: torchvision antialiased bilinear; recorded in preprocessing.json)",
+        },
+    ),
     "--val-fraction": (
         "val_fraction",
         {"type": float, "help": "share of the training set used for validation (default 0.3 for digits, else 0.1)"},

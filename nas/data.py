@@ -776,6 +776,28 @@ _LOADERS: dict[str, Loader] = {
 }
 
 
+MIN_VAL_PER_CLASS = 10  # fewer validation images of a class than this, and accuracies rank architectures by chance
+
+
+def small_validation(data: DataSplits, val_fraction: float | None = None) -> str | None:
+    """A warning when the validation split is too small to rank architectures (under `MIN_VAL_PER_CLASS`
+    images of some class), else None. Targets that are not class labels are not checked."""
+    if not data.labelled:
+        return None
+    counts = torch.bincount(data.val_y, minlength=data.num_classes).tolist()
+    few = [i for i, n in enumerate(counts) if n < MIN_VAL_PER_CLASS]
+    if not few:
+        return None
+    low = min(few, key=lambda i: counts[i])
+    name = data.classes[low] if low < len(data.classes) else str(low)
+    now = f" (now {val_fraction:g})" if val_fraction is not None else ""
+    return (
+        f"warning: the validation split has {counts[low]} images of class {name!r} and under {MIN_VAL_PER_CLASS} "
+        f"of {len(few)} of the {data.num_classes} classes ({len(data.val_y)} in all): accuracies that close apart "
+        f"rank architectures by chance; hold out more with --val-fraction{now} or add images"
+    )
+
+
 def normalizer(data: DataSplits, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """x_float = x * scale + shift == (x * unit - mean) / std per channel (`DataSplits.normalization`)."""
     mean_, std_, unit = data.normalization()

@@ -522,3 +522,28 @@ def test_datasplits_validates_itself(digits: DataSplits) -> None:
             flip=False,
             crop_padding=1,
         )
+
+
+def test_a_validation_split_too_small_to_rank_architectures_is_warned_about(tmp_path: Path, digits: DataSplits) -> None:
+    """Under 10 validation images of a class: accuracies move in steps too coarse to tell architectures apart."""
+    assert data.small_validation(digits, 0.3) is None  # 431 validation digits, 43 a class
+    write_pngs(tmp_path / "pets", {"cat": 60, "dog": 60, "eel": 12})
+    splits = load_dataset(f"imagefolder:{tmp_path / 'pets'}", val_fraction=0.25)
+    counts = torch.bincount(splits.val_y, minlength=3).tolist()
+    assert counts[2] < 10 <= min(counts[:2])
+    warning = data.small_validation(splits, 0.25)
+    assert warning == (
+        f"warning: the validation split has {counts[2]} images of class 'eel' and under 10 of 1 of the 3 classes "
+        f"({sum(counts)} in all): accuracies that close apart rank architectures by chance; hold out more with "
+        "--val-fraction (now 0.25) or add images"
+    )
+    lines: list[str] = []
+    import nas
+
+    nas.search(
+        {"dataset": f"imagefolder:{tmp_path / 'pets'}", "val_fraction": 0.25, "engine": "local", "trials": 1,
+         "train": {"epochs": 1}, "space": {"ops": ["conv"], "wirings": ["chain"]}},
+        results_dir=tmp_path / "results",
+        progress=lines.append,
+    )  # fmt: skip
+    assert warning in lines  # said where a search's progress goes, before its trials
