@@ -65,17 +65,36 @@ def check_serving(folder: Path, g: Genotype, in_ch: int, num_classes: int, size:
                 assert diff <= TOLERANCE, f"{fmt} at batch {b}: relative difference {diff:.2g}"
 
 
+SHORTCUT_OPS = tuple(op for op in ss.ops.names() if "shortcut" in registry.get(op).params)
+SHORTCUTS = ("projection", "zeropad")  # option B and option A (He et al. 2016)
+
+
+def _uses(g: Genotype) -> set[tuple[str, str]]:
+    """(op, shortcut kind or "") of every node: what the covering samples must span."""
+    return {(n.op, str(dict(n.params).get("shortcut", registry.get(n.op).params["shortcut"].default)) if n.op in SHORTCUT_OPS else "")
+            for s in g.all_stages() for n in s.nodes}  # fmt: skip
+
+
 def covering_samples() -> list[Genotype]:
-    """Small sampled genotypes that use every registered op between them (greedy: a sample is kept when it
-    brings an op not yet used)."""
-    space = ss.SearchSpace(ops=tuple(ss.ops.names()), input_size=16, widths=(8, 16), nodes=(2, 4), ws_nodes=(4, 5))
-    todo, kept, rng = set(ss.ops.names()), [], random.Random(0)
+    """Small sampled genotypes that use every registered op between them, and every residual op with each
+    shortcut kind (greedy: a sample is kept when it brings an (op, shortcut) not yet used)."""
+    space = ss.SearchSpace(
+        ops=tuple(ss.ops.names()),
+        input_size=16,
+        widths=(8, 16),
+        nodes=(2, 4),
+        ws_nodes=(4, 5),
+        param_search=tuple((op, "shortcut", SHORTCUTS) for op in SHORTCUT_OPS),
+    )
+    todo = {(op, "") for op in ss.ops.names() if op not in SHORTCUT_OPS} | {
+        (op, k) for op in SHORTCUT_OPS for k in SHORTCUTS
+    }
+    kept, rng = [], random.Random(0)
     while todo:
         g = space.sample(rng)
-        used = {n.op for s in g.all_stages() for n in s.nodes}
-        if used & todo:
+        if _uses(g) & todo:
             kept.append(g)
-            todo -= used
+            todo -= _uses(g)
     return kept
 
 
@@ -113,7 +132,7 @@ def check_zoo(tmp_path: Path, name: str) -> None:
         shutil.rmtree(tmp_path / name, ignore_errors=True)
 
 
-QUICK_FAMILIES = ("lenet5", "allcnn_c", "highway_cnn", "resnet18_cifar", "preact_resnet18_cifar")
+QUICK_FAMILIES = ("lenet5", "allcnn_c", "highway_cnn", "resnet18_cifar", "preact_resnet18_cifar", "resnet20")
 
 
 @pytest.mark.parametrize("name", QUICK_FAMILIES)
@@ -121,6 +140,18 @@ def test_a_zoo_network_of_the_quick_families_serves_batches_in_every_format(tmp_
     """Every run: the families whose smallest member exports in seconds (their blocks: conv, pools, highway,
     basic and pre-activation residual blocks; the sampled genotypes above use every op)."""
     check_zoo(tmp_path, name)
+
+
+def test_the_covering_samples_use_every_op_and_both_shortcut_kinds():
+    used = set().union(*map(_uses, SAMPLES))
+    assert {op for op, _ in used} == set(ss.ops.names())
+    assert {(op, k) for op in SHORTCUT_OPS for k in SHORTCUTS} <= used
+    assert {"dirac", "res_basic"} <= {op for op, _ in used}
+
+
+def test_a_diracnet_serves_batches_in_every_format(tmp_path):
+    """DiracNet-18 (ImageNet stem, Dirac-parametrised convs, no shortcuts) at 32 x 32: every run, in seconds."""
+    check_serving(tmp_path / "dirac", zoo.get("diracnet18"), 3, 1000, 32)
 
 
 @pytest.mark.exhaustive

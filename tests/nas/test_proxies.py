@@ -48,11 +48,8 @@ def test_every_proxy_is_a_finite_number_for_every_op(op, batch):
     g = one_op_genotype(op)
     scores = score(g, batch)
     assert list(scores) == list(PROXIES)
-    label_free = {"synflow", "params", "flops"}
-    assert all(math.isfinite(scores[n]) for n in label_free), scores
+    assert all(math.isfinite(scores[n]) for n in PROXIES), scores  # every proxy, label-free or not, every op
     assert scores["params"] == ss.count_params(g, 1, 10)
-    finite = [n for n in PROXIES if math.isfinite(scores[n])]
-    assert len(finite) >= len(PROXIES) - 2, scores  # (naswot needs a ReLU; jacob_cov a non-constant Jacobian)
 
 
 def test_synflow_ignores_the_data_and_batchnorm_does_not_divide_it_away(digits):
