@@ -192,11 +192,23 @@ def test_init_from_a_genotype_file(tmp_path, capsys):
 
 
 def test_the_readme_recipe_for_the_seeds_algorithm_1_runs_as_written(tmp_path):
-    """README: `--variant tournament --sample 25 --mutations D --mutation-kinds seeds` (here D = 3, 3 trials):
-    the tournament variant's population defaults to 2 x sample, so a tournament of 25 fits without --population."""
+    """README: `--variant tournament --sample 25 --mutations D --mutation-kinds seeds` (here D = 3): the tournament
+    variant's population defaults to 2 x sample, so a tournament of 25 fits without --population. 54 trials: the
+    50 random ones of the population, then children mutated max(D - t, 1) times: 3, 2, 1, 1."""
     args = ["search", "--variant", "tournament", "--sample", "25", "--mutations", "3", "--mutation-kinds", "seeds"]
-    assert main([*args, "--trials", "3", *QUICK, "--results-dir", str(tmp_path), "--name", "alg1"]) == 0
+    quick = [*QUICK, "--limit", "100", "--report-every", "0"]  # (the later --limit wins)
+    assert main([*args, "--trials", "54", *quick, "--results-dir", str(tmp_path), "--name", "alg1"]) == 0
     saved = json.loads((tmp_path / "alg1" / "config.json").read_text())
     assert (saved["variant"], saved["population"], saved["sample"], saved["mutations"]) == ("tournament", 50, 25, 3)
     assert saved["space"]["mutation_kinds"] == ["seeds"]
-    assert len(Record.open(tmp_path / "alg1").rows()) >= 3
+    rows = Record.open(tmp_path / "alg1").rows()
+    randoms = [i for i, r in enumerate(rows) if r["meta"].get("origin") == "random"]
+    children = [i for i, r in enumerate(rows) if "mutations" in r["meta"]]
+    assert len(randoms) >= 50 and max(randoms) < min(children)  # the population first, then its children
+    assert [len(rows[i]["meta"]["mutations"]) for i in children[:4]] == [3, 2, 1, 1]  # max(d - t, 1)
+    assert {k for i in children for k in rows[i]["meta"]["mutations"]} <= {"op_change", "kernel_change", "add_node"}
+    by_id = {r["trial_id"]: r for r in rows}
+    for i in children:
+        (parent,) = rows[i]["parents"]
+        assert by_id[parent]["status"] == "ok" and rows[i]["generation"] == by_id[parent]["generation"] + 1
+    assert rows[children[0]]["fingerprint"] != by_id[rows[children[0]]["parents"][0]]["fingerprint"]
