@@ -89,7 +89,7 @@ def write_report(
     if plots.plotted(df, "params", score).empty and live is None:
         names = ", ".join(s.name for s in searches)
         raise ValueError(
-            f"no ok trials with a {score.name} to report in {names} ({len(df)} recorded; {plots.left_out(df, 0)})"
+            f"no ok trials to report in {names} ({len(df)} recorded; {plots.left_out(df, 0)}; scored by {score.name})"
         )
     target = Path(out_path) if out_path is not None else _default_root(paths_or_root, searches) / "report.html"
     page = render_page(searches, live)

@@ -369,7 +369,8 @@ def plot_results(
     if plotted(df, "params", score).empty:
         where = ", ".join(s.name for s in searches)
         raise ValueError(
-            f"no ok trials with a {score.name} to plot in {where or 'the results'} ({len(df)} recorded; {left_out(df, 0)})"
+            f"no ok trials to plot in {where or 'the results'} ({len(df)} recorded; {left_out(df, 0)}; "
+            f"scored by {score.name})"
         )
     row = results.find_trial(df, trial, metric=score.name, mode=score.sense)
     out = Path(out_dir)

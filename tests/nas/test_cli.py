@@ -196,7 +196,7 @@ def test_the_readme_recipe_for_the_seeds_algorithm_1_runs_as_written(tmp_path):
     variant's population defaults to 2 x sample, so a tournament of 25 fits without --population. 54 trials: the
     50 random ones of the population, then children mutated max(D - t, 1) times: 3, 2, 1, 1."""
     args = ["search", "--variant", "tournament", "--sample", "25", "--mutations", "3", "--mutation-kinds", "seeds"]
-    quick = [*QUICK, "--limit", "100", "--report-every", "0"]  # (the later --limit wins)
+    quick = [*QUICK, "--limit", "100", "--report-every", "0", "--no-latency"]  # (the later --limit wins)
     assert main([*args, "--trials", "54", *quick, "--results-dir", str(tmp_path), "--name", "alg1"]) == 0
     saved = json.loads((tmp_path / "alg1" / "config.json").read_text())
     assert (saved["variant"], saved["population"], saved["sample"], saved["mutations"]) == ("tournament", 50, 25, 3)

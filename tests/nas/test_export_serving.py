@@ -31,6 +31,7 @@ from nas import data as nas_data
 pytest.importorskip("onnxruntime")
 
 WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+SMALL = {"ops": ["conv", "sepconv", "maxpool"], "wirings": ["chain"], "widths": [16], "stages": [2, 2], "nodes": [1, 2]}
 N_TRAIN = 1400  # digits 0..1399 train, the rest test, for the formats that have an official test split
 
 CONSUMER = r'''
@@ -223,14 +224,15 @@ def test_every_dataset_serves_at_its_recorded_accuracy_from_its_preprocessing_js
                 "controller": "random",
                 "trials": 1,
                 "engine": "local",
-                "max_flops": 3_000_000,
-                "train": {"epochs": 3},
+                "space": SMALL,  # small networks: each proposal trains in a second or two
+                "report_every": 0,
+                "train": {"epochs": 3, "latency": False},
             },
             results_dir=tmp_path / "results",
             progress=False,
         )
         df = search.run()
-        assert (df["status"] == "ok").sum() == 1, (name, df[["status", "error"]].to_dict("records"))
+        assert list(df["status"]) == ["ok"], (name, df[["status", "error"]].to_dict("records"))
         row = df[df["status"] == "ok"].iloc[0]
         out = search.export(tmp_path / "exports" / name.replace(" ", "-"), formats=("onnx",))
         recorded[name] = float(row["test_acc"])
@@ -251,7 +253,7 @@ def test_every_dataset_serves_at_its_recorded_accuracy_from_its_preprocessing_js
     for name, *_ in cases:
         got = served[name]
         assert got["distinct"] >= 3, (name, got)  # a network that learnt something, not a constant
-        assert recorded[name] > 0.3, (name, recorded[name])
+        assert recorded[name] > 0.2, (name, recorded[name])  # twice chance or more: it learnt
         # the same images and weights: equal up to an image whose top two logits are within float error
         assert abs(got["acc"] - recorded[name]) <= 1 / got["n"] + 1e-9, (name, got["acc"], recorded[name])
     assert served["image folder"]["classes"] == sorted(WORDS)

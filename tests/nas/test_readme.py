@@ -2,7 +2,7 @@
 
 A global ``x`` (the data) beside an op whose ``forward(self, x)`` reads its parameter once made
 the export refuse (`test_user_source.py` has the scoping cases); this runs the whole block through
-the default (Ray) engine and checks what it promises: a search, a resume to 12 trials, an export
+the default (Ray) engine and checks what it promises: a search, a resume to 8 trials, an export
 whose model.py carries the user's op and imports no nasgraph.
 """
 
@@ -48,5 +48,6 @@ def test_the_readme_python_block_runs_verbatim(tmp_path):
     records = list(tmp_path.rglob("trials.jsonl"))
     assert len(records) == 1
     rows = [json.loads(line) for line in records[0].read_text().splitlines() if line.strip()]
-    assert len({r["trial_id"] for r in rows}) == 12
+    counted = [r for r in rows if r["status"] not in ("duplicate", "rejected")]
+    assert len(counted) == 8  # 4, then resumed to 8
     assert any(r["status"] == "ok" and "val_macro_f1" in r for r in rows)
