@@ -152,9 +152,11 @@ class DataSplits:
             last.append({"op": "multiply", "by": scale})
         last.append({"op": "normalize", "mean": list(mean), "std": list(std), "axis": 0})
         c, (h, w) = self.in_channels, self.input_size
+        steps = [dict(step) for step in self.steps] + last
         return {
             "source": self.source,
-            "steps": [dict(step) for step in self.steps] + last,
+            "steps": steps,
+            "ops": {step["op"]: STEP_OPS[step["op"]] for step in steps},  # what each op used here does
             "input": {"shape": [c, h, w], "dtype": "float32", "batch": "samples stacked along a new first axis"},
             "classes": list(self.classes),
             "mean": list(mean),

@@ -189,8 +189,9 @@ def _preprocessing(p: Mapping[str, Any] | None, plan: NetPlan) -> dict[str, Any]
         if not isinstance(steps, list | tuple) or not all(isinstance(s, Mapping) and "op" in s for s in steps):
             raise ExportError("preprocessing: steps must be a list of {'op': name, ...} mappings")
         out = {"source": str(p.get("source", "")), "steps": [dict(s) for s in steps]}
-        if isinstance(p.get("input"), Mapping):
-            out["input"] = dict(p["input"])
+        for key in ("ops", "input"):
+            if isinstance(p.get(key), Mapping):
+                out[key] = dict(p[key])
     classes = [str(v) for v in p.get("classes") or ()]
     if classes and len(classes) != plan.num_classes:
         raise ExportError(f"preprocessing: {len(classes)} class names for a network of {plan.num_classes} outputs")
@@ -877,14 +878,16 @@ def _step_text(step: Mapping[str, Any]) -> str:
     """One preprocessing step in words."""
     args = {k: v for k, v in step.items() if k != "op"}
     op = step["op"]
-    if op == "normalize":
-        mean = ", ".join(f"{v:.6g}" for v in args["mean"])
-        std = ", ".join(f"{v:.6g}" for v in args["std"])
-        return (
-            f"`normalize`: `(x - mean) / std` per channel (axis {args.get('axis', 0)}), mean = ({mean}), std = ({std})"
-        )
-    if op == "multiply":
-        return f"`multiply` by {args['by']:.10g}"
+    try:
+        if op == "normalize":
+            mean = ", ".join(f"{float(v):.6g}" for v in args["mean"])
+            std = ", ".join(f"{float(v):.6g}" for v in args["std"])
+            axis = args.get("axis", 0)
+            return f"`normalize`: `(x - mean) / std` per channel (axis {axis}), mean = ({mean}), std = ({std})"
+        if op == "multiply":
+            return f"`multiply` by {float(args['by']):.10g}"
+    except (KeyError, TypeError, ValueError):  # a step not as nasgraph writes it (an edited data.json): as it is
+        pass
     return f"`{op}`" + (": " + ", ".join(f"{k} {v}" for k, v in args.items()) if args else "")
 
 

@@ -147,7 +147,7 @@ def render_page(searches: list[plots.Search], live: Live | None = None) -> str:
             ),
         ]
     for search in searches:
-        parts += _search_section(search, score)
+        parts += _search_section(search)
     return _document(names, parts, live)
 
 
@@ -226,13 +226,16 @@ def _summary_row(search: plots.Search, ref: tuple[float, float], score: plots.Sc
     ]
 
 
-def _search_section(search: plots.Search, score: plots.Score) -> list[str]:
+def _search_section(search: plots.Search) -> list[str]:
     """A search's heading, front table (its own objectives' front when they name latency or its own metrics),
-    front architectures and failures."""
+    front architectures and failures; ranked by its own score."""
+    score = search.score
     try:
         senses = objectives.front(search.config.get("objectives") or ())
     except (ValueError, TypeError):
         senses = dict(FRONT)
+    if not set(senses) <= set(search.trials.columns):  # an objective no trial recorded: the score and params
+        senses = {score.name: score.sense, "params": "min"}
     shown = plots.plotted(search.trials, "latency_ms" if "latency_ms" in senses else "params", score)
     shown = shown[np.isfinite(shown[list(senses)].to_numpy(dtype="float64", na_value=np.nan)).all(axis=1)]
     parts = [f"<h2>Search {_e(search.name)}</h2>"]

@@ -114,6 +114,7 @@ out = {}
 for case in json.loads(Path(sys.argv[1]).read_text()):
     export = Path(case["export"])
     prep = json.loads((export / "preprocessing.json").read_text())
+    assert {s["op"] for s in prep["steps"]} == set(prep["ops"]), prep["ops"]  # each op used is explained
     samples, labels = raw_test_set(case["kind"], case["where"])
     batch = np.stack([apply(s, prep["steps"]) for s in samples])
     assert list(batch.shape[1:]) == prep["input"]["shape"] and batch.dtype == np.float32, batch.shape
