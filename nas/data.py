@@ -352,7 +352,7 @@ def _resize(x: np.ndarray, size: int) -> np.ndarray:
 
     out = np.empty((len(x), x.shape[1], size, size), dtype=np.uint8)
     for i in range(0, len(x), _RESIZE_CHUNK):
-        chunk = torch.from_numpy(np.ascontiguousarray(x[i : i + _RESIZE_CHUNK]))
+        chunk = torch.from_numpy(np.require(x[i : i + _RESIZE_CHUNK], requirements=("C", "W")))  # (IDX: read-only)
         out[i : i + _RESIZE_CHUNK] = F.resize(chunk, [size, size], antialias=True).numpy()
     return out
 
