@@ -105,7 +105,7 @@ SEARCH_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
         {
             "help": "digits (default), mnist, fashion_mnist, cifar10, cifar100, imagefolder:PATH, "
             "synthetic[:CxHxW:K[:N]]; an image folder is PATH/<class>/<images> (test: a fixed 20%% carved from it) "
-            "or PATH/train/<class>/... with PATH/test/<class>/... (or val/); any format Pillow opens, as RGB"
+            "or PATH/train/<class>/... with PATH/test/<class>/... (or val/); .jpg .png .bmp .tif .webp ... files, as RGB"
         },
     ),
     "--data-dir": (
@@ -546,15 +546,17 @@ def load_architecture(spec: str):
 
 
 def find_trial(folder: str | Path, trial: str):
-    """The record row of a trial id, or of the most accurate ok trial for 'best' (`nas.results.find_trial`)."""
-    from nas import results
+    """The record row of a trial id, or for 'best' of the ok trial best by the search's score (val_acc, or the
+    first metric of its own that its objectives name: `nas.plots.Score`) (`nas.results.find_trial`)."""
+    from nas import plots, results
 
     try:
         df = results.load(folder)
     except FileNotFoundError:
         raise UsageError(f"{folder}: no results there (no trials.jsonl)") from None
+    score = plots.score_of(plots.load_searches(folder))
     try:
-        return results.find_trial(df, trial)
+        return results.find_trial(df, trial, metric=score.name, mode=score.sense)
     except ValueError as e:
         raise UsageError(f"{folder}: {e}") from None
 

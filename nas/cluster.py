@@ -123,12 +123,17 @@ def quiet_local_token() -> None:
         token_mode()
 
 
-def private_token_file() -> None:
-    """Ray writes the token it generates (~/.ray/auth_token) readable by every local user: make it the owner's."""
-    path = Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token")
+DEFAULT_TOKEN_FILE = Path("~/.ray/auth_token")  # where Ray 2.60 writes the token it generates
+
+
+def private_token_file(existed: bool) -> None:
+    """Ray writes the token it generates (~/.ray/auth_token) readable by every local user: make it the owner's.
+
+    Only a file this run's ``ray.init`` created (``existed`` False): one the user made is left as it is."""
+    path = DEFAULT_TOKEN_FILE.expanduser()
     with contextlib.suppress(OSError):
         info = path.stat()
-        if info.st_uid == os.getuid() and info.st_mode & 0o077:
+        if not existed and info.st_uid == os.getuid() and info.st_mode & 0o077:
             path.chmod(0o600)
 
 

@@ -147,16 +147,17 @@ class DataSplits:
         (x = (pixels * scale - mean) / std) for readers of earlier preprocessing.json files.
         """
         mean, std, scale = self.normalization()
+        c, (h, w) = self.in_channels, self.input_size
         last: list[Step] = [{"op": "cast", "dtype": "float32"}]
         if scale != 1:
             last.append({"op": "multiply", "by": scale})
         last.append({"op": "normalize", "mean": list(mean), "std": list(std), "axis": 0})
-        c, (h, w) = self.in_channels, self.input_size
         steps = [dict(step) for step in self.steps] + last
+        stored = f"a stored image: {str(self.train_x.dtype).removeprefix('torch.')} ({c}, {h}, {w})"
         return {
-            "source": self.source,
+            "source": self.source or stored,
             "steps": steps,
-            "ops": {step["op"]: STEP_OPS[step["op"]] for step in steps},  # what each op used here does
+            "ops": {str(s.get("op")): STEP_OPS.get(str(s.get("op")), "") for s in steps},  # what each op does
             "input": {"shape": [c, h, w], "dtype": "float32", "batch": "samples stacked along a new first axis"},
             "classes": list(self.classes),
             "mean": list(mean),
@@ -454,7 +455,7 @@ def _load_mnist_like(name: str, root: Path, download: bool) -> _Pool:
         raise DataError(f"{name}: train images {train_x.shape[2:]} but test {test_x.shape[2:]}")
     h, w = train_x.shape[2:]
     source = (
-        f"torchvision.datasets.{tv_class}(root).data[i].numpy(), an image of the IDX file "
+        f"torchvision.datasets.{tv_class}(root, train=False).data[i].numpy(), an image of the IDX file "
         f"{tv_class}/raw/t10k-images-idx3-ubyte: uint8 ({h}, {w}), values 0..255"
     )
     steps: tuple[Step, ...] = ({"op": "expand_dims", "axis": 0},)
@@ -680,7 +681,7 @@ def _load_imagefolder(arg: str | None, root: Path, download: bool, image_size: i
         {"op": "to_array", "dtype": "uint8"},
         {"op": "transpose", "axes": [2, 0, 1]},
     )
-    source = f"an image file (any format and mode Pillow opens) under {path}/<class>/"
+    source = f"an image file under {path}/<class>/ ({', '.join(IMAGE_EXTENSIONS)}; any mode Pillow opens)"
     return _Pool(name, *arrays, len(classes), True, max(1, size // 8), classes, source, steps)
 
 

@@ -250,7 +250,8 @@ def _search_section(search: plots.Search) -> list[str]:
     ]
     drawn = front.head(MAX_ARCHITECTURES)
     if len(front) > len(drawn):
-        parts.append(f'<p class="muted">The {len(drawn)} most accurate of {len(front)} front members.</p>')
+        best = "most accurate" if score.name == "val_acc" else f"best by {score.name}"
+        parts.append(f'<p class="muted">The {len(drawn)} {_e(best)} of {len(front)} front members.</p>')
     parts.append('<div class="grid">' + "".join(_architecture(row, score) for _, row in drawn.iterrows()) + "</div>")
     return parts + _proxies(search.trials, score) + _failures(search.trials)
 

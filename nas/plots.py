@@ -95,8 +95,10 @@ class Search:
 
 
 def score_of(searches: list[Search]) -> Score:
-    """The score of the first search: what a figure of several searches shows (trials without it are left out)."""
-    return searches[0].score if searches else VAL_ACC
+    """What a figure or summary of several searches shows: their score when they share one, else validation
+    accuracy (each search's own section still ranks by its own score)."""
+    scores = {s.score for s in searches}
+    return scores.pop() if len(scores) == 1 else VAL_ACC
 
 
 # ----------------------------------------------------------------------------- loading

@@ -271,8 +271,9 @@ def free_names(source: str) -> set[str]:
 
     def visit(table: symtable.SymbolTable, top: bool) -> None:
         for sym in table.get_symbols():
-            at_top = top and not sym.is_assigned() and not sym.is_imported()
-            if sym.is_referenced() and (at_top or (not top and sym.is_global())):
+            # at the top, a name read is free even where the statement also binds it (`X = X + [Y]` reads the
+            # earlier X); a def's or class's own name is the caller's to drop
+            if sym.is_referenced() and ((top and not sym.is_imported()) or (not top and sym.is_global())):
                 found.add(sym.get_name())
         for child in table.get_children():
             visit(child, False)

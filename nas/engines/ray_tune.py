@@ -102,13 +102,14 @@ def init_ray(address: str | None = None, num_cpus: int | None = None, num_gpus: 
         check_reachable(address)
         join_cluster(address, common)
     else:
-        from nas.cluster import private_token_file, quiet_local_token
+        from nas.cluster import DEFAULT_TOKEN_FILE, private_token_file, quiet_local_token
 
         quiet_local_token()  # token authentication on, as Ray picks for a local runtime, without its warning
+        had_token = DEFAULT_TOKEN_FILE.expanduser().exists()
         # "local" always starts a fresh runtime: with no address, ray.init would join whatever cluster
         # /tmp/ray/ray_current_cluster names, a stale one after a killed run (it then retries for minutes)
         ray.init(address="local", num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, **common)
-        private_token_file()
+        private_token_file(had_token)
 
 
 def join_cluster(address: str, options: dict[str, Any]) -> None:
@@ -547,13 +548,19 @@ def choose_gpus(cfg: SearchConfig, available: float) -> tuple[float, str | None]
     if cfg.gpus_per_trial is not None:
         gpus = float(cfg.gpus_per_trial)
         if gpus > available:
-            raise SearchError(
-                f"--gpus-per-trial {gpus:g}: the Ray runtime has {available:g} GPUs (`ray status` lists its resources)"
-            )
+            have = f"the Ray runtime has {available:g} GPUs now (`ray status` lists its resources)"
+            if cfg.address:  # a cluster may grow (an autoscaler, nodes still joining): Ray waits for them
+                return gpus, f"warning: --gpus-per-trial {gpus:g} but {have}; trials wait until GPUs join"
+            raise SearchError(f"--gpus-per-trial {gpus:g}: {have}")
         if gpus == 0 and device.startswith("cuda"):
             raise SearchError(
                 f"--device {device} with --gpus-per-trial 0: Ray hides the GPUs from a trial that reserves none; "
-                "pass --gpus-per-trial 1 (or 0.5 to pack two trials on a GPU), or leave it out"
+                "pass --gpus-per-trial 1 (or 0.5 to pack two trials on a GPU)"
+            )
+        if gpus == 0 and available > 0 and device == "auto":  # e.g. a search saved before the GPU default
+            return 0.0, (
+                f"GPUs: {available:g} in the Ray runtime, but --gpus-per-trial 0 keeps the trials on the CPU "
+                "(pass --gpus-per-trial to use them)"
             )
         return gpus, None
     if available <= 0:

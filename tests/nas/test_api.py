@@ -29,6 +29,7 @@ from nas.errors import NasgraphError, SearchError
 from nas.plugins import PluginError
 from nas.record import Record
 from nas.train import TrainFnError, own_metrics
+from searchspace.genotype import Genotype
 from searchspace.opspec import REGISTRY
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -184,6 +185,11 @@ def test_a_search_of_its_own_metrics_gets_its_report_and_plots(tmp_path, arrays)
     names = {p.name for p in written}
     assert {"accuracy_vs_params.svg", "best_so_far.svg", f"architecture_{best['trial_id']}.svg"} <= names
     assert "lowest" in (tmp_path / "figures" / "best_so_far.svg").read_text()
+    from nas.cli import main
+
+    assert main(["export", str(s.root), "--trial", "best", "--out", str(tmp_path / "best")]) == 0  # best by val_loss
+    exported = json.loads((tmp_path / "best" / "genotype.json").read_text())
+    assert Genotype.from_dict(exported).fingerprint() == best["fingerprint"]
 
 
 def test_resume_from_python_continues_and_refuses_what_would_change_the_trials(tmp_path, arrays):

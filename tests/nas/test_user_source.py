@@ -37,6 +37,7 @@ CASES = {
     ),
     "attribute names are not names": ("def f(self):\n    return self.x.y + torch.zeros(1)\n", {"torch"}),
     "annotations": ("def f(x: torch.Tensor) -> Out:\n    return x\n", {"torch", "Out"}),
+    "a module statement reading what it rebinds": ("X = X + [Y]\n", {"X", "Y"}),
 }
 
 
