@@ -554,7 +554,7 @@ def find_trial(folder: str | Path, trial: str):
         df = results.load(folder)
     except FileNotFoundError:
         raise UsageError(f"{folder}: no results there (no trials.jsonl)") from None
-    score = plots.score_of(plots.load_searches(folder))
+    score = plots.Score.of(plots.read_config(Path(folder)))  # (the record is read once, above)
     try:
         return results.find_trial(df, trial, metric=score.name, mode=score.sense)
     except ValueError as e:

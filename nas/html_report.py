@@ -121,7 +121,7 @@ def render_page(searches: list[plots.Search], live: Live | None = None) -> str:
     label = score.title
     heading = "Accuracy" if score.name == "val_acc" else score.name
     normalised = (
-        "the normalised value divides by that box, so 1 would be 100% accuracy at zero parameters. "
+        "; the normalised value divides by that box, so 1 would be 100% accuracy at zero parameters"
         if score.name == "val_acc"
         else ""
     )
@@ -130,7 +130,7 @@ def render_page(searches: list[plots.Search], live: Live | None = None) -> str:
         _summary_table(searches, ref, score),
         f'<p class="muted">Hypervolume of each search\'s ({_e(score.name)} {score.sense}, params min) front, measured '
         f"from the reference point {_e(score.name)} = {ref[0]:.4g}, params = {ref[1]:,.0f} (1.1 &times; the most "
-        f"parameters of any ok trial here); {normalised}"
+        f"parameters of any ok trial here){normalised}. "
         "Compare searches only within one report, where they share the reference point.</p>",
         f"<h2>{_e(heading)} vs parameters</h2>",
         _figure(plots.accuracy_figure(df, "params", score), f"{label} of every ok trial; fronts as step lines."),

@@ -119,7 +119,7 @@ def load_searches(paths_or_df: PathsOrFrame) -> list[Search]:
         df = results.load(folder)
         name = _unique(str(df["search"].iloc[0]) if len(df) else folder.name, taken)
         df["search"] = pd.array([name] * len(df), dtype="str")
-        found.append(Search(name, df, folder, _config(folder)))
+        found.append(Search(name, df, folder, read_config(folder)))
     return found
 
 
@@ -153,7 +153,7 @@ def _unique(name: str, taken: set[str]) -> str:
     return unique
 
 
-def _config(path: Path) -> dict[str, Any]:
+def read_config(path: Path) -> dict[str, Any]:
     """The search's config.json, or {} when it is missing or unreadable."""
     folder = path.parent if path.is_file() else path
     try:

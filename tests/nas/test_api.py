@@ -47,8 +47,8 @@ def arrays() -> tuple[np.ndarray, np.ndarray]:
     return x.reshape(-1, 8, 8).astype(np.float32)[:400], y[:400]
 
 
-def quick_train(model, data, config, report):
-    """One pass of Adam over the training split; accuracy on the validation split and a metric of its own."""
+def one_pass(model, data) -> None:
+    """One pass of Adam over the training split."""
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     x, y = (data.train_x - data.mean[0]) / data.std[0], data.train_y
     for idx in torch.randperm(len(x)).split(64):
@@ -56,6 +56,11 @@ def quick_train(model, data, config, report):
         opt.zero_grad()
         loss.backward()
         opt.step()
+
+
+def quick_train(model, data, config, report):
+    """One pass over the training split; accuracy on the validation split and a metric of its own."""
+    one_pass(model, data)
     with torch.no_grad():
         acc = (model((data.val_x - data.mean[0]) / data.std[0]).argmax(1) == data.val_y).float().mean()
     report({"epochs": 1, "val_acc": acc.item()})
@@ -150,13 +155,7 @@ def test_search_with_own_data_and_train_fn_optimises_its_metric(tmp_path, arrays
 
 def loss_only_train(model, data, config, report):
     """A training function that reports only a loss to minimise: no val_acc in its record."""
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    x, y = (data.train_x - data.mean[0]) / data.std[0], data.train_y
-    for idx in torch.randperm(len(x)).split(64):
-        loss = F.cross_entropy(model(x[idx]), y[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    one_pass(model, data)
     with torch.no_grad():
         val_loss = F.cross_entropy(model((data.val_x - data.mean[0]) / data.std[0]), data.val_y).item()
     report({"epochs": 1, "val_loss": val_loss})
