@@ -89,7 +89,7 @@ def drive(
             for note in notes:  # the resume is under way (its folder opened): say what it changed
                 log(note)
             log(f"nasgraph: {data}")
-            trains = not cfg.engine.startswith("table:")  # a table answers from its data, not this split's
+            trains = not cfg.engine.startswith(("table:", "nb201:"))  # a table answers from its data, not this split's
             if trains and hasattr(data, "val_y") and (warning := small_validation(data, cfg.val_fraction)):
                 log(warning)
             log(

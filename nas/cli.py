@@ -87,7 +87,14 @@ def proxy_list(text: str) -> tuple[str, ...]:
 def engine_spec(text: str) -> str:
     if text in ("ray", "local") or (text.startswith("table:") and len(text) > len("table:")):
         return text
-    raise argparse.ArgumentTypeError(f"expected ray, local or table:PATH, got {text!r}")
+    if text.startswith("nb201:"):
+        from nas.nb201 import DATASETS
+
+        parts = text.split(":")
+        if len(parts) <= 3 and parts[1] in DATASETS and parts[2:] in ([], ["mean"], ["draw"]):
+            return text
+        raise argparse.ArgumentTypeError(f"expected nb201:{{{','.join(DATASETS)}}}[:mean], got {text!r}")
+    raise argparse.ArgumentTypeError(f"expected ray, local, table:PATH or nb201:DATASET, got {text!r}")
 
 
 # option -> (SearchConfig key, or "train.<key>" / "space.<key>")
@@ -174,9 +181,10 @@ SEARCH_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
         "engine",
         {
             "type": engine_spec,
-            "metavar": "{ray,local,table:PATH}",
+            "metavar": "{ray,local,table:PATH,nb201:DATASET}",
             "help": "ray (default); local: trials in sequence in this process; table:PATH[:mean]: answers looked up "
-            "in a tabular benchmark (python -m nas.table), one training seed drawn per trial or the seeds' mean",
+            "in a tabular benchmark (python -m nas.table), one training seed drawn per trial or the seeds' mean; "
+            "nb201:{cifar10,cifar100,imagenet16}[:mean]: NAS-Bench-201's table (the benchmarks extra)",
         },
     ),
     "--no-dedupe": (

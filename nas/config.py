@@ -36,6 +36,8 @@ DEFAULT_POPULATION = 8  # evolution's population, unless the tournament variant'
 VAL_FRACTIONS = {"digits": 0.3}
 
 
+TABLE_ENGINES = ("table:", "nb201:")  # engines that answer from a table instead of training (`nas.engines.table`)
+
 class ConfigError(NasgraphError, ValueError):
     """A configuration value that is not allowed; the message names it and what is allowed."""
 
@@ -111,9 +113,9 @@ class SearchConfig:
             (0 < self.cpus_per_trial < math.inf, "cpus_per_trial", "a number > 0"),
             (self.gpus_per_trial is None or 0 <= self.gpus_per_trial < math.inf, "gpus_per_trial", "a number >= 0"),
             (
-                self.engine in ENGINES or self.engine.startswith("table:"),
+                self.engine in ENGINES or self.engine.startswith(TABLE_ENGINES),
                 "engine",
-                f"one of {', '.join(ENGINES)}, or table:PATH (a tabular benchmark)",
+                f"one of {', '.join(ENGINES)}, table:PATH (a tabular benchmark) or nb201:DATASET (NAS-Bench-201)",
             ),
             (self.keep_weights in KEEP_WEIGHTS, "keep_weights", f"one of {', '.join(KEEP_WEIGHTS)}"),
             (0.0 < self.val_fraction < 0.9, "val_fraction", "a number in (0, 0.9)"),
@@ -128,7 +130,7 @@ class SearchConfig:
                 not (self.max_latency or self._latency_objective()) or not self.engine.startswith("table:"),
                 "max_latency" if self.max_latency else "objectives",
                 ("unset" if self.max_latency else "free of latency")
-                + " with a table engine, which has no latencies (it answers accuracy and size)",
+                + " with a table engine, which has no latencies (it answers accuracy and size; nb201: has them)",
             ),
             (
                 not (self.max_latency or self._latency_objective()) or self.train.latency,
@@ -148,6 +150,11 @@ class SearchConfig:
             (self.proxy in PROXIES, "proxy", f"one of {', '.join(PROXIES)}"),
             (self.warmup >= 0, "warmup", "an integer >= 0 (architectures scored by the proxy; 0: no warm-up)"),
             (self.proxy_filter >= 0, "proxy_filter", "an integer >= 0 (candidates per proposal; 0: no filter)"),
+            (
+                not (self.warmup or self.proxy_filter or self.train.proxies) or not self.engine.startswith("nb201:"),
+                "warmup" if self.warmup else "proxy_filter" if self.proxy_filter else "train.proxies",
+                "unset with nb201: NAS-Bench-201's table has no images to score networks on",
+            ),
             (self.child_epochs >= 0, "child_epochs", "an integer >= 0 (0: half of the epochs)"),
             (
                 not (self.warmup or self.proxy_filter) or self.controller in PROXY_CONTROLLERS,
@@ -162,7 +169,7 @@ class SearchConfig:
                 "of a trained parent",
             ),
             (
-                not self.inherit or not self.engine.startswith("table:"),
+                not self.inherit or not self.engine.startswith(TABLE_ENGINES),
                 "inherit",
                 "off with a table engine: a table answers from-scratch training only",
             ),

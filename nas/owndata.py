@@ -54,6 +54,10 @@ def register_dataset(name: str, fn: DatasetFn) -> None:
 
 def from_config(cfg: Any) -> DataSplits:
     """The dataset a `SearchConfig` names: one a plugin registered, or a built-in one (`load_dataset`)."""
+    if cfg.dataset.startswith("nb201:"):  # a published benchmark's dataset: its shapes, no images
+        from nas.nb201 import BenchmarkData
+
+        return BenchmarkData.of(cfg.dataset)  # type: ignore[return-value]
     if cfg.dataset in _REGISTERED:
         if cfg.image_size is not None or cfg.limit is not None:
             raise DataError(f"dataset {cfg.dataset!r} is a registered one: image_size and limit do not apply to it")

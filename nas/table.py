@@ -59,6 +59,8 @@ class Entry:
     test_acc: list[list[float]]
     train_seconds: list[float]
     statuses: list[str]
+    latency_ms: float | None = None  # inference latency where the table has it (NAS-Bench-201's)
+    arch: str = ""  # the benchmark's own name of the architecture, where it has one (NAS-Bench-201's arch string)
 
     def final(self, key: str) -> list[float]:
         """The last epoch's value of `key` (val_acc or test_acc) for each seed that trained."""
@@ -94,6 +96,11 @@ class Table:
     def epochs(self) -> int:
         return int(self.meta.get("train", {}).get("epochs", len(self.entries[0].val_acc[0]) if self.entries else 0))
 
+    @property
+    def final_only(self) -> bool:
+        """Whether its curves hold only the accuracy after the last epoch (a published benchmark's)."""
+        return bool(self.entries) and len(self.entries[0].val_acc[0]) == 1 and self.epochs > 1
+
     def lookup(self, genotype: Any) -> Entry | None:
         """The entry of this architecture (exactly: isomorphic, same labels), or None if the table lacks it."""
         from searchspace.fingerprint import same_architecture
@@ -116,6 +123,8 @@ class Table:
 
         rows = [
             {
+                **({"arch": e.arch} if e.arch else {}),
+                **({"latency_ms": e.latency_ms} if e.latency_ms is not None else {}),
                 "fingerprint": e.fingerprint,
                 "genotype": e.genotype,
                 "params": e.params,
@@ -154,6 +163,9 @@ def load(path: str | Path) -> Table:
     cols = pf.to_pydict()
     names = ("fingerprint", "genotype", "params", "flops", "seeds", "val_acc", "test_acc", "train_seconds", "statuses")
     entries = [Entry(*values) for values in zip(*(cols[n] for n in names), strict=True)]
+    for key in ("latency_ms", "arch"):  # a published benchmark's columns (`nas.nb201`)
+        for e, value in zip(entries, cols.get(key, ()), strict=False):
+            setattr(e, key, value)
     if not entries:
         raise TableError(f"table {path}: it holds no architectures")
     return Table(path, entries, meta)
@@ -223,10 +235,20 @@ def collect(runs: Sequence[str | Path]) -> tuple[list[Entry], dict[str, Any]]:
 
 def write(entries: Sequence[Entry], meta: dict[str, Any], out: str | Path) -> Path:
     """Write a table atomically (Parquet, zstd), entries sorted by fingerprint."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from nas.record import atomic_file
+
+    table = arrow_table(entries, meta)
+    out = Path(out)
+    with atomic_file(out) as f:
+        pq.write_table(table, f, compression="zstd")
+    return out
+
+
+def arrow_table(entries: Sequence[Entry], meta: dict[str, Any]) -> Any:
+    """The table's columns and metadata as a pyarrow Table, entries sorted by fingerprint."""
+    import pyarrow as pa
 
     entries = sorted(entries, key=lambda e: e.fingerprint)
     cols = {
@@ -242,11 +264,7 @@ def write(entries: Sequence[Entry], meta: dict[str, Any], out: str | Path) -> Pa
         "val_acc_mean": pa.array([e.mean("val_acc") for e in entries], pa.float32()),
         "test_acc_mean": pa.array([e.mean("test_acc") for e in entries], pa.float32()),
     }
-    table = pa.table(cols).replace_schema_metadata({META_KEY: json.dumps(meta | {"format": FORMAT}).encode()})
-    out = Path(out)
-    with atomic_file(out) as f:
-        pq.write_table(table, f, compression="zstd")
-    return out
+    return pa.table(cols).replace_schema_metadata({META_KEY: json.dumps(meta | {"format": FORMAT}).encode()})
 
 
 def build(runs: Sequence[str | Path], out: str | Path, command: str = "") -> Path:

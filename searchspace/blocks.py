@@ -164,6 +164,25 @@ class ResBasic(nn.Module):
         return self.relu(out + self.shortcut(x))
 
 
+class ResReduce(nn.Module):
+    """NAS-Bench-201's residual reduction: BN(conv(relu(BN(conv_s(relu(x)))))) + conv1x1(avgpool2x2(x))."""
+
+    def __init__(self, in_ch, out_ch, stride=2, norm_layer=nn.BatchNorm2d, act_layer=nn.ReLU):
+        super().__init__()
+        self.conv_a = nn.Sequential(act_layer(), nn.Conv2d(in_ch, out_ch, 3, stride, 1, bias=False), norm_layer(out_ch))
+        self.conv_b = nn.Sequential(act_layer(), nn.Conv2d(out_ch, out_ch, 3, 1, 1, bias=False), norm_layer(out_ch))
+        if stride > 1:  # (ceil_mode: the conv's ceil(size / 2) on odd sizes too; the same on even ones)
+            pool = nn.AvgPool2d(stride, stride, ceil_mode=True)
+            self.shortcut = nn.Sequential(pool, nn.Conv2d(in_ch, out_ch, 1, bias=False))
+        elif in_ch != out_ch:
+            self.shortcut = nn.Sequential(act_layer(), nn.Conv2d(in_ch, out_ch, 1, bias=False), norm_layer(out_ch))
+        else:
+            self.shortcut = nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv_b(self.conv_a(x)) + self.shortcut(x)
+
+
 class ResBottleneck(nn.Module):
     """Residual bottleneck: relu(x + BN(1x1(relu(BN(3x3(relu(BN(1x1(x))))))))), 3x3 grouped for ResNeXt."""
 

@@ -323,6 +323,16 @@ class Identity(nn.Identity):
         super().__init__()
 
 
+class Zero(nn.Module):
+    """Zero: the output of a cut edge (NAS-Bench-201's 'none'), zeros of the input's shape."""
+
+    def __init__(self, in_ch, out_ch, stride=1):
+        super().__init__()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mul(0.0)
+
+
 class Dropout(nn.Dropout):
     """Dropout with probability p."""
 

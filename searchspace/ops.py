@@ -143,6 +143,7 @@ register_op("gap", category="pool", width="same", strides=False, global_pool=Tru
     _layer("GlobalAvgPool")
 )
 register_op("identity", category="misc", width="same", strides=False, spatial=keep_size)(_layer("Identity"))
+register_op("zero", category="misc", width="same", strides=False, spatial=keep_size)(_layer("Zero"))
 register_op(
     "dropout",
     category="misc",
@@ -238,6 +239,9 @@ register_op(
     params={"kernel": Int(3, 1, 7, odd=True), "shortcut": SHORTCUT},
     check=_shortcut_check,
 )(_block("ResBasic"))
+register_op("res_reduce", category="block", spatial=lambda size, stride, p: conv_size(size, 3, stride, 1))(
+    _block("ResReduce")
+)
 register_op(
     "res_bottleneck",
     category="block",

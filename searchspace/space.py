@@ -15,7 +15,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from searchspace import members, ops, opspec, registry
+from searchspace import members, nb201, ops, opspec, registry
 from searchspace.choosers import Chooser, GridChooser, RandomChooser  # re-exported: callers import them from here
 from searchspace.genotype import INPUT, Genotype, GenotypeError, Head, Node, Stage
 from searchspace.mutations import MUTATIONS, SEED_MUTATIONS, mutate_once
@@ -24,11 +24,13 @@ from searchspace.wirings import MAX_SEED, layout, make_stage
 
 __all__ = ["DEFAULT_OPS", "SPACE_WIRINGS", "Chooser", "RandomChooser", "SearchSpace"]
 
+TEMPLATES = ("", "nb201")  # "": the space the options describe; nb201: NAS-Bench-201's 15,625 cells
 SPACE_WIRINGS = ("chain", "residual", "dense", "ws", "free")  # free: each node reads any earlier nodes
 
 # Ops a sampled node may use: every registered op (`ops` registers them) except global pooling
-# (the head does it) and identity (a merge-only node; wirings add the merges themselves).
-DEFAULT_OPS = tuple(n for n in ops.names() if n not in ("gap", "identity"))
+# (the head does it), identity (a merge-only node; wirings add the merges themselves), and NAS-Bench-201's
+# cut edge and reduction block (`searchspace.nb201`), which came after the default space was recorded.
+DEFAULT_OPS = tuple(n for n in ops.names() if n not in ("gap", "identity", "zero", "res_reduce"))
 
 
 @dataclass(frozen=True)
@@ -56,8 +58,11 @@ class SearchSpace:
     cell: bool = False  # every stage repeats stage 1's cell (DAG and ops) at its own width: NAS-Bench-101's stack
     closed: bool = False  # mutations stay inside the space (`contains`): finite spaces, tabular benchmarks
     mutation_kinds: tuple[str, ...] = ()  # mutations drawn (`searchspace.mutations`); () all; "seeds": the three
+    template: str = ""  # a fixed published space instead of the options above: nb201 (`searchspace.nb201`)
 
     def __post_init__(self) -> None:
+        if self.template not in TEMPLATES:
+            raise GenotypeError(f"template must be one of {', '.join(t for t in TEMPLATES if t)}; got {self.template!r}")
         for op in self.ops:
             registry.get(op)  # unknown op -> GenotypeError listing the known ones
         unknown = set(self.wirings) - set(SPACE_WIRINGS)
@@ -105,6 +110,8 @@ class SearchSpace:
 
     def contains(self, g: Genotype) -> bool:
         """Whether sampling could have produced g, up to node order (`searchspace.members`)."""
+        if self.template:
+            return nb201.is_member(g)
         return _why_not_member(self, g, opspec.generation()) is None
 
     def is_valid(self, g: Genotype) -> bool:
@@ -126,6 +133,8 @@ class SearchSpace:
 
     def sample_once(self, chooser: Chooser) -> Genotype:
         """One pass of decisions; the result may still fail validation (rare: e.g. groups vs widths)."""
+        if self.template:
+            return nb201.sample(chooser)
         base = chooser.choose("width", self.widths)
         n_stages = chooser.integer("stages", *self.stages)
         stem = make_stage("chain", [registry.node("conv", kernel=self.stem_kernel)], base, self.stem_stride)
@@ -226,6 +235,11 @@ class SearchSpace:
 
     def mutate_with_info(self, g: Genotype, rng: random.Random, attempts: int = 64) -> tuple[Genotype, str]:
         """Like `mutate`, also naming the mutation applied."""
+        if self.template:  # one edge to another op: every child is a member, and never its parent
+            try:
+                return nb201.mutate(g, rng), "op"
+            except GenotypeError:
+                raise GenotypeError("no valid mutation: the genotype is not a NAS-Bench-201 network") from None
         parent_fp = g.fingerprint()
         tried: list[str] = []
         inside = self.closed and self.contains(g)  # a closed space's member has children inside it
@@ -245,6 +259,8 @@ class SearchSpace:
 @functools.lru_cache(maxsize=8192)  # mutation, membership and admission ask about the same genotypes
 def _invalid(space: SearchSpace, g: Genotype, generation: int) -> str | None:
     """Why g does not build or uses an op outside the space (`SearchSpace.validate`), or None."""
+    if space.template:  # a template's members build (tested); nothing else is in it
+        return None if nb201.is_member(g) else "not a NAS-Bench-201 network: this space holds only its 15,625 cells"
     try:
         validate_genotype(g, space.in_channels, space.num_classes, space.input_size)
     except GenotypeError as e:

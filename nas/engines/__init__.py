@@ -21,7 +21,7 @@ def make_engine(cfg: SearchConfig, data: Any, train_fn: Any = None) -> Engine:
     """The engine a config asks for, around the data its trials train on (and the user's train_fn)."""
     if cfg.engine == "local":
         return LocalEngine(data, train_fn)
-    if cfg.engine.startswith("table:"):
+    if cfg.engine.startswith(("table:", "nb201:")):
         from nas.engines.table import TableEngine
 
         return TableEngine(data, train_fn, cfg.engine)

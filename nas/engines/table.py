@@ -20,6 +20,7 @@ then they must equal the table's (epochs may be fewer).
 from __future__ import annotations
 
 import dataclasses
+import math
 import random
 import time
 from collections.abc import Mapping
@@ -37,7 +38,15 @@ MODES = ("draw", "mean")
 
 
 def parse(engine: str) -> tuple[str, str]:
-    """(path, mode) of an engine spec ``table:PATH[:mean|:draw]``; ValueError naming what is wrong."""
+    """(path, mode) of an engine spec ``table:PATH[:mean|:draw]`` or ``nb201:DATASET[:mean|:draw]`` (its table
+    converted on first use: `nas.nb201`); ValueError naming what is wrong."""
+    if engine.startswith("nb201:"):
+        from nas.nb201 import table_path
+
+        dataset, _, mode = engine.removeprefix("nb201:").partition(":")
+        if mode not in ("", *MODES):
+            raise ValueError(f"nb201:{dataset}:{mode}: the mode is draw (the default) or mean")
+        return str(table_path(dataset)), mode or "draw"
     spec = engine.removeprefix("table:")
     path, mode = spec, "draw"
     head, _, tail = spec.rpartition(":")
@@ -52,20 +61,23 @@ def settle(cfg: SearchConfig, given: Mapping[str, Any] | None = None) -> SearchC
     """The config of a search over a table: the table's space, dataset, validation share, data limit and
     epochs, unless `given` (the options the user set: a config file's and the flags) sets them; one given
     differently from the table is an error."""
-    if not cfg.engine.startswith("table:"):
+    if not cfg.engine.startswith(("table:", "nb201:")):
         return cfg
     from nas.config import ConfigError
-    from nas.table import TableError, load
+    from nas.errors import NasgraphError
+    from nas.table import load
 
-    path, _ = parse(cfg.engine)
     try:
+        path, _ = parse(cfg.engine)
         table = load(path)
-    except TableError as e:
+    except NasgraphError as e:
         raise ConfigError(f"engine: {e}") from None
     given = dict(given or {})
     changes: dict[str, Any] = {}
     for key in ("space", "dataset", "val_fraction", "limit"):
         want, have = table.meta.get(key), getattr(cfg, key)
+        if key == "val_fraction" and want is None:  # a published benchmark's own splits: no share to match
+            continue
         if given.get(key) in (None, {}):  # not set by the user: the table's
             changes[key] = want
         elif _plain(have) != _plain(want):
@@ -78,8 +90,13 @@ def settle(cfg: SearchConfig, given: Mapping[str, Any] | None = None) -> SearchC
         changes["train"] = dataclasses.replace(cfg.train, epochs=table.epochs)
     elif cfg.train.epochs > table.epochs:
         raise ConfigError(f"epochs is {cfg.train.epochs} but the table {path} has {table.epochs}; give at most that")
+    elif table.final_only and cfg.train.epochs != table.epochs:
+        raise ConfigError(
+            f"epochs is {cfg.train.epochs} but the table {path} holds only the accuracy after its last epoch "
+            f"({table.epochs}); leave epochs unset"
+        )
     if changes.get("dataset", cfg.dataset) != cfg.dataset and not given.get("name"):
-        changes["name"] = f"{str(changes['dataset']).split(':')[0]}-{cfg.controller}"
+        changes["name"] = f"{str(changes['dataset']).replace(':', '-')}-{cfg.controller}"
     return dataclasses.replace(cfg, **changes)
 
 
@@ -98,19 +115,23 @@ class TableEngine(Engine):
 
     def __init__(self, data: Any, train_fn: Any = None, spec: str = "") -> None:
         super().__init__(data, train_fn)
-        self.path, self.mode = parse(spec)
+        self.spec = spec
+        self.path, self.mode = "", "draw"
         self.table: Table | None = None
 
     def start(self, state: SearchState) -> None:
-        from nas.table import TableError, load
+        from nas.errors import NasgraphError
+        from nas.table import load
 
         if self.train_fn is not None:
             raise SearchError("a table engine answers from its table; it cannot run a train_fn")
         try:
+            self.path, self.mode = parse(self.spec)
             self.table = load(self.path)
-        except TableError as e:
+        except NasgraphError as e:
             raise SearchError(str(e)) from None
         epochs = min(state.cfg.train.epochs, self.table.epochs)
+        self.point = (lambda epoch: 0) if self.table.final_only else (lambda epoch: epoch)  # where in a curve
         how = "one training seed drawn per trial" if self.mode == "draw" else "the mean over its seeds"
         state.log(
             f"table engine: {len(self.table)} architectures from {self.path}, "
@@ -144,6 +165,7 @@ class TableEngine(Engine):
 
     def _answer(self, entry: Entry, epoch: int, rng: random.Random) -> tuple[str, dict[str, Any]]:
         ok = [i for i, status in enumerate(entry.statuses) if status == "ok"]
+        at = self.point(epoch)
         if self.mode == "draw":
             i = rng.randrange(len(entry.seeds))
             if entry.statuses[i] != "ok":  # this run failed when the table was made: so does the trial
@@ -152,8 +174,8 @@ class TableEngine(Engine):
                                            "train_seconds": entry.train_seconds[i],
                                            "custom": {"table_seed": entry.seeds[i]}}  # fmt: skip
             val, test, seconds, seed = (
-                entry.val_acc[i][epoch],
-                entry.test_acc[i][epoch],
+                entry.val_acc[i][at],
+                entry.test_acc[i][at],
                 entry.train_seconds[i],
                 entry.seeds[i],
             )
@@ -161,11 +183,11 @@ class TableEngine(Engine):
             if not ok:
                 return entry.statuses[0], {"params": entry.params, "flops": entry.flops,
                                            "error": f"{entry.statuses[0]} in every run of the table"}  # fmt: skip
-            val = sum(entry.val_acc[i][epoch] for i in ok) / len(ok)
-            test = sum(entry.test_acc[i][epoch] for i in ok) / len(ok)
+            val = sum(entry.val_acc[i][at] for i in ok) / len(ok)
+            test = sum(entry.test_acc[i][at] for i in ok) / len(ok)
             seconds, seed = sum(entry.train_seconds) / len(entry.seeds), -1
-        seconds *= (epoch + 1) / len(entry.val_acc[0])  # the share of the run spent up to this epoch
-        return "ok", {
+        seconds *= (at + 1) / len(entry.val_acc[0])  # the share of the run spent up to this epoch
+        metrics = {
             "val_acc": float(val),
             "test_acc": float(test),
             "params": entry.params,
@@ -174,6 +196,11 @@ class TableEngine(Engine):
             "train_seconds": seconds,
             "custom": {"table_seed": seed},
         }
+        if math.isnan(metrics["test_acc"]):  # a benchmark without test accuracy (NAS-Bench-201's here)
+            del metrics["test_acc"]
+        if entry.latency_ms is not None:
+            metrics["latency_ms"] = float(entry.latency_ms)
+        return "ok", metrics
 
     def stop(self) -> bool:
         self.stopping = True
