@@ -102,7 +102,7 @@ SEARCH_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "--controller": (
         "controller",
         {
-            "choices": ["evolution", "random", "tpe", "nsga2", "local_search", "grid"],  # CONTROLLERS (tested)
+            "choices": ["evolution", "random", "tpe", "nsga2", "local_search", "predictor", "grid"],  # CONTROLLERS (tested)
             "help": "search algorithm (default: evolution); local_search: hill climbing with restarts; "
             "grid: every architecture of a finite space once",
         },

@@ -92,6 +92,8 @@ class SearchState:
                 self.controller = controller
                 if scorer is not None:  # zero-cost proxy scores for warm-up and the proxy filter (`nas.proxies.Scorer`)
                     self.controller.scorer = scorer
+                if hasattr(self.controller, "costs"):  # the predictor's costs known before training (a table's own)
+                    self.controller.costs = self.built_costs
         except BaseException:
             self.close(final=False)
             if self.fresh:  # a search that never started leaves no folder behind to be --resume'd
@@ -108,6 +110,16 @@ class SearchState:
         latency = bool(self.cfg.max_latency) or "latency_ms" in self.cfg.objective_senses()
         self.progress = Progress(self.cfg.trials, self.ledger, log, latency)
         self.live = LiveReport(self.root, self.cfg.report_every, log)
+
+    def built_costs(self, genotypes: list[Any]) -> list[dict[str, float]]:
+        """Parameters and FLOPs of each genotype, counted on its built network (meta device; no latency)."""
+        from searchspace.builder import complexity
+
+        out = []
+        for g in genotypes:
+            params, flops = complexity(g, self.info.in_channels, self.info.num_classes, self.info.input_size)
+            out.append({"params": float(params), "flops": float(flops)})
+        return out
 
     @property
     def recorded(self) -> int:

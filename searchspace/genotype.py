@@ -148,6 +148,16 @@ class Stage:
     outputs: tuple[int, ...] = ()  # nodes (or INPUT) merged into the output; () = the sinks
     wiring: Wiring = field(default_factory=Wiring)
 
+    def __hash__(self) -> int:  # computed once (a stage of a big network has hundreds of nodes)
+        h = self.__dict__.get("_hash")
+        if h is None:
+            h = hash((self.width, self.nodes, self.stride, self.out_merge, self.outputs, self.wiring))
+            object.__setattr__(self, "_hash", h)
+        return h
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickled without the cached hash (string hashes differ by process)
+        return (Stage, (self.width, self.nodes, self.stride, self.out_merge, self.outputs, self.wiring))
+
     def replace(self, **changes: Any) -> Stage:
         for key in ("nodes", "outputs"):
             if key in changes:
@@ -229,6 +239,16 @@ class Genotype:
     stem: Stage
     stages: tuple[Stage, ...]
     head: Head = field(default_factory=Head)
+
+    def __hash__(self) -> int:  # computed once: caches keyed by genotypes hash them again and again
+        h = self.__dict__.get("_hash")
+        if h is None:
+            h = hash((self.stem, self.stages, self.head))
+            object.__setattr__(self, "_hash", h)
+        return h
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickled without the cached hash (string hashes differ by process)
+        return (Genotype, (self.stem, self.stages, self.head))
 
     def replace(self, **changes: Any) -> Genotype:
         if "stages" in changes:

@@ -13,12 +13,13 @@ from nas.controllers.base import Controller, Proposal, SpaceExhausted
 from nas.controllers.evolution import Evolution
 from nas.controllers.grid import Grid
 from nas.controllers.local_search import LocalSearch
+from nas.controllers.predictor import Predictor
 from nas.controllers.random_search import RandomSearch
 
 if TYPE_CHECKING:
     from searchspace.space import SearchSpace
 
-CONTROLLERS = ("evolution", "random", "tpe", "nsga2", "local_search", "grid")
+CONTROLLERS = ("evolution", "random", "tpe", "nsga2", "local_search", "predictor", "grid")
 
 
 def make_controller(
@@ -31,6 +32,8 @@ def make_controller(
         return RandomSearch(space, seed, objectives, **options)
     if name == "local_search":
         return LocalSearch(space, seed, objectives, **options)
+    if name == "predictor":
+        return Predictor(space, seed, objectives, **options)
     if name == "grid":
         return Grid(space, seed, objectives, **options)
     if name in ("tpe", "nsga2"):
@@ -46,6 +49,7 @@ __all__ = [
     "Evolution",
     "Grid",
     "LocalSearch",
+    "Predictor",
     "Proposal",
     "RandomSearch",
     "SpaceExhausted",

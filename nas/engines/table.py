@@ -130,6 +130,8 @@ class TableEngine(Engine):
             self.table = load(self.path)
         except NasgraphError as e:
             raise SearchError(str(e)) from None
+        if hasattr(state.controller, "costs"):  # the predictor's costs before training: the table's
+            state.controller.costs = self.costs
         epochs = min(state.cfg.train.epochs, self.table.epochs)
         self.point = (lambda epoch: 0) if self.table.final_only else (lambda epoch: epoch)  # where in a curve
         how = "one training seed drawn per trial" if self.mode == "draw" else "the mean over its seeds"
@@ -162,6 +164,18 @@ class TableEngine(Engine):
                 metrics["proxies"] = trial_scores(genotype, self.data, names, pending.seed, (entry.params, entry.flops))
             metrics["wall_seconds"] = time.perf_counter() - started
             state.complete(pending.trial_id, status, metrics)
+
+    def costs(self, genotypes: list[Any]) -> list[dict[str, float]]:
+        """What the table says of each genotype before it is trained: params, FLOPs and latency where it has it."""
+        assert self.table is not None, "start() loads the table"
+        out = []
+        for g in genotypes:
+            e = self.table.lookup(g)
+            row = {} if e is None else {"params": float(e.params), "flops": float(e.flops)}
+            if e is not None and e.latency_ms is not None:
+                row["latency_ms"] = float(e.latency_ms)
+            out.append(row)
+        return out
 
     def _answer(self, entry: Entry, epoch: int, rng: random.Random) -> tuple[str, dict[str, Any]]:
         ok = [i for i, status in enumerate(entry.statuses) if status == "ok"]
