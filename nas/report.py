@@ -13,8 +13,17 @@ from nas.status import DISPATCHED
 
 
 def op_mix(genotype_json: str, top: int = 3) -> str:
-    """The most used ops of a genotype, e.g. 'sepconv x4, conv x2, maxpool'."""
+    """The most used ops of a genotype, e.g. 'sepconv x4, conv x2, maxpool'; a NAS-Bench-201 network's cell
+    as its arch string."""
     g = json.loads(genotype_json)
+    if len(g.get("stages", ())) == 3 and len(g["stages"][0].get("nodes", ())) == 45:  # perhaps NAS-Bench-201's
+        from searchspace import nb201
+        from searchspace.genotype import Genotype, GenotypeError
+
+        try:
+            return nb201.arch_string(nb201.ops_of(Genotype.from_dict(g)))
+        except GenotypeError:
+            pass
     ops = Counter(n["op"] for s in g["stages"] for n in s["nodes"])
     return ", ".join(f"{op} x{k}" if k > 1 else op for op, k in ops.most_common(top))
 

@@ -35,6 +35,7 @@ import re
 from collections.abc import Sequence
 
 from searchspace import registry
+from searchspace.fingerprint import NAMERS
 from searchspace.genotype import INPUT, Genotype, GenotypeError, Head, Node, Stage
 
 __all__ = [
@@ -248,3 +249,11 @@ def unique_str(ops: Sequence[str]) -> str:
                 parts.append(f"({names[i]})@{ops[k]}")
         names[j] = "+".join(sorted(parts))
     return names[3]
+
+
+def _name(g: Genotype) -> list[str] | None:
+    cell = code_of(g)
+    return None if cell is None else ["nb201", cell]
+
+
+NAMERS.append(_name)  # a network is named by its cell: exact, and 20 ms of WL hashing saved

@@ -1,4 +1,5 @@
-"""The table engine (``--engine table:PATH``): trials answered from a tabular benchmark (`nas.table`).
+"""The table engine (``--engine table:PATH``, ``--engine nb201:DATASET``): trials answered from a tabular
+benchmark (`nas.table`; NAS-Bench-201's, converted on first use: `nas.nb201`).
 
 Each proposal is looked up in the table instead of trained, through the same driver, record,
 dedupe, resume and reports as a real search, so controllers can be compared over hundreds of seeds
@@ -7,14 +8,17 @@ in seconds. What a trial gets:
 - ``table:PATH`` (default): the runs of one training seed, drawn per trial from the trial's seed
   (what NAS-Bench-101's API does); ``table:PATH:mean``: the mean over the table's seeds.
 - The accuracies after the table's last epoch, or after epoch ``train.epochs`` when that is fewer
-  (the curve of the table's schedule at that epoch, not a shorter schedule).
+  (the curve of the table's schedule at that epoch, not a shorter schedule). A table of final
+  accuracies only (NAS-Bench-201's: no curves, no test accuracy) answers its last epoch alone, with
+  its latency as ``latency_ms``.
 - ``train_seconds`` as recorded (the share up to that epoch): the simulated compute of a search is
   the sum over its trained rows (duplicates cost nothing), so searches compare at equal compute.
   ``table_seed`` names the training seed answered (-1: the mean).
 
 A proposal outside the table stops the search with a one-line error; a search over a table uses
 the table's space, dataset, validation share and epochs (`settle`) unless the user sets them, and
-then they must equal the table's (epochs may be fewer).
+then they must equal the table's (epochs may be fewer). The predictor learns the candidates'
+params, FLOPs and latency from the table before they are "trained" (`TableEngine.costs`).
 """
 
 from __future__ import annotations

@@ -332,3 +332,74 @@ def test_local_search_restarts_even_when_results_of_the_old_climb_arrive_late():
     assert ctrl.restart_id == again.trial_id
     ctrl.tell(again.trial_id, "ok", {"val_acc": 0.05, "params": 1})
     assert ctrl.center["trial_id"] == again.trial_id and not ctrl.restarting
+
+
+# ------------------------------------------------------------------ the predictor (BANANAS-like)
+
+NB201 = ss.SearchSpace(template="nb201", num_classes=100)
+
+
+def conv_score(genotype) -> float:
+    """A smooth stand-in on NAS-Bench-201's cells: 3x3 convs help, cut edges hurt, plus a fixed per-cell jitter."""
+    from searchspace import nb201
+
+    ops = nb201.ops_of(genotype)
+    jitter = (int(genotype.fingerprint()[:4], 16) % 100) / 2000
+    return 0.1 * ops.count("nor_conv_3x3") - 0.05 * ops.count("none") + jitter
+
+
+def drive_score(ctrl, n: int, score=conv_score) -> list:
+    out = []
+    for _ in range(n):
+        p = ctrl.ask()
+        ctrl.tell(p.trial_id, "ok", {"val_acc": score(p.genotype), "params": 1})
+        out.append(p)
+    return out
+
+
+def test_the_predictor_finds_what_its_model_learns_faster_than_random_search():
+    from nas.controllers import Predictor
+
+    best_pred, best_rand = [], []
+    for seed in range(3):
+        pred = drive_score(Predictor(NB201, seed=seed, init=10, candidates=60, batch=10), 40)
+        rand = drive_score(RandomSearch(NB201, seed=seed), 40)
+        best_pred.append(max(conv_score(p.genotype) for p in pred))
+        best_rand.append(max(conv_score(p.genotype) for p in rand))
+        assert [p.meta["origin"] for p in pred[:10]] == ["random"] * 10
+        assert all(p.meta["origin"] == "predictor" for p in pred[10:])
+        assert len({p.genotype.fingerprint() for p in pred}) == 40  # never an architecture it had already
+    assert min(best_pred) > max(best_rand) and min(best_pred) >= 0.5  # five or six 3x3 convs; random: < 0.4
+
+
+def test_the_predictor_resumes_from_its_state_and_the_replayed_record():
+    from nas.controllers import Predictor
+
+    original = Predictor(SPACE, seed=4, init=5, candidates=20, batch=4)
+    results: dict[str, float] = {}
+    made = drive(original, 12, results)
+    state = json.loads(json.dumps(original.state_dict()))
+    assert state["told"] == 0 and "history" not in state  # the record, replayed, is the predictor's data
+    restored = Predictor(SPACE, seed=99)
+    restored.load_state_dict(state)
+    for p in made:  # what `nas.resume.restore_controller` does with the rows after `told`
+        restored.tell(p.trial_id, "ok", {"val_acc": results[p.trial_id], "params": ss.count_params(p.genotype, 1, 10)},
+                      p.genotype)  # fmt: skip
+    assert [p.genotype for p in drive(original, 6)] == [p.genotype for p in drive(restored, 6)]
+
+
+def test_the_predictor_ranks_by_front_improvement_with_known_costs():
+    from nas.controllers import Predictor
+    from searchspace import nb201
+
+    ctrl = Predictor(NB201, seed=0, objectives={"val_acc": "max", "params": "min"}, init=8, candidates=40, batch=6)
+    asked = []
+    ctrl.costs = lambda genotypes: asked.extend(genotypes) or [{"params": float(ss.count_params(g, 3, 100))} for g in genotypes]
+    for _ in range(20):
+        p = ctrl.ask()
+        ops = nb201.ops_of(p.genotype)
+        ctrl.tell(p.trial_id, "ok", {"val_acc": conv_score(p.genotype), "params": ss.count_params(p.genotype, 3, 100)})
+        assert len(ops) == 6
+    assert asked and ctrl.rounds >= 2  # the costs were asked for, before training, for each round's candidates
+    with pytest.raises(ValueError, match="predictor needs init >= 2"):
+        Predictor(NB201, init=1)
