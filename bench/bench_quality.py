@@ -26,6 +26,7 @@ best accuracy at 150 queries ("queries saved").
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import random
@@ -111,8 +112,15 @@ def simulate(options: dict[str, Any], seed: int, queries: int, seconds: float = 
     from nas.config import SearchConfig
     from nas.resume import new_controller
 
+    options = dict(options)
+    own = options.pop("options", None)  # a controller's own options, which SearchConfig does not carry
     cfg = SearchConfig(**options, seed=seed, trials=queries)
-    ctrl = new_controller(cfg, _SPACE, _INFO)
+    if own:
+        from nas.controllers import make_controller
+
+        ctrl = make_controller(cfg.controller, _SPACE, cfg.seed, cfg.objective_senses(), **own)
+    else:
+        ctrl = new_controller(cfg, _SPACE, _INFO)
     if hasattr(ctrl, "costs"):  # the predictor's costs before training: the table's, as `--engine table:` gives
         ctrl.costs = lambda genotypes: [_costs(_TABLE.lookup(g)) for g in genotypes]
     if cfg.warmup or cfg.proxy_filter:  # the proxy's scores, as `nas.proxies.Scorer` computes them (seed 0)
@@ -372,6 +380,7 @@ def tune(path: str, seeds: int, workers: int, mode: str = "draw") -> list[list[A
 # ----------------------------------------------------------------------------- NAS-Bench-201
 
 NB201_DATASETS = ("cifar10", "cifar100", "imagenet16")
+REA = "evolution-val_acc"  # regularized evolution on accuracy alone: what BANANAS and NAS-Bench-201 compare with
 # Published anchors, validation accuracy (%) after 200 epochs, mean +- std over their runs: NAS-Bench-201
 # (Dong & Yang, ICLR 2020), Table 5 -- searched under a simulated time budget with the 12-epoch accuracy as
 # the signal, so not the same measure as ours (the 200-epoch accuracy, at a budget in queries); and local
@@ -404,6 +413,7 @@ def summarize_nb201(runs: dict[str, list[dict[str, Any]]], best: float, refs: di
         per: dict[str, Any] = {"seeds": len(mine)}
         for n in BUDGETS:
             for kind in ("queries", "seconds"):
+
                 def at(r: dict[str, Any], n: int = n, kind: str = kind) -> int:
                     return n if kind == "queries" else queries_within(r, n * unit)
 
@@ -416,7 +426,11 @@ def summarize_nb201(runs: dict[str, list[dict[str, Any]]], best: float, refs: di
                     }
 
                 m, b = measures(mine), measures(base)
+                rea = measures(runs[REA]) if REA in runs else None
                 cell = {key: median_ci(v) for key, v in m.items()}
+                if rea is not None and label != REA:  # BANANAS' comparison: regularized evolution on accuracy
+                    cell["p_picked_mean_val_vs_rea"] = mwu(m["picked_mean_val"], rea["picked_mean_val"])
+                    cell["rea_picked_mean_val"] = median_ci(rea["picked_mean_val"])
                 cell["mean_picked_mean_val"] = float(np.mean(m["picked_mean_val"]))
                 cell["sd_picked_mean_val"] = float(np.std(m["picked_mean_val"]))
                 cell["regret"] = median_ci([best - v for v in m["picked_mean_val"]])
@@ -426,12 +440,17 @@ def summarize_nb201(runs: dict[str, list[dict[str, Any]]], best: float, refs: di
                 per[f"{kind}:{n}"] = cell
         out[label] = per
     curves = {
-        label: [float(np.median([r["mean"][picked(r, n)] for r in mine])) for n in range(1, min(len(r["val"]) for r in mine) + 1)]
+        label: [
+            float(np.median([r["mean"][picked(r, n)] for r in mine]))
+            for n in range(1, min(len(r["val"]) for r in mine) + 1)
+        ]
         for label, mine in runs.items()
     }
     for label, per in out.items():
         target = per["queries:150"]["picked_mean_val"][0]
-        per["random_queries_to_match_150"] = next((n for n, v in enumerate(curves.get(BASELINE, []), 1) if v >= target), None)
+        per["random_queries_to_match_150"] = next(
+            (n for n, v in enumerate(curves.get(BASELINE, []), 1) if v >= target), None
+        )
         if "local_search" in out:
             goal = out["local_search"]["queries:150"]["picked_mean_val"][0]
             per["queries_to_local_search_150"] = next((n for n, v in enumerate(curves[label], 1) if v >= goal), None)
@@ -449,14 +468,31 @@ def report_nb201(dataset: str, summary: dict[str, Any], best: float) -> str:
     lines = [
         f"NAS-Bench-201 {dataset} (best cell's mean validation accuracy {best:.4f}); budget in queries; "
         "median [95% CI] over seeds; p: two-sided Mann-Whitney U against random search:",
-        table(["controller", "seeds", "queries", "picked: mean val", "mean", "p", "best val seen (drawn)", "regret",
-               "HV acc-params", "p", "HV acc-latency", "p"], rows),  # fmt: skip
+        table(
+            [
+                "controller",
+                "seeds",
+                "queries",
+                "picked: mean val",
+                "mean",
+                "p",
+                "best val seen (drawn)",
+                "regret",
+                "HV acc-params",
+                "p",
+                "HV acc-latency",
+                "p",
+            ],
+            rows,
+        ),  # fmt: skip
     ]
     rows = []
     for label, per in summary.items():
         for n in BUDGETS:
             s = per[f"seconds:{n}"]
-            rows.append([label, n, s["queries"], _ci(s["picked_mean_val"]), _p(s["p_picked_mean_val"]), _ci(s["regret"])])
+            rows.append(
+                [label, n, s["queries"], _ci(s["picked_mean_val"]), _p(s["p_picked_mean_val"]), _ci(s["regret"])]
+            )
     lines.append("at equal simulated training time (budget: n x the table's mean training time per cell):")
     lines.append(table(["controller", "n x mean time", "median queries", "picked: mean val", "p", "regret"], rows))
     rows = [[label, f"{per['queries:150']['picked_mean_val'][0]:.4f}", per.get("random_queries_to_match_150") or "> 1000",
@@ -467,6 +503,12 @@ def report_nb201(dataset: str, summary: dict[str, Any], best: float) -> str:
     rows = [[label, f"{mu:.2f} +- {sd:.2f}", f"{100 * summary[label]['queries:150']['mean_picked_mean_val']:.2f} +- "
              f"{100 * summary[label]['queries:150']['sd_picked_mean_val']:.2f}"] for label, (mu, sd) in anchor.items()
             if label in summary]  # fmt: skip
+    rows = [[label, n, _ci(per[f"queries:{n}"]["picked_mean_val"]), _ci(per[f"queries:{n}"]["rea_picked_mean_val"]),
+             _p(per[f"queries:{n}"]["p_picked_mean_val_vs_rea"])]
+            for label, per in summary.items() for n in (50, 100, 150) if "rea_picked_mean_val" in per[f"queries:{n}"]]  # fmt: skip
+    if rows:
+        lines.append(f"against regularized evolution on accuracy ({REA}), picked cell's mean validation accuracy:")
+        lines.append(table(["controller", "queries", "picked: mean val", REA, "p"], rows))
     lines.append("published anchors (NAS-Bench-201 Table 5, %, mean +- sd; another measure: see ANCHORS) beside ours "
                  "(mean +- sd of the picked cell's mean validation accuracy at 150 queries):")  # fmt: skip
     lines.append(table(["controller", "published", "ours"], rows))
@@ -485,9 +527,19 @@ def nb201_main(args: argparse.Namespace) -> None:
                 "latency": 1.1 * max(e.latency_ms for e in tab.entries)}  # fmt: skip
         unit = float(np.mean([s for e in tab.entries for s in e.train_seconds]))
         labels = args.controllers.split(",")
+        variants = dict(CONTROLLERS)
+        for extra in args.variant:  # LABEL=JSON: a controller's config (and "options": its own) to compare
+            label, _, text = extra.partition("=")
+            variants[label] = json.loads(text)
+            labels.append(label)
         jobs = [
-            (label, CONTROLLERS[label], seed, args.random_queries if label == BASELINE else args.queries,
-             max(BUDGETS) * unit)  # fmt: skip
+            (
+                label,
+                variants[label],
+                seed,
+                args.random_queries if label == BASELINE else args.queries,
+                max(BUDGETS) * unit,
+            )  # fmt: skip
             for label in labels
             for seed in range(min(args.tpe_seeds, args.seeds) if label == "tpe" else args.seeds)
         ]
@@ -504,7 +556,7 @@ def nb201_main(args: argparse.Namespace) -> None:
             "ms_per_query": {label: 1000 * float(np.sum([r["wall"] for r in mine]) / np.sum([len(r["val"]) for r in mine]))
                              for label, mine in runs.items()},
         }  # fmt: skip
-        write_results("quality_nb201" + ("_quick" if args.quick else ""), payload)
+        write_results(args.out + ("_quick" if args.quick else ""), payload)
 
 
 def main() -> None:
@@ -527,6 +579,13 @@ def main() -> None:
     ap.add_argument("--tune", action="store_true", help="also tune evolution and local search on the table")
     ap.add_argument("--mode", choices=("draw", "mean"), default="draw", help="one run drawn per trial, or the mean")
     ap.add_argument("--quick", action="store_true", help="smoke test: 5 seeds x 40 queries")
+    ap.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        help='with --nb201: LABEL=JSON, e.g. p0=\'{"controller": "predictor", "options": {"explore": 0}}\'',
+    )
+    ap.add_argument("--out", default="quality_nb201", help="with --nb201: bench/results/OUT.json")
     ap.add_argument("--nb201", default="", help="NAS-Bench-201 instead: datasets, e.g. cifar10,cifar100,imagenet16")
     args = ap.parse_args()
     if args.quick:

@@ -102,9 +102,9 @@ SEARCH_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "--controller": (
         "controller",
         {
-            "choices": ["evolution", "random", "tpe", "nsga2", "local_search", "predictor", "grid"],  # CONTROLLERS (tested)
-            "help": "search algorithm (default: evolution); local_search: hill climbing with restarts; "
-            "grid: every architecture of a finite space once",
+            "choices": ["evolution", "random", "tpe", "nsga2", "local_search", "predictor", "grid"],  # (tested)
+            "help": "search algorithm (default: evolution); local_search: hill climbing with restarts; predictor: "
+            "an MLP ensemble ranks mutations of the best (BANANAS); grid: every architecture of a finite space once",
         },
     ),
     "--dataset": (

@@ -38,6 +38,7 @@ VAL_FRACTIONS = {"digits": 0.3}
 
 TABLE_ENGINES = ("table:", "nb201:")  # engines that answer from a table instead of training (`nas.engines.table`)
 
+
 class ConfigError(NasgraphError, ValueError):
     """A configuration value that is not allowed; the message names it and what is allowed."""
 

@@ -7,7 +7,13 @@ from collections.abc import Iterable
 SENSES: dict[str, str] = {"val_acc": "max", "params": "min", "flops": "min", "latency_ms": "min"}  # built in
 ALIASES: dict[str, str] = {"latency": "latency_ms"}  # objective names users may write for a column
 FRONT: dict[str, str] = {"val_acc": "max", "params": "min"}  # the front that reports and kept weights use
-SINGLE_OBJECTIVE_CONTROLLERS = ("tpe", "random", "local_search", "predictor", "grid")  # optimize val_acc alone unless told otherwise
+SINGLE_OBJECTIVE_CONTROLLERS = (
+    "tpe",
+    "random",
+    "local_search",
+    "predictor",
+    "grid",
+)  # optimize val_acc alone unless told otherwise
 
 
 def senses(names: Iterable[str] = ()) -> dict[str, str]:

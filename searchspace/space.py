@@ -62,7 +62,9 @@ class SearchSpace:
 
     def __post_init__(self) -> None:
         if self.template not in TEMPLATES:
-            raise GenotypeError(f"template must be one of {', '.join(t for t in TEMPLATES if t)}; got {self.template!r}")
+            raise GenotypeError(
+                f"template must be one of {', '.join(t for t in TEMPLATES if t)}; got {self.template!r}"
+            )
         for op in self.ops:
             registry.get(op)  # unknown op -> GenotypeError listing the known ones
         unknown = set(self.wirings) - set(SPACE_WIRINGS)

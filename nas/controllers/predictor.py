@@ -63,7 +63,13 @@ class Predictor(Controller):
                 "predictor needs init >= 2, candidates >= 1, batch >= 1, members >= 2 and explore >= 0; got "
                 f"{init}, {candidates}, {batch}, {members}, {explore}"
             )
-        self.n_init, self.n_candidates, self.batch, self.members, self.explore = init, candidates, batch, members, explore
+        self.n_init, self.n_candidates, self.batch, self.members, self.explore = (
+            init,
+            candidates,
+            batch,
+            members,
+            explore,
+        )
         self.costs: Costs | None = None  # set by the search: what is known of a genotype before it trains
         self.history: list[tuple[Genotype, list[float]]] = []  # evaluated results, objectives larger-better
         self.trained: set[str] = set()  # fingerprints of everything told (evaluated or not)
@@ -198,8 +204,10 @@ class Predictor(Controller):
                 if i in chosen:
                     continue
                 gains[i] = np.mean(
-                    [pareto.hypervolume(np.vstack([points, preds[m, i]]), ref, [True] * points.shape[1]) - base
-                     for m in range(preds.shape[0])]  # fmt: skip
+                    [
+                        pareto.hypervolume(np.vstack([points, preds[m, i]]), ref, [True] * points.shape[1]) - base
+                        for m in range(preds.shape[0])
+                    ]  # fmt: skip
                 )
             best = int(np.argmax(gains))
             chosen.append(best)

@@ -394,7 +394,9 @@ def test_the_predictor_ranks_by_front_improvement_with_known_costs():
 
     ctrl = Predictor(NB201, seed=0, objectives={"val_acc": "max", "params": "min"}, init=8, candidates=40, batch=6)
     asked = []
-    ctrl.costs = lambda genotypes: asked.extend(genotypes) or [{"params": float(ss.count_params(g, 3, 100))} for g in genotypes]
+    ctrl.costs = lambda genotypes: (
+        asked.extend(genotypes) or [{"params": float(ss.count_params(g, 3, 100))} for g in genotypes]
+    )
     for _ in range(20):
         p = ctrl.ask()
         ops = nb201.ops_of(p.genotype)

