@@ -515,6 +515,42 @@ def report_nb201(dataset: str, summary: dict[str, Any], best: float) -> str:
     return "\n\n".join(lines)
 
 
+LABELS = {  # README names
+    "random": "random search",
+    "evolution": "evolution (default: val_acc, params front)",
+    "evolution-val_acc": "evolution, `--objectives val_acc`",
+    "evolution-tournament": "evolution, tournament (the seeds' variant)",
+    "local_search": "local search",
+    "tpe": "TPE",
+    "nsga2": "NSGA-II",
+    "predictor": "predictor",
+}
+
+
+def readme_table(payload: dict[str, Any], n: int = 150) -> str:
+    """README's table: per controller and dataset, the picked cell's mean validation accuracy at n queries
+    (median over seeds, %) with the p-value against random search."""
+    datasets = list(payload["datasets"])
+    labels = [label for label in LABELS if all(label in payload["datasets"][d]["summary"] for d in datasets)]
+    rows = []
+    for label in labels:
+        row = [LABELS[label]]
+        for d in datasets:
+            s = payload["datasets"][d]["summary"][label][f"queries:{n}"]
+            p = s["p_picked_mean_val"]
+            row.append(f"{100 * s['picked_mean_val'][0]:.2f}" + ("" if p is None else f" (p {_p(p)})"))
+        rows.append(row)
+    best = [f"{100 * payload['datasets'][d]['best_mean_val']:.2f}" for d in datasets]
+    rows.append(["the best cell", *best])
+    return table(["controller", *(nb201_name(d) for d in datasets)], rows)
+
+
+def nb201_name(dataset: str) -> str:
+    from nas.nb201 import DATASETS
+
+    return DATASETS[dataset][3]
+
+
 def nb201_main(args: argparse.Namespace) -> None:
     payload: dict[str, Any] = {"machine": machine(), "seeds": args.seeds, "queries": args.queries, "datasets": {}}
     texts = []
@@ -538,7 +574,7 @@ def nb201_main(args: argparse.Namespace) -> None:
                 variants[label],
                 seed,
                 args.random_queries if label == BASELINE else args.queries,
-                max(BUDGETS) * unit,
+                min(max(BUDGETS), args.queries) * unit,  # (seconds budgets up to the queries one)
             )  # fmt: skip
             for label in labels
             for seed in range(min(args.tpe_seeds, args.seeds) if label == "tpe" else args.seeds)
@@ -556,7 +592,8 @@ def nb201_main(args: argparse.Namespace) -> None:
             "ms_per_query": {label: 1000 * float(np.sum([r["wall"] for r in mine]) / np.sum([len(r["val"]) for r in mine]))
                              for label, mine in runs.items()},
         }  # fmt: skip
-        write_results(args.out + ("_quick" if args.quick else ""), payload)
+        write_results((args.out or "quality_nb201") + ("_quick" if args.quick else ""), payload)
+    print(f"README table (median over seeds at 150 queries, %; p: against random search):\n{readme_table(payload)}")
 
 
 def main() -> None:
@@ -585,7 +622,7 @@ def main() -> None:
         default=[],
         help='with --nb201: LABEL=JSON, e.g. p0=\'{"controller": "predictor", "options": {"explore": 0}}\'',
     )
-    ap.add_argument("--out", default="quality_nb201", help="with --nb201: bench/results/OUT.json")
+    ap.add_argument("--out", default="", help="bench/results/OUT.json (default: quality..., quality_nb201)")
     ap.add_argument("--nb201", default="", help="NAS-Bench-201 instead: datasets, e.g. cifar10,cifar100,imagenet16")
     args = ap.parse_args()
     if args.quick:
@@ -648,6 +685,7 @@ def main() -> None:
         print(table(["controller", "median", "low", "high", "mean"], rows))
         payload["tuning"] = rows
     name = "quality" + ("_mean" if args.mode == "mean" else "") + ("_proxies" if args.proxies else "")
+    name = args.out or name
     name += "_quick" if args.quick else ""
     write_results(name, payload)
     if not args.quick:
