@@ -106,8 +106,7 @@ def records(data: Any, where: str) -> dict[str, dict[str, list[float]]]:
     if not isinstance(data, dict) or len(data) != nb201.CELLS:
         raise BenchmarkError(f"{where}: expected a dict of {nb201.CELLS} cells, got {type(data).__name__}")
     for key, rec in data.items():
-        nb201.from_code(key) if isinstance(key, str) else None
-        if not isinstance(key, str) or not isinstance(rec, dict) or set(rec) != set(_FIELDS):
+        if not isinstance(key, str) or not nb201.is_code(key) or not isinstance(rec, dict) or set(rec) != set(_FIELDS):
             raise BenchmarkError(f"{where}: cell {key!r} is not a record of {', '.join(_FIELDS)}")
         n = {len(v) if isinstance(v, list) else -1 for v in rec.values()}
         if len(n) != 1 or min(n) < 1 or not all(isinstance(x, float | int) for v in rec.values() for x in v):

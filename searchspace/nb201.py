@@ -48,6 +48,7 @@ __all__ = [
     "code_of",
     "from_code",
     "genotype",
+    "is_code",
     "is_member",
     "mutate",
     "neighbours",
@@ -91,9 +92,14 @@ def code(ops: Sequence[str]) -> str:
     return "".join(str(OPS.index(op)) for op in _checked(ops))
 
 
+def is_code(text: str) -> bool:
+    """Whether `text` is a six-digit code (`code`)."""
+    return len(text) == len(EDGES) and all(c in "01234" for c in text)
+
+
 def from_code(digits: str) -> tuple[str, ...]:
     """The ops of a six-digit code (`code`)."""
-    if len(digits) != len(EDGES) or any(c not in "01234" for c in digits):
+    if not isinstance(digits, str) or not is_code(digits):
         raise GenotypeError(f"a NAS-Bench-201 code is 6 digits 0-4, got {digits!r:.40}")
     return tuple(OPS[int(c)] for c in digits)
 

@@ -127,6 +127,10 @@ def test_a_search_over_nas_bench_201_goes_through_the_driver_and_resumes(tmp_pat
     assert more.returncode == 0, more.stderr[-2000:]
     rows = [json.loads(line) for line in (root / "trials.jsonl").read_text().splitlines()]
     assert sum(r["status"] == "ok" for r in rows) == 40 and (root / "report.html").stat().st_size > 10_000
+    # the cell found, trained for real (one epoch on digits, in this process) with its own space's check
+    trained = run("train", f"{root}:best", "--epochs", "1", "--engine", "local", "--results-dir", str(tmp_path / "t"),
+                  cwd=tmp_path, env_cache=cache)  # fmt: skip
+    assert trained.returncode == 0 and "|nor_conv" in trained.stdout, trained.stderr[-2000:]
 
 
 def json_genotype(row):
