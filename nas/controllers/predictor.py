@@ -178,8 +178,9 @@ class Predictor(Controller):
             yt, back = y, lambda p: p
         out = np.empty((self.members, len(C)))
         base = self.rng.randrange(2**31)
+        epochs = max(10, min(60, 30_000 // len(X)))  # passes over the data, fewer as it grows: a fit stays cheap
         for m in range(self.members):
-            model = MLPRegressor(hidden_layer_sizes=(20, 20), learning_rate_init=0.01, max_iter=60,
+            model = MLPRegressor(hidden_layer_sizes=(20, 20), learning_rate_init=0.01, max_iter=epochs,
                                  random_state=base + m)  # fmt: skip
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
