@@ -122,7 +122,7 @@ def simulate(options: dict[str, Any], seed: int, queries: int, seconds: float = 
     else:
         ctrl = new_controller(cfg, _SPACE, _INFO)
     if hasattr(ctrl, "costs"):  # the predictor's costs before training: the table's, as `--engine table:` gives
-        ctrl.costs = lambda genotypes: [_costs(_TABLE.lookup(g)) for g in genotypes]
+        ctrl.costs = lambda genotypes: [_TABLE.lookup(g).costs() for g in genotypes]
     if cfg.warmup or cfg.proxy_filter:  # the proxy's scores, as `nas.proxies.Scorer` computes them (seed 0)
         ctrl.scorer = lambda genotypes: [_PROXIES[_TABLE.lookup(g).fingerprint][cfg.proxy] for g in genotypes]
     seen: dict[str, dict[str, Any]] = {}
@@ -158,13 +158,6 @@ def simulate(options: dict[str, Any], seed: int, queries: int, seconds: float = 
         out["mean"].append(entry.mean("val_acc"))  # the architecture's mean over the table's seeds
         out["latency"].append(entry.latency_ms if entry.latency_ms is not None else math.nan)
     return out | {"asks": asks, "wall": time.perf_counter() - t0}
-
-
-def _costs(entry: Any) -> dict[str, float]:
-    row = {"params": float(entry.params), "flops": float(entry.flops)}
-    if entry.latency_ms is not None:
-        row["latency_ms"] = float(entry.latency_ms)
-    return row
 
 
 def _task(args: tuple[str, dict[str, Any], int, int, float]) -> tuple[str, int, dict[str, Any]]:

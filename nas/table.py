@@ -62,6 +62,13 @@ class Entry:
     latency_ms: float | None = None  # inference latency where the table has it (NAS-Bench-201's)
     arch: str = ""  # the benchmark's own name of the architecture, where it has one (NAS-Bench-201's arch string)
 
+    def costs(self) -> dict[str, float]:
+        """What the table says of this architecture before training: params, FLOPs, and latency where it has it."""
+        row = {"params": float(self.params), "flops": float(self.flops)}
+        if self.latency_ms is not None:
+            row["latency_ms"] = float(self.latency_ms)
+        return row
+
     def final(self, key: str) -> list[float]:
         """The last epoch's value of `key` (val_acc or test_acc) for each seed that trained."""
         return [curve[-1] for curve, s in zip(getattr(self, key), self.statuses, strict=True) if s == "ok"]

@@ -172,14 +172,7 @@ class TableEngine(Engine):
     def costs(self, genotypes: list[Any]) -> list[dict[str, float]]:
         """What the table says of each genotype before it is trained: params, FLOPs and latency where it has it."""
         assert self.table is not None, "start() loads the table"
-        out = []
-        for g in genotypes:
-            e = self.table.lookup(g)
-            row = {} if e is None else {"params": float(e.params), "flops": float(e.flops)}
-            if e is not None and e.latency_ms is not None:
-                row["latency_ms"] = float(e.latency_ms)
-            out.append(row)
-        return out
+        return [{} if (e := self.table.lookup(g)) is None else e.costs() for g in genotypes]
 
     def _answer(self, entry: Entry, epoch: int, rng: random.Random) -> tuple[str, dict[str, Any]]:
         ok = [i for i, status in enumerate(entry.statuses) if status == "ok"]
