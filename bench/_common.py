@@ -39,7 +39,7 @@ def machine() -> dict[str, Any]:
 
 
 def _cpu_model() -> str:
-    from nas.table import cpu_name
+    from nas.benchmarks.table import cpu_name
 
     return cpu_name()
 

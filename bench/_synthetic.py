@@ -4,7 +4,7 @@ Used to put a controller (or a results folder) at 100 / 1,000 / 10,000 observed 
 without training anything: `history` samples genotypes from the search space through a
 chooser that also notes each decision as Optuna would see it (so the same history can be
 added to an Optuna study), and `write_record` writes it as a valid ``trials.jsonl`` with
-`nas.record.Record.append` (one fsync'd line per row, as a search does).
+`nas.record.jsonl.Record.append` (one fsync'd line per row, as a search does).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import optuna
 from optuna.distributions import CategoricalDistribution, IntDistribution
 
 import searchspace as ss
-from nas.ledger import METRICS
-from nas.record import JSONL, Record
+from nas.driver.ledger import METRICS
+from nas.record.jsonl import JSONL, Record
 
 
 class RecordingChooser:

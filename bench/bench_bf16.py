@@ -4,7 +4,7 @@
     python bench/bench_bf16.py --nets 3 --seeds 1 --epochs 2     # smoke test
 
 Each sampled network of the default digits search space (`make_space(...).sample(random.Random(i))`)
-trains with `nas.train.train_trial` (6 epochs, the search's defaults, one thread) once in fp32 (NCHW)
+trains with `nas.trial.train.train_trial` (6 epochs, the search's defaults, one thread) once in fp32 (NCHW)
 and once in bf16 autocast with channels_last, per seed. Reported per network: forward MFLOPs per
 image, training images/s in each precision and their ratio, and validation accuracy in each (mean
 over seeds); over all runs, the paired difference of validation accuracy (bf16 - fp32) with a 95 %
@@ -28,9 +28,9 @@ from scipy.stats import wilcoxon
 
 import searchspace as ss
 from nas.config import SearchConfig, make_space
-from nas.data import load_dataset
-from nas.driver import DataInfo
-from nas.train import TrainConfig, cpu_has_bf16, train_trial
+from nas.driver.coordinator import DataInfo
+from nas.trial.data import load_dataset
+from nas.trial.train import TrainConfig, cpu_has_bf16, train_trial
 
 
 def main() -> None:

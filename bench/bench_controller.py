@@ -41,7 +41,7 @@ from _synthetic import Trial, history, optuna_trials, write_record
 
 from nas.config import SearchConfig, make_space
 from nas.controllers import make_controller
-from nas.driver import DataInfo, SearchState
+from nas.driver.coordinator import DataInfo, SearchState
 
 CONTROLLERS = ("random", "evolution", "tpe", "nsga2")
 INFO = DataInfo(1, 10, (8, 8), "digits")  # the default search's dataset

@@ -30,11 +30,11 @@ from pathlib import Path
 from _common import machine, quiet_machine_note, table, write_results
 
 from nas.config import SearchConfig
-from nas.data import DataSplits, load_dataset
-from nas.driver import DataInfo, SearchState
+from nas.driver.coordinator import DataInfo, SearchState
 from nas.engines import LocalEngine
 from nas.status import DISPATCHED
-from nas.train import TrainConfig
+from nas.trial.data import DataSplits, load_dataset
+from nas.trial.train import TrainConfig
 
 TINY_SPACE = {
     "ops": ["conv", "sepconv", "maxpool"],

@@ -50,7 +50,7 @@ def run_search(arm: str, seed: int, args: argparse.Namespace, root: Path) -> tup
     done = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if done.returncode != 0:
         raise SystemExit(f"{arm} seed {seed} failed:\n{done.stderr[-2000:]}")
-    from nas import results
+    from nas.record import results
 
     df = results.load(root / name)
     df = df[df["status"].isin(["ok", "diverged", "error", "oom", "timeout", "invalid"])]  # trained (not dupes)

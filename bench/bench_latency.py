@@ -5,7 +5,7 @@
     python bench/bench_latency.py --results results/digits-evolution   # also: a search's recorded trials
 
 Each sampled network of the default digits search space is timed the way a trial times it
-(`nas.latency.measure` on the fx-traced network, one thread as a default trial has, bf16 autocast and
+(`nas.trial.latency.measure` on the fx-traced network, one thread as a default trial has, bf16 autocast and
 channels_last where the trial would use them; 3 warm-up runs, median of 10 timed runs, at batch 1 and
 batch 64). Two passes over all networks, the second in reverse order, give the test-retest agreement.
 Reported: Spearman rank correlation of latency with parameters and with FLOPs (95 % bootstrap
@@ -26,11 +26,11 @@ from _common import machine, quiet_machine_note, table, write_results
 from scipy.stats import spearmanr
 
 import searchspace as ss
-from nas import latency
 from nas.config import SearchConfig, make_space
-from nas.data import load_dataset
-from nas.driver import DataInfo
-from nas.train import TrainConfig, uses_bf16
+from nas.driver.coordinator import DataInfo
+from nas.trial import latency
+from nas.trial.data import load_dataset
+from nas.trial.train import TrainConfig, uses_bf16
 
 BATCHES = (1, 64)
 
@@ -102,7 +102,7 @@ def main() -> None:
         out[f"batch{b}"] = {"retest_spearman": retest, "median_rel_diff": rel, "median_ms": float(np.median(mean)),
                             "range_ms": [float(mean.min()), float(mean.max())]}  # fmt: skip
     if args.results:
-        from nas import results
+        from nas.record import results
 
         df = results.load(args.results)
         df = df[df["latency_ms"].notna()]

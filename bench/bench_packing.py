@@ -29,10 +29,10 @@ from pathlib import Path
 from _common import GpuSampler, machine, table, write_results
 
 from nas.config import SearchConfig
-from nas.data import DataSplits, load_dataset
-from nas.driver import DataInfo, SearchState
+from nas.driver.coordinator import DataInfo, SearchState
 from nas.status import DISPATCHED
-from nas.train import TrainConfig
+from nas.trial.data import DataSplits, load_dataset
+from nas.trial.train import TrainConfig
 
 SPACE = {
     "ops": ["conv", "sepconv", "res_basic", "maxpool"],

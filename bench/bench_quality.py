@@ -4,7 +4,7 @@
     python bench/bench_quality.py --tune        # also: evolution's and local search's options on the table
     python bench/bench_quality.py --quick       # smoke test: 5 seeds x 40 queries
 
-Every controller runs as `launch.py search` builds it (`nas.resume.new_controller`, the config's
+Every controller runs as `launch.py search` builds it (`nas.driver.resume.new_controller`, the config's
 defaults) over the table's search space, with the table answering each proposal the way
 ``--engine table:PATH`` does: one of the architecture's training seeds drawn per trial from the
 trial's seed. A query is one trained architecture: a proposal of an architecture this run already
@@ -90,13 +90,13 @@ def _load(path: str, mode: str = "draw") -> None:
         _PROXIES = frame[frame.seed == 0].set_index("fingerprint").to_dict("index")
     import optuna
 
+    from nas.benchmarks.table import load
     from nas.config import SearchConfig, make_space
-    from nas.folder import DataInfo
-    from nas.table import load
+    from nas.record.folder import DataInfo
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    if path.startswith("nb201:"):  # NAS-Bench-201's table, converted once (`nas.nb201`)
-        from nas.nb201 import BenchmarkData, table_path
+    if path.startswith("nb201:"):  # NAS-Bench-201's table, converted once (`nas.benchmarks.nb201`)
+        from nas.benchmarks.nb201 import BenchmarkData, table_path
 
         _TABLE = load(table_path(path))
         _INFO = DataInfo.of(BenchmarkData.of(path))
@@ -110,7 +110,7 @@ def simulate(options: dict[str, Any], seed: int, queries: int, seconds: float = 
     """One search over the table: per query, (val_acc, test_acc, params, train_seconds) in order, until
     `queries` architectures are trained and their training time adds up to `seconds`."""
     from nas.config import SearchConfig
-    from nas.resume import new_controller
+    from nas.driver.resume import new_controller
 
     options = dict(options)
     own = options.pop("options", None)  # a controller's own options, which SearchConfig does not carry
@@ -123,7 +123,7 @@ def simulate(options: dict[str, Any], seed: int, queries: int, seconds: float = 
         ctrl = new_controller(cfg, _SPACE, _INFO)
     if hasattr(ctrl, "costs"):  # the predictor's costs before training: the table's, as `--engine table:` gives
         ctrl.costs = lambda genotypes: [_TABLE.lookup(g).costs() for g in genotypes]
-    if cfg.warmup or cfg.proxy_filter:  # the proxy's scores, as `nas.proxies.Scorer` computes them (seed 0)
+    if cfg.warmup or cfg.proxy_filter:  # the proxy's scores, as `nas.trial.proxies.Scorer` computes them (seed 0)
         ctrl.scorer = lambda genotypes: [_PROXIES[_TABLE.lookup(g).fingerprint][cfg.proxy] for g in genotypes]
     seen: dict[str, dict[str, Any]] = {}
     out: dict[str, list[float]] = {"val": [], "test": [], "params": [], "seconds": [], "mean": [], "latency": []}
@@ -541,7 +541,7 @@ def readme_table(payload: dict[str, Any], n: int = 150) -> str:
 
 
 def nb201_name(dataset: str) -> str:
-    from nas.nb201 import DATASETS
+    from nas.benchmarks.nb201 import DATASETS
 
     return DATASETS[dataset][3]
 

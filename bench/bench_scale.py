@@ -43,7 +43,7 @@ def run_search(controller: str, trials: int, window: int, root: Path, table_path
     from nas import api
     from nas.config import SearchConfig
     from nas.engines.table import settle
-    from nas.owndata import from_config
+    from nas.trial.owndata import from_config
 
     options = {
         "controller": controller,

@@ -4,7 +4,7 @@
     python bench/bench_startup.py --quick   # smoke test, under a minute
 
 A resumed search is timed on a synthesized results folder: real sampled genotypes of the
-digits space with plausible metrics, written with `nas.record.Record.append` (fsync'd lines,
+digits space with plausible metrics, written with `nas.record.jsonl.Record.append` (fsync'd lines,
 as a search writes them), a matching ``config.json`` (evolution, 1 epoch per trial) and no
 controller state, so the resume replays the whole record into the controller. The command is
 ``python launch.py search --resume DIR --trials N+1 --engine local``: one new trial.
@@ -34,9 +34,9 @@ from _common import ROOT, machine, quiet_machine_note, table, write_results
 from _synthetic import history, write_record
 
 from nas.config import SearchConfig, make_space
-from nas.driver import DataInfo, SearchState
-from nas.record import JSONL, read_rows
-from nas.train import TrainConfig
+from nas.driver.coordinator import DataInfo, SearchState
+from nas.record.jsonl import JSONL, read_rows
+from nas.trial.train import TrainConfig
 
 INFO = DataInfo(1, 10, (8, 8), "digits")
 HISTORY_SEED = 12345  # not the search's seed, so the resumed search proposes nothing already recorded

@@ -1,4 +1,4 @@
-"""Trial training throughput: nas.train.train_trial against the plain PyTorch loop most users write.
+"""Trial training throughput: nas.trial.train.train_trial against the plain PyTorch loop most users write.
 
     python bench/bench_trainer.py            # full: digits and CIFAR-shaped synthetic data, 6 networks
     python bench/bench_trainer.py --quick    # smoke test, under a minute
@@ -35,9 +35,9 @@ from torch.utils.data import DataLoader, Dataset
 
 import searchspace as ss
 from nas.config import SearchConfig, make_space
-from nas.data import DataSplits, load_dataset
-from nas.driver import DataInfo
-from nas.train import TrainConfig, auto_batch_size, resolve_device, train_trial
+from nas.driver.coordinator import DataInfo
+from nas.trial.data import DataSplits, load_dataset
+from nas.trial.train import TrainConfig, auto_batch_size, resolve_device, train_trial
 
 
 @dataclass(frozen=True)

@@ -269,9 +269,9 @@ def check_precision(device: str, dry: bool) -> dict[str, Any]:
     from bench_trainer import small_net
 
     from nas.config import SearchConfig, make_space
-    from nas.data import load_dataset
-    from nas.driver import DataInfo
-    from nas.train import TrainConfig, train_trial
+    from nas.driver.coordinator import DataInfo
+    from nas.trial.data import load_dataset
+    from nas.trial.train import TrainConfig, train_trial
 
     seeds = (0, 1) if dry else (0, 1, 2)
     data = digits32(load_dataset("digits", val_fraction=0.25))  # 450 validation images: steps of 0.2 points
@@ -328,9 +328,9 @@ def check_overhead(device: str, dry: bool) -> dict[str, Any]:
     import random
 
     from nas.config import SearchConfig, make_space
-    from nas.data import load_dataset
-    from nas.driver import DataInfo
-    from nas.train import TrainConfig, train_trial
+    from nas.driver.coordinator import DataInfo
+    from nas.trial.data import load_dataset
+    from nas.trial.train import TrainConfig, train_trial
 
     data = load_dataset("synthetic:3x32x32:10:" + ("600" if dry else "5000"))
     space = make_space(SearchConfig(dataset=data.name), DataInfo.of(data))
@@ -410,8 +410,8 @@ def digits32(data):
 
 
 def check_compile(work: Path, device: str, dry: bool) -> dict[str, Any]:
-    from nas.data import load_dataset
-    from nas.train import TrainConfig, train_trial
+    from nas.trial.data import load_dataset
+    from nas.trial.train import TrainConfig, train_trial
     from searchspace import zoo
 
     dataset = "synthetic:3x32x32:10:" + ("600" if dry else "5000")

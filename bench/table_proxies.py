@@ -3,7 +3,7 @@
     python bench/table_proxies.py             # computes bench/table/digits-cell-proxies.parquet if missing
     python bench/table_proxies.py --compute   # recompute it
 
-Every architecture of the table is scored by every proxy of `nas.proxies` at two initialisations
+Every architecture of the table is scored by every proxy of `nas.trial.proxies` at two initialisations
 (seeds 0 and 1: the network's initial weights and the batch of 64 training images both change), on
 the digits split the table was trained with. Reported: Spearman and Kendall rank correlation of each
 proxy (seed 0) with the table's validation accuracy (mean of its training runs) and test accuracy,
@@ -31,9 +31,9 @@ VOTE = ("synflow", "jacob_cov", "snip")
 
 
 def compute(table_path: str, out: str) -> pd.DataFrame:
-    from nas.data import load_dataset
-    from nas.proxies import PROXIES, ProxyBatch, score
-    from nas.table import load
+    from nas.benchmarks.table import load
+    from nas.trial.data import load_dataset
+    from nas.trial.proxies import PROXIES, ProxyBatch, score
     from searchspace.genotype import Genotype
 
     t = load(table_path)
@@ -71,8 +71,8 @@ def main() -> None:
     ap.add_argument("--out", default=str(PROXY_TABLE))
     ap.add_argument("--compute", action="store_true", help="recompute the proxies even if the file exists")
     args = ap.parse_args()
-    from nas.proxies import PROXIES
-    from nas.table import load
+    from nas.benchmarks.table import load
+    from nas.trial.proxies import PROXIES
 
     t0 = time.perf_counter()
     if args.compute or not (ROOT / args.out).exists():

@@ -32,7 +32,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--table", default=str(TABLE))
     args = ap.parse_args()
-    from nas.table import load
+    from nas.benchmarks.table import load
 
     t = load(args.table)
     entries = [e for e in t.entries if len(e.seeds) >= 2]

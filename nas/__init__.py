@@ -5,14 +5,17 @@ df = nas.search({"trials": 20}, data=(x, y))           # your data; or the confi
 s = nas.Search(config, data=..., train_fn=...); s.run()  # the object form (resume, stop)
 nas.export(genotype, state_dict, "exported/", in_channels=1, num_classes=10)
 
-The shape, one job per module (README's "Repository" has the table):
-- proposing: `controllers/` (ask/tell, no torch), `objectives`, `pareto`;
-- driving a search: `driver` (the coordinator) with `admission` (what is trained), `ledger` (the rows
-  in memory), `folder` (the results folder), `resume` (controller and config restored), `progress`,
-  `live` (the report while it runs);
-- training: `engines/` (`local`, `ray_tune`; start, run, stop), `train`, `latency`, `data`, `cluster`;
-- the record and its readers: `record` (stdlib only), `results` (pandas), `report`, `html_report`,
-  `plots`, `exporter`; shared: `status`, `errors`, `formats`, `config`; the command line: `cli`.
+The tree, one job per package (README's "Repository" has the table):
+- `controllers/` propose (ask/tell, no torch), by the `objectives` and the `pareto` maths;
+- `driver/` runs a search: the coordinator, admission, the ledger, resume, progress, the live report;
+- `engines/` train its trials (`local`, `ray_tune`, `table`; start, run, stop), and join clusters;
+- `trial/` is one trial: `train`, `data` (and `owndata`, yours), `proxies`, `inherit`, `latency`;
+- `record/` is what a search leaves: `jsonl` (stdlib only), `folder`, `results` (pandas);
+- `report/` reads it for people (`text`, `plots`, `html`); `exporter/` turns a trial into standalone code;
+- `benchmarks/` are searches answered from tables (`table`, NAS-Bench-201's `nb201`);
+- `api` (Python) and `cli/` (``launch.py``) start searches; shared: `config`, `status`, `errors`,
+  `formats`, `plugins`. The flat layout's module paths (`nas.results`, `nas.train`, ...) still import
+  (`_compat`).
 """
 
 from __future__ import annotations
@@ -20,28 +23,37 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from nas import _compat
+
+_compat.install()  # before anything can ask for an old path
+
 if TYPE_CHECKING:
     from nas.api import Search, search
     from nas.exporter import export
-    from nas.owndata import dataset, register_dataset
+    from nas.trial.owndata import dataset, register_dataset
     from searchspace.registry import register_op
 
 # the public names, imported on first use (PEP 562): `import nas` stays light
 _LAZY = {
     "search": "nas.api",
     "Search": "nas.api",
-    "dataset": "nas.owndata",
-    "register_dataset": "nas.owndata",
+    "dataset": "nas.trial.owndata",
+    "register_dataset": "nas.trial.owndata",
     "register_op": "searchspace.registry",
     "export": "nas.exporter",
 }
 
-__all__ = ["Search", "dataset", "export", "register_dataset", "register_op", "search"]  # = _LAZY
+_MODULES = {"results": "nas.record.results"}  # public modules: `nas.results.load(folder)` after `import nas`
+
+__all__ = ["Search", "dataset", "export", "register_dataset", "register_op", "results", "search"]  # _LAZY, _MODULES
 
 
 def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
+    if name in _MODULES:
+        value = importlib.import_module(_MODULES[name])
+    elif name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name]), name)
     globals()[name] = value
     return value

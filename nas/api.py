@@ -13,7 +13,7 @@
 options, or a YAML/JSON file, with keyword options over it (``trials=50``, ``train={"epochs": 3}``,
 ``space={"ops": [...]}``); it is saved as ``config.json`` like the CLI's. Data is a dataset name in
 the config, or your own (`nas.dataset`); `train_fn(model, data, config, report) -> metrics` replaces
-the built-in trainer (`nas.train.TrainFn`). The resolved config is saved; so is the name of your
+the built-in trainer (`nas.trial.train.TrainFn`). The resolved config is saved; so is the name of your
 train_fn, so that a resume without it is refused instead of silently training differently.
 """
 
@@ -29,15 +29,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nas.config import DEFAULT_VAL_FRACTION, ConfigError, SearchConfig, load_config_file
+from nas.driver.progress import Log, stderr_log
 from nas.errors import SearchError, one_line
-from nas.progress import Log, stderr_log
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from nas.data import DataSplits
-    from nas.driver import SearchState
+    from nas.driver.coordinator import SearchState
     from nas.engines import Engine
+    from nas.trial.data import DataSplits
 
 
 @dataclass
@@ -76,10 +76,10 @@ def drive(
     Ctrl-C (or a notebook's interrupt) and SIGTERM stop it cleanly (`StopSignals`); a search that
     recorded no trial leaves no folder. Raises NasgraphError subclasses for bad input and failures.
     """
-    from nas.data import small_validation
-    from nas.driver import SearchState
+    from nas.driver.coordinator import SearchState
     from nas.engines import make_engine
-    from nas.folder import DataInfo
+    from nas.record.folder import DataInfo
+    from nas.trial.data import small_validation
 
     outcome = Outcome(root, trials=cfg.trials)
     state: SearchState | None = None
@@ -124,7 +124,7 @@ def _scorer(cfg: SearchConfig, data: DataSplits):
     """The zero-cost proxy scorer of a search with warm-up or a proxy filter (None without)."""
     if not (cfg.warmup or cfg.proxy_filter):
         return None
-    from nas.proxies import Scorer
+    from nas.trial.proxies import Scorer
 
     return Scorer(cfg.proxy, data, seed=cfg.seed)
 
@@ -136,14 +136,14 @@ def preflight(cfg: SearchConfig) -> None:
     runtime); on a cluster (``--address``) the driver may have no GPU at all, and the workers check it.
     """
     if cfg.engine == "local" or not cfg.address:
-        from nas.train import resolve_device
+        from nas.trial.train import resolve_device
 
         try:
             resolve_device(cfg.train.device)
         except ValueError as e:
             raise ConfigError(f"--device: {e}") from None
     if cfg.engine != "local" and cfg.address:  # join now: a cluster that cannot be joined leaves no folder
-        from nas.cluster import check_reachable, missing_token_message, prefer_token_auth
+        from nas.engines.cluster import check_reachable, missing_token_message, prefer_token_auth
 
         check_reachable(cfg.address)
         if prefer_token_auth(cfg.address) == "missing":  # before Ray is imported: it reads the mode once
@@ -165,7 +165,7 @@ def check_user_ops(cfg: SearchConfig, data: DataSplits) -> None:
 def write_report(root: Path, log: Log) -> None:
     """The HTML report at the end of a search; a failure to draw it never fails the search."""
     try:
-        from nas import html_report
+        from nas.report import html as html_report
 
         log(f"report: {html_report.write_report(root)}")
     except Exception as e:  # noqa: BLE001 -- the record is what matters; the report can be redrawn with `plot`
@@ -256,7 +256,7 @@ class Search:
     ) -> Search:
         """Continue the search in `folder` as it was started; options may change only what a CLI resume may
         (trials, concurrency, resources, address, storage, engine, trial_timeout, data_dir, download)."""
-        from nas.resume import RESUME_OVERRIDES, read_saved_config
+        from nas.driver.resume import RESUME_OVERRIDES, read_saved_config
 
         root = Path(folder)
         saved = read_saved_config(root, flag="resume")
@@ -284,9 +284,9 @@ class Search:
         return self
 
     def run(self) -> pd.DataFrame:
-        """Train until the budget is spent or a stop; the trials recorded so far, as `nas.results.load` gives."""
-        from nas import results
+        """Train until the budget is spent or a stop; the trials recorded so far, as `nas.record.results.load` gives."""
         from nas.engines import make_engine
+        from nas.record import results
 
         preflight(self.cfg)
         check_user_ops(self.cfg, self.data)
@@ -328,15 +328,15 @@ class Search:
             engine.stop()
 
     def results(self) -> pd.DataFrame:
-        """The recorded trials (`nas.results.load`)."""
-        from nas import results
+        """The recorded trials (`nas.record.results.load`)."""
+        from nas.record import results
 
         return results.load(self.root)
 
     def best(self) -> pd.Series:
         """The best ok trial: the most accurate, or the first objective's best for a search with its own
         metrics (ties: the front's next objectives)."""
-        from nas import results
+        from nas.record import results
 
         front = results.pareto_front(self.results(), self.cfg.front_senses())
         if front.empty:
@@ -345,8 +345,8 @@ class Search:
 
     def export(self, out: str | Path, trial: str = "best", *, formats=(), overwrite: bool = False) -> Path:
         """Export a trial ("best" or a trial id) as a standalone model folder (`export_trial`)."""
-        from nas import results
-        from nas.folder import Layout
+        from nas.record import results
+        from nas.record.folder import Layout
 
         row = self.best() if trial == "best" else results.find_trial(self.results(), trial)
         return export_trial(Layout(self.root), row, out, formats=formats, overwrite=overwrite)
@@ -375,13 +375,13 @@ def search(
 
 
 def export_trial(layout: Any, row: Mapping[str, Any], out: str | Path, *, formats=(), overwrite=False) -> Path:
-    """Export one recorded trial of a results folder (`nas.folder.Layout`) with its kept weights: model.py,
+    """Export one recorded trial of a results folder (`nas.record.folder.Layout`) with its kept weights: model.py,
     weights.safetensors, genotype.json, README.md (`nas.exporter.export`); ExportError in one line."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    from nas.driver.ledger import custom_metrics
     from nas.exporter import ExportError, export
-    from nas.ledger import custom_metrics
     from searchspace.genotype import Genotype
 
     folder, info, trial_id = layout.root, layout.read_data_info(), row["trial_id"]
@@ -452,9 +452,9 @@ def _config_and_data(
 ) -> tuple[SearchConfig, DataSplits]:
     """The config (dataset named after `data` when given; train_fn's name recorded) and the loaded data."""
     from nas import plugins
-    from nas.data import DataError
     from nas.engines.table import settle as settle_table
-    from nas.owndata import dataset, from_config
+    from nas.trial.data import DataError
+    from nas.trial.owndata import dataset, from_config
 
     given = dict(given)
     if train_fn is not None and not resuming:
@@ -485,7 +485,7 @@ def _config_and_data(
 
 def check_data(data: DataSplits, train_fn: Any) -> None:
     """The built-in trainer needs class labels; a train_fn takes any targets."""
-    from nas.data import DataError
+    from nas.trial.data import DataError
 
     if train_fn is None and not data.labelled:
         raise DataError(

@@ -13,12 +13,12 @@ from typing import Any
 
 from nas import objectives
 from nas.errors import NasgraphError, one_line
-from nas.proxies import PROXIES
-from nas.train import TrainConfig
+from nas.trial.proxies import PROXIES
+from nas.trial.train import TrainConfig
 
 if typing.TYPE_CHECKING:
     import searchspace as ss
-    from nas.folder import DataInfo
+    from nas.record.folder import DataInfo
 
 ENGINES = ("ray", "local")
 PROXY_CONTROLLERS = ("evolution", "random", "local_search")  # the controllers that sample at random
@@ -83,7 +83,7 @@ class SearchConfig:
     variant: str = "aging"  # evolution: aging (Real et al.) or tournament (seeds' Algorithm 1)
     mutations: int = 1  # evolution: d in max(d - t, 1) mutations per child (tournament variant)
     init: tuple[str, ...] = ()  # zoo architectures to seed the initial population
-    proxy: str = "synflow"  # the zero-cost proxy (`nas.proxies`) that warmup and proxy_filter rank by
+    proxy: str = "synflow"  # the zero-cost proxy (`nas.trial.proxies`) that warmup and proxy_filter rank by
     warmup: int = 0  # score this many random architectures by the proxy; the first `population` random
     # proposals are the best of them (evolution's initial population, local search's starts, random's first)
     proxy_filter: int = 0  # each random proposal (and evolution's child) is the best of this many by the proxy

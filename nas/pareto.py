@@ -1,7 +1,7 @@
 """Pareto maths: non-dominated sorting, crowding distance, hypervolume, and the running front of a search.
 
 Arrays are (points x objectives) with one ``maximize`` flag per column. Used by the search driver
-(`Leaders`), evolution's ranking, `nas.results` (fronts of DataFrames) and the reports. Numpy only.
+(`Leaders`), evolution's ranking, `nas.record.results` (fronts of DataFrames) and the reports. Numpy only.
 """
 
 from __future__ import annotations
@@ -189,7 +189,7 @@ class Leaders:
 
     Updated one row at a time in O(front size), so the driver's per-trial bookkeeping does not grow
     with the record. Same answers as `pareto_mask` (identical rows are both kept; rows without the first
-    objective never count) and `nas.results.best` (ties: the next objectives, then the earlier row).
+    objective never count) and `nas.record.results.best` (ties: the next objectives, then the earlier row).
     """
 
     def __init__(self, senses: Mapping[str, str] | None = None) -> None:

@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from nas.record import Record, read_rows  # noqa: E402
+from nas.record.jsonl import Record, read_rows  # noqa: E402
 
 SPACE = (
     "controller: random\nkeep_weights: front\n"

@@ -69,7 +69,7 @@ class Controller(ABC):
         self.last_told = ""  # the trial id told last
         self._seen: set[str] = set()  # trial ids told in this process
         self.pending: dict[str, Proposal] = {}  # proposed, not yet told
-        # zero-cost proxies (`nas.proxies`): the search sets `scorer` when warm-up or the filter is on
+        # zero-cost proxies (`nas.trial.proxies`): the search sets `scorer` when warm-up or the filter is on
         self.scorer: Scorer | None = None
         self.warmup = warmup  # random architectures scored before the first random proposal
         self.warm_keep = warm_keep  # how many of the best of them are proposed first
@@ -166,7 +166,7 @@ class Controller(ABC):
 
     def _scores(self, genotypes: Sequence[Genotype]) -> list[float]:
         if self.scorer is None:
-            raise RuntimeError(f"{self.name}: warm-up and the proxy filter need a scorer (nas.proxies.Scorer)")
+            raise RuntimeError(f"{self.name}: warm-up and the proxy filter need a scorer (nas.trial.proxies.Scorer)")
         return list(self.scorer(genotypes))
 
     def state_dict(self) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The engine interface: what trains a search's trials.
 
-The driver (`nas.driver.SearchState`) decides what to train and records what happened; an engine
+The driver (`nas.driver.coordinator.SearchState`) decides what to train and records what happened; an engine
 only trains. `start` gets it ready (a device, a Ray runtime), `run` asks the search for proposals
 and hands back results until the budget is spent or `stop` is called, and `stop` may be called
 from a signal handler at any time. The local engine trains in this process, the Ray engine through
@@ -18,7 +18,7 @@ from nas.errors import SearchError
 
 if TYPE_CHECKING:
     from nas.config import SearchConfig
-    from nas.driver import SearchState
+    from nas.driver.coordinator import SearchState
 
 
 class Engine(ABC):
@@ -29,7 +29,7 @@ class Engine(ABC):
 
     def __init__(self, data: Any, train_fn: Any = None) -> None:
         self.data = data
-        self.train_fn = train_fn  # the user's training function (`nas.train.TrainFn`); None: the built-in one
+        self.train_fn = train_fn  # the user's training function (`nas.trial.train.TrainFn`); None: the built-in one
         self.stopping = False  # no new trials; running ones are abandoned, not recorded
         self.failure: SearchError | None = None  # why the engine had to stop (raised by run once it has)
 
@@ -47,7 +47,7 @@ class Engine(ABC):
         return False
 
     def misused(self, state: SearchState, trial_id: str, message: str) -> None:
-        """A train_fn broke its contract (`nas.train.MISUSE`): the trial is not a result, and the search stops."""
+        """A train_fn broke its contract (`nas.trial.train.MISUSE`): the trial is not a result, and the search stops."""
         state.abandon(trial_id)
         self.fail(SearchError(f"train_fn: {message}"))
 

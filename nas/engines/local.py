@@ -19,7 +19,7 @@ from nas.engines.base import Engine, inherited_weights, trial_train_config
 from nas.errors import SearchError
 
 if TYPE_CHECKING:
-    from nas.driver import SearchState
+    from nas.driver.coordinator import SearchState
 
 
 class LocalEngine(Engine):
@@ -28,7 +28,7 @@ class LocalEngine(Engine):
     name = "local"
 
     def start(self, state: SearchState) -> None:
-        from nas.train import resolve_device
+        from nas.trial.train import resolve_device
 
         try:
             resolve_device(state.cfg.train.device)  # this process trains: a device it lacks is the user's to fix
@@ -36,7 +36,7 @@ class LocalEngine(Engine):
             raise SearchError(f"--device: {e}") from None
 
     def run(self, state: SearchState) -> None:
-        from nas.train import MISUSE, train_trial
+        from nas.trial.train import MISUSE, train_trial
 
         train_cfg = trial_train_config(state.cfg)
         while not self.stopping:
@@ -90,7 +90,7 @@ def _hang_alarm(limit: float) -> Iterator[_Outcome]:
             signal.setitimer(signal.ITIMER_REAL, 0)
     except TrialHung:  # also when the alarm beat the line above: training had just run out of time anyway
         signal.setitimer(signal.ITIMER_REAL, 0)
-        from nas.train import TrialResult
+        from nas.trial.train import TrialResult
 
         outcome.result = TrialResult.hung(time.monotonic() - started, limit, "interrupted")
     finally:

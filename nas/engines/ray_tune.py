@@ -8,7 +8,7 @@
   constraints; it returns ``FINISHED`` when the budget is spent.
 - `RecordCallback` turns each finished Tune trial into one record row (and
   keeps its weights), or abandons it when the run was interrupted mid-trial.
-- The trainable is a thin adapter around `nas.train.train_trial`: it reports
+- The trainable is a thin adapter around `nas.trial.train.train_trial`: it reports
   every epoch (so ASHA can stop poor trials) and once more at the end with
   ``final=True`` and the weights as a checkpoint.
 
@@ -72,17 +72,17 @@ from ray import tune  # noqa: E402
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler  # noqa: E402
 from ray.tune.search import Searcher  # noqa: E402
 
-from nas.cluster import check_reachable  # noqa: E402
 from nas.config import SearchConfig  # noqa: E402
-from nas.driver import SearchState  # noqa: E402
+from nas.driver.coordinator import SearchState  # noqa: E402
 from nas.engines.base import Engine, trial_train_config  # noqa: E402
+from nas.engines.cluster import check_reachable  # noqa: E402
 from nas.errors import (
     SearchError,  # noqa: E402
     last_line,  # noqa: E402
 )
-from nas.folder import atomic_write, storage_errors  # noqa: E402
 from nas.plugins import Shipment  # noqa: E402
-from nas.train import MISUSE  # noqa: E402
+from nas.record.folder import atomic_write, storage_errors  # noqa: E402
+from nas.trial.train import MISUSE  # noqa: E402
 from searchspace.genotype import Genotype  # noqa: E402
 
 WEIGHTS_FILE = "weights.safetensors"
@@ -102,7 +102,7 @@ def init_ray(address: str | None = None, num_cpus: int | None = None, num_gpus: 
         check_reachable(address)
         join_cluster(address, common)
     else:
-        from nas.cluster import DEFAULT_TOKEN_FILE, private_token_file, quiet_local_token
+        from nas.engines.cluster import DEFAULT_TOKEN_FILE, private_token_file, quiet_local_token
 
         quiet_local_token()  # token authentication on, as Ray picks for a local runtime, without its warning
         had_token = DEFAULT_TOKEN_FILE.expanduser().exists()
@@ -113,12 +113,12 @@ def init_ray(address: str | None = None, num_cpus: int | None = None, num_gpus: 
 
 
 def join_cluster(address: str, options: dict[str, Any]) -> None:
-    """``ray.init(address)`` sending Ray's token where one is at hand (`nas.cluster`), failing in one line.
+    """``ray.init(address)`` sending Ray's token where one is at hand (`nas.engines.cluster`), failing in one line.
 
     Ray's C++ client prints a warning a second while a connection is refused; that output is held back
     and, on failure, read for the reason instead of shown.
     """
-    from nas.cluster import TOKEN_HELP, auth_token_source, missing_token_message, prefer_token_auth
+    from nas.engines.cluster import TOKEN_HELP, auth_token_source, missing_token_message, prefer_token_auth
 
     if prefer_token_auth(address) == "missing":  # (the CLI asks first, before Ray is imported)
         raise SearchError(missing_token_message(address))
@@ -406,7 +406,7 @@ def _shippable(data) -> dict[str, Any]:
 
 def _unshipped(shipped: dict[str, Any]):
     """The DataSplits of `_shippable`, its tensors sharing the (read-only) arrays; training never writes to them."""
-    from nas.data import DataSplits
+    from nas.trial.data import DataSplits
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
@@ -442,7 +442,7 @@ def _watched(
     genotype: Genotype, data, train_cfg, seed: int, report, reporting: threading.Event, train_fn=None, init=None
 ):
     """`train_trial` in a thread, ended as ``timeout`` if it runs past the hang limit (see the module docstring)."""
-    from nas.train import TrialResult, train_trial
+    from nas.trial.train import TrialResult, train_trial
 
     limit = train_cfg.hang_limit()
     if not limit:

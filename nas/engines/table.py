@@ -1,5 +1,5 @@
 """The table engine (``--engine table:PATH``, ``--engine nb201:DATASET``): trials answered from a tabular
-benchmark (`nas.table`; NAS-Bench-201's, converted on first use: `nas.nb201`).
+benchmark (`nas.benchmarks.table`; NAS-Bench-201's, converted on first use: `nas.benchmarks.nb201`).
 
 Each proposal is looked up in the table instead of trained, through the same driver, record,
 dedupe, resume and reports as a real search, so controllers can be compared over hundreds of seeds
@@ -34,18 +34,18 @@ from nas.engines.base import Engine
 from nas.errors import SearchError
 
 if TYPE_CHECKING:
+    from nas.benchmarks.table import Entry, Table
     from nas.config import SearchConfig
-    from nas.driver import SearchState
-    from nas.table import Entry, Table
+    from nas.driver.coordinator import SearchState
 
 MODES = ("draw", "mean")
 
 
 def parse(engine: str) -> tuple[str, str]:
     """(path, mode) of an engine spec ``table:PATH[:mean|:draw]`` or ``nb201:DATASET[:mean|:draw]`` (its table
-    converted on first use: `nas.nb201`); ValueError naming what is wrong."""
+    converted on first use: `nas.benchmarks.nb201`); ValueError naming what is wrong."""
     if engine.startswith("nb201:"):
-        from nas.nb201 import table_path
+        from nas.benchmarks.nb201 import table_path
 
         dataset, _, mode = engine.removeprefix("nb201:").partition(":")
         if mode not in ("", *MODES):
@@ -67,9 +67,9 @@ def settle(cfg: SearchConfig, given: Mapping[str, Any] | None = None) -> SearchC
     differently from the table is an error."""
     if not cfg.engine.startswith(("table:", "nb201:")):
         return cfg
+    from nas.benchmarks.table import load
     from nas.config import ConfigError
     from nas.errors import NasgraphError
-    from nas.table import load
 
     try:
         path, _ = parse(cfg.engine)
@@ -124,8 +124,8 @@ class TableEngine(Engine):
         self.table: Table | None = None
 
     def start(self, state: SearchState) -> None:
+        from nas.benchmarks.table import load
         from nas.errors import NasgraphError
-        from nas.table import load
 
         if self.train_fn is not None:
             raise SearchError("a table engine answers from its table; it cannot run a train_fn")
@@ -162,7 +162,7 @@ class TableEngine(Engine):
                 )
             status, metrics = self._answer(entry, epoch, random.Random(pending.seed))
             if state.cfg.train.proxies:  # scored here, as a trial would at its start (they need no training)
-                from nas.proxies import trial_scores
+                from nas.trial.proxies import trial_scores
 
                 genotype, names = pending.proposal.genotype, state.cfg.train.proxies
                 metrics["proxies"] = trial_scores(genotype, self.data, names, pending.seed, (entry.params, entry.flops))

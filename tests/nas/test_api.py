@@ -22,13 +22,14 @@ from sklearn.datasets import load_digits
 from torch import nn
 
 import nas
-from nas import plots, results
 from nas.config import ConfigError
-from nas.data import DataError
 from nas.errors import NasgraphError, SearchError
 from nas.plugins import PluginError
-from nas.record import Record
-from nas.train import TrainFnError, own_metrics
+from nas.record import results
+from nas.record.jsonl import Record
+from nas.report import plots
+from nas.trial.data import DataError
+from nas.trial.train import TrainFnError, own_metrics
 from searchspace.genotype import Genotype
 from searchspace.opspec import REGISTRY
 
@@ -255,7 +256,7 @@ def test_failures_inside_train_fn_are_results_and_broken_contracts_stop_with_not
 
 
 class TrainerClock:
-    """The trainer's clock (`nas.train`'s ``time``) with a virtual ``perf_counter`` that moves only when a
+    """The trainer's clock (`nas.trial.train`'s ``time``) with a virtual ``perf_counter`` that moves only when a
     training function "sleeps" (and by a microsecond per reading): a time limit is then met or missed exactly,
     however loaded the machine. Everything else is the real ``time`` module."""
 
@@ -274,10 +275,10 @@ class TrainerClock:
 
 
 def test_a_train_fn_past_the_time_limit_ends_at_its_next_report(tmp_path, arrays, monkeypatch):
-    import nas.train
+    import nas.trial.train
 
     clock = TrainerClock()
-    monkeypatch.setattr(nas.train, "time", clock)
+    monkeypatch.setattr(nas.trial.train, "time", clock)
 
     def slow(model, data, config, report):
         for epoch in range(1, 100):

@@ -51,7 +51,7 @@ for name in ("evolution", "random"):
 
 def test_the_record_and_the_pareto_maths_import_without_pandas_torch_or_ray():
     body = """
-import nas.record, nas.pareto, nas.status, nas.objectives, nas.errors, nas.ledger
+import nas.record.jsonl, nas.pareto, nas.status, nas.objectives, nas.errors, nas.driver.ledger
 """
     out = run_blocked(body, ("torch", "torchvision", "pandas", "pyarrow", "ray"))
     assert out.strip().endswith("loaded: []"), out

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from nas import results
 from nas.cli import main
-from nas.record import Record
+from nas.record import results
+from nas.record.jsonl import Record
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICK = ["--engine", "local", "--epochs", "1", "--limit", "300", "--ops", "conv,sepconv,maxpool", "--wirings", "chain"]

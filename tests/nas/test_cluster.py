@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from nas.record import Record, read_rows
+from nas.record.jsonl import Record, read_rows
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]

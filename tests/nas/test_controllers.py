@@ -382,7 +382,7 @@ def test_the_predictor_resumes_from_its_state_and_the_replayed_record():
     assert state["told"] == 0 and "history" not in state  # the record, replayed, is the predictor's data
     restored = Predictor(SPACE, seed=99)
     restored.load_state_dict(state)
-    for p in made:  # what `nas.resume.restore_controller` does with the rows after `told`
+    for p in made:  # what `nas.driver.resume.restore_controller` does with the rows after `told`
         restored.tell(p.trial_id, "ok", {"val_acc": results[p.trial_id], "params": ss.count_params(p.genotype, 1, 10)},
                       p.genotype)  # fmt: skip
     assert [p.genotype for p in drive(original, 6)] == [p.genotype for p in drive(restored, 6)]

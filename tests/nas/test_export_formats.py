@@ -228,7 +228,7 @@ import numpy as np
 import onnxruntime
 import torch
 
-from nas.data import load_dataset
+from nas.trial.data import load_dataset
 
 out, limit = Path(sys.argv[1]), int(sys.argv[2])
 pre = json.loads((out / "preprocessing.json").read_text())
@@ -256,7 +256,7 @@ def test_an_exported_search_winner_serves_its_test_accuracy_in_a_fresh_interpret
     import subprocess
     import sys
 
-    from nas import results
+    from nas.record import results
 
     root = Path(__file__).resolve().parents[2]
     cli = [sys.executable, str(root / "launch.py")]

@@ -26,7 +26,7 @@ from PIL import Image
 from sklearn.datasets import load_digits
 
 import nas
-from nas import data as nas_data
+from nas.trial import data as nas_data
 
 pytest.importorskip("onnxruntime")
 

@@ -1,7 +1,7 @@
-"""Latency as a measurement, an objective and a limit: `nas.latency`, the trial's ``latency_ms``, ``--objectives
+"""Latency as a measurement, an objective and a limit: `nas.trial.latency`, the trial's ``latency_ms``, ``--objectives
 val_acc,latency`` and ``--max-latency`` through real searches.
 
-The clock `nas.latency` reads is a virtual one here (`VirtualClock`): it moves only when an op "sleeps",
+The clock `nas.trial.latency` reads is a virtual one here (`VirtualClock`): it moves only when an op "sleeps",
 so a network with the sleepy op measures exactly its sleep and one without it a few microseconds,
 however loaded the machine (real times of the small networks: 1-7 ms on a 2-core CPU, with spikes
 over the 20 ms limit under load, which made the earlier wall-clock version flaky). The measuring loop,
@@ -20,13 +20,14 @@ import torch
 from torch import nn
 
 import nas
-from nas import latency, results
 from nas.config import ConfigError, SearchConfig
-from nas.data import load_dataset
-from nas.driver import DataInfo, SearchError, SearchState
+from nas.driver.coordinator import DataInfo, SearchError, SearchState
 from nas.engines import LocalEngine
-from nas.record import Record
-from nas.train import TrainConfig, train_trial
+from nas.record import results
+from nas.record.jsonl import Record
+from nas.trial import latency
+from nas.trial.data import load_dataset
+from nas.trial.train import TrainConfig, train_trial
 from searchspace import registry
 from searchspace.genotype import Genotype, Head
 from searchspace.wirings import make_stage
@@ -46,7 +47,7 @@ SPACE = {
 
 
 class VirtualClock:
-    """What `nas.latency` reads as ``time.perf_counter`` in these tests: it moves only when an op "sleeps" (and
+    """What `nas.trial.latency` reads as ``time.perf_counter`` in these tests: it moves only when an op "sleeps" (and
     by a microsecond per reading), so measured latencies are exact whatever else the machine is doing."""
 
     def __init__(self) -> None:
@@ -208,7 +209,7 @@ def test_latency_is_an_objective_and_a_limit_end_to_end(tmp_path, data):
         [sys.executable, str(ROOT / "launch.py"), "show", str(root)], capture_output=True, text=True, timeout=120
     )
     assert shown.returncode == 0 and "Pareto front (val_acc max, latency_ms min)" in shown.stdout, shown.stderr
-    from nas import html_report
+    from nas.report import html as html_report
 
     page = html_report.write_report(root).read_text()
     assert "<h2>Accuracy vs latency</h2>" in page and "latency (ms)" in page

@@ -21,8 +21,9 @@ from sklearn.datasets import load_digits
 from test_api import quick_train
 
 import nas
-from nas import html_report, live
-from nas.folder import ResultsFolder, held
+from nas.driver import live
+from nas.record.folder import ResultsFolder, held
+from nas.report import html as html_report
 
 ROOT = Path(__file__).resolve().parents[2]
 SPACE = {"ops": ["conv", "maxpool"], "wirings": ["chain"], "widths": [8], "head_hidden": [0]}
@@ -55,7 +56,7 @@ def test_the_report_is_rewritten_while_the_search_runs(tmp_path, monkeypatch):
 
 
 def test_a_live_report_before_any_ok_trial_says_so(tmp_path):
-    from nas.record import Record
+    from nas.record.jsonl import Record
 
     root = tmp_path / "s"
     root.mkdir()

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from nas import nb201
-from nas.table import load
+from nas.benchmarks import nb201
+from nas.benchmarks.table import load
 from searchspace import builder
 from searchspace import nb201 as cells
 

@@ -1,4 +1,4 @@
-"""Tests for nas.plots and nas.html_report on results folders written by real (tiny) searches."""
+"""Tests for nas.report.plots and nas.report.html on results folders written by real (tiny) searches."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from pathlib import Path
 import matplotlib.image
 import pytest
 
-from nas import html_report, plots, results
 from nas.cli import main
 from nas.formats import si
-from nas.record import Record
+from nas.record import results
+from nas.record.jsonl import Record
+from nas.report import html as html_report
+from nas.report import plots
 
 FIGURES = ("accuracy_vs_params", "accuracy_vs_flops", "best_so_far", "accuracy_vs_latency")  # trials record latency
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from nas.record import Record
+from nas.record.jsonl import Record
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,4 +1,4 @@
-"""Zero-cost proxies (`nas.proxies`), warm-up and the proxy filter, and weight inheritance (`nas.inherit`)."""
+"""Zero-cost proxies (`nas.trial.proxies`), warm-up and the proxy filter, and weight inheritance (`nas.trial.inherit`)."""
 
 import json
 import math
@@ -11,11 +11,12 @@ import pytest
 import torch
 
 import searchspace as ss
-from nas import proxies, results
 from nas.controllers import Evolution, LocalSearch, RandomSearch
-from nas.data import load_dataset
-from nas.inherit import inherit
-from nas.proxies import PROXIES, ProxyBatch, Scorer, score
+from nas.record import results
+from nas.trial import proxies
+from nas.trial.data import load_dataset
+from nas.trial.inherit import inherit
+from nas.trial.proxies import PROXIES, ProxyBatch, Scorer, score
 from searchspace.genotype import Genotype
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,4 +1,4 @@
-"""Tests for nas.record: the append-only trial record, its checksums, torn tails and atomic files."""
+"""Tests for nas.record.jsonl: the append-only trial record, its checksums, torn tails and atomic files."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nas.record import Record, RecordError, atomic_file, checksum, read_rows
-from nas.results import load  # it reads a record being written without touching it
+from nas.record.jsonl import Record, RecordError, atomic_file, checksum, read_rows
+from nas.record.results import load  # it reads a record being written without touching it
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -201,7 +201,7 @@ def test_read_rows_while_appending(tmp_path: Path) -> None:
 
 WRITER = """
 import sys
-from nas.record import Record
+from nas.record.jsonl import Record
 with Record.open(sys.argv[1]) as record:
     for i in range(200):
         if i == 100:

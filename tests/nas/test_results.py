@@ -1,4 +1,4 @@
-"""Tests for nas.results: loading records into pandas, the parquet copy, fronts, hypervolume and best."""
+"""Tests for nas.record.results: loading records into pandas, the parquet copy, fronts, hypervolume and best."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from test_pareto import brute_mask, objective_sets
 from test_record import trial, write_record
 
-from nas import results
-from nas.record import Record, RecordError
-from nas.results import COLUMNS, best, hypervolume, load, pareto_front
+from nas.record import results
+from nas.record.jsonl import Record, RecordError
+from nas.record.results import COLUMNS, best, hypervolume, load, pareto_front
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -233,6 +233,6 @@ def test_best_skips_unknown_params_under_a_budget() -> None:
 
 
 def test_results_module_imports_neither_torch_nor_ray() -> None:
-    code = "import sys, nas.results; print(sorted({'torch', 'ray'} & set(sys.modules)))"
+    code = "import sys, nas.record.results; print(sorted({'torch', 'ray'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]"

@@ -12,7 +12,7 @@ import shutil
 import pytest
 
 from nas.cli import main
-from nas.record import Record
+from nas.record.jsonl import Record
 
 QUICK = ["--engine", "local", "--epochs", "1", "--limit", "300", "--ops", "conv,sepconv,maxpool", "--wirings", "chain"]
 SAVED = {"trials": 2, "concurrency": 3, "cpus_per_trial": 1.5, "trial_timeout": 100.0, "storage": "/tmp/saved-storage"}

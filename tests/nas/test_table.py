@@ -1,4 +1,4 @@
-"""Tabular benchmarks: made by grid searches, assembled by nas.table, answered by --engine table:PATH.
+"""Tabular benchmarks: made by grid searches, assembled by nas.benchmarks.table, answered by --engine table:PATH.
 
 The tiny table here is made the way the committed one is (two grid searches, one per training seed,
 real training on digits), only smaller; searches on it run through the CLI in a fresh process.
@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 import nas
-from nas import table
+from nas.benchmarks import table
 from nas.controllers import Grid, SpaceExhausted
-from nas.record import Record
+from nas.record.jsonl import Record
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = {
@@ -100,7 +100,7 @@ def test_a_run_that_failed_is_kept_in_the_table_as_failed(tiny, tmp_path):
 
 def test_a_grid_resumes_where_it_stopped_and_ends_when_the_space_is_exhausted(tiny):
     from nas.config import SearchConfig, make_space
-    from nas.folder import DataInfo
+    from nas.record.folder import DataInfo
 
     cfg = SearchConfig.from_dict(TINY)
     space = make_space(cfg, DataInfo(1, 10, (8, 8), "digits"))
@@ -118,7 +118,7 @@ def test_a_grid_resumes_where_it_stopped_and_ends_when_the_space_is_exhausted(ti
 
 def test_a_resumed_grid_proposes_again_what_was_outstanding_when_it_stopped(tiny):
     from nas.config import SearchConfig, make_space
-    from nas.folder import DataInfo
+    from nas.record.folder import DataInfo
 
     space = make_space(SearchConfig.from_dict(TINY), DataInfo(1, 10, (8, 8), "digits"))
     grid = Grid(space)

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 import searchspace as ss
-from nas.data import load_dataset
-from nas.train import TrainConfig, _lr_lambda, augment, random_crop, train_trial
+from nas.trial.data import load_dataset
+from nas.trial.train import TrainConfig, _lr_lambda, augment, random_crop, train_trial
 from searchspace import wirings
 from searchspace.genotype import Genotype, Head, Stage
 
@@ -131,7 +131,7 @@ def test_train_config_rejects_bad_values(kwargs, message):
 
 def test_a_cuda_index_past_the_last_gpu_is_refused(monkeypatch):
     """On a one-GPU machine cuda:1 was accepted (only is_available() was checked) and failed inside every trial."""
-    from nas.train import resolve_device
+    from nas.trial.train import resolve_device
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
@@ -155,7 +155,7 @@ def test_a_cuda_device_comes_with_its_index(monkeypatch):
     cap (torch.cuda.set_per_process_memory_fraction) refuses the index-less torch.device("cuda") it was given."""
     from torch.cuda._utils import _get_device_index
 
-    from nas.train import resolve_device
+    from nas.trial.train import resolve_device
 
     with pytest.raises(ValueError, match="specified index"):
         _get_device_index(torch.device("cuda"))  # what the memory cap does with its device argument
@@ -169,7 +169,7 @@ def test_a_cuda_device_comes_with_its_index(monkeypatch):
 
 
 def test_bf16_on_the_cpu_only_where_the_cpu_has_it_and_the_network_is_big_enough(monkeypatch):
-    from nas import train
+    from nas.trial import train
 
     cfg = TrainConfig(cpu_bf16_mflops=2.0)
     cpu = torch.device("cpu")
@@ -182,7 +182,7 @@ def test_bf16_on_the_cpu_only_where_the_cpu_has_it_and_the_network_is_big_enough
 
 
 def test_bf16_autocast_and_channels_last_on_the_cpu_reach_the_fp32_accuracy(digits, monkeypatch):
-    from nas import train
+    from nas.trial import train
 
     monkeypatch.setattr(train, "cpu_has_bf16", lambda: True)  # (emulated where the CPU lacks it: same numbers)
     forced = TrainConfig(epochs=4, threads=1, cpu_bf16_mflops=0.0)
@@ -209,7 +209,7 @@ def few_digits():
 def test_every_op_trains_under_cpu_bf16_autocast(op, few_digits, monkeypatch):
     import random
 
-    from nas import train
+    from nas.trial import train
 
     monkeypatch.setattr(train, "cpu_has_bf16", lambda: True)
     ops = tuple(dict.fromkeys((op, "conv")))  # conv where `op` cannot downsample by itself

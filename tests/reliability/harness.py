@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from nas.record import Record, read_rows
+from nas.record.jsonl import Record, read_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICK = ("--epochs", "1", "--limit", "300", "--ops", "conv,sepconv,maxpool", "--wirings", "chain")

@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 from harness import QUICK, assert_intact, counted, driver, one_error_line, rows_now, wait_until
 
-from nas import results
 from nas.cli import main
-from nas.record import Record, read_rows
+from nas.record import results
+from nas.record.jsonl import Record, read_rows
 
 LOCAL = [*QUICK, "--engine", "local"]
 

@@ -10,8 +10,8 @@ import pytest
 from harness import QUICK, assert_intact
 
 from nas.cli import main
-from nas.driver import SearchState
-from nas.record import Record
+from nas.driver.coordinator import SearchState
+from nas.record.jsonl import Record
 
 FAULTY = {"00001", "00003", "00004"}  # the trials fault_rate 0.5 picks with seed 0
 

@@ -76,7 +76,7 @@ milliseconds = _checked(  # 5, 2.5 or 5ms
 
 
 def proxy_list(text: str) -> tuple[str, ...]:
-    from nas.proxies import parse
+    from nas.trial.proxies import parse
 
     try:
         return parse(text)
@@ -88,7 +88,7 @@ def engine_spec(text: str) -> str:
     if text in ("ray", "local") or (text.startswith("table:") and len(text) > len("table:")):
         return text
     if text.startswith("nb201:"):
-        from nas.nb201 import DATASETS
+        from nas.benchmarks.nb201 import DATASETS
 
         parts = text.split(":")
         if len(parts) <= 3 and parts[1] in DATASETS and parts[2:] in ([], ["mean"], ["draw"]):
@@ -128,7 +128,7 @@ SEARCH_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
         "image_size",
         {
             "type": positive_int,
-            "help": "resize images to N x N, aspect not kept (image folders: default 32 (nas.data.DEFAULT_IMAGE_SIZE), "
+            "help": "resize images to N x N, aspect not kept (image folders: default 32 (nas.trial.data.DEFAULT_IMAGE_SIZE), "
             "Pillow bilinear; built-in datasets: torchvision antialiased bilinear; recorded in preprocessing.json)",
         },
     ),
@@ -183,7 +183,7 @@ SEARCH_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
             "type": engine_spec,
             "metavar": "{ray,local,table:PATH,nb201:DATASET}",
             "help": "ray (default); local: trials in sequence in this process; table:PATH[:mean]: answers looked up "
-            "in a tabular benchmark (python -m nas.table), one training seed drawn per trial or the seeds' mean; "
+            "in a tabular benchmark (python -m nas.benchmarks.table), one training seed drawn per trial or the seeds' mean; "
             "nb201:{cifar10,cifar100,imagenet16}[:mean]: NAS-Bench-201's table (the benchmarks extra)",
         },
     ),
@@ -424,7 +424,7 @@ def search_config(args: argparse.Namespace):
 
 
 def resumed_config(saved, given: dict[str, Any], root: Path):
-    """The saved config, with the run-time options the user gave explicitly (`nas.resume.RESUME_OVERRIDES`),
+    """The saved config, with the run-time options the user gave explicitly (`nas.driver.resume.RESUME_OVERRIDES`),
     and a line for each change.
 
     An option that would change the trials themselves (epochs, dataset, controller, space, constraints...)
@@ -434,8 +434,8 @@ def resumed_config(saved, given: dict[str, Any], root: Path):
     import dataclasses
 
     from nas.config import SearchConfig
-    from nas.folder import Layout
-    from nas.resume import RESUME_OVERRIDES
+    from nas.driver.resume import RESUME_OVERRIDES
+    from nas.record.folder import Layout
 
     base = saved.to_dict()
     changes: dict[str, Any] = {}
@@ -487,11 +487,11 @@ def _refuse_on_resume(root: Path, key: str, saved: Any, given: Any) -> None:
 def cmd_search(args: argparse.Namespace) -> int:
     """`launch.py search`: a thin caller of `nas.api.drive`, which the Python API shares."""
     from nas import api
-    from nas.owndata import from_config
     from nas.plugins import load_all, resolvable, train_fn_from
+    from nas.trial.owndata import from_config
 
     if args.resume:  # the saved config, with only the run-time options given explicitly
-        from nas.resume import read_saved_config
+        from nas.driver.resume import read_saved_config
 
         root = Path(args.resume)
         saved = read_saved_config(root)
@@ -520,7 +520,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         print("stopped before any trial was recorded; nothing was written", file=sys.stderr)
         return outcome.exit_code
     if outcome.finished and not outcome.notes:
-        from nas import report
+        from nas.report import text as report
 
         print(report.summary(root))
         return 0
@@ -555,8 +555,9 @@ def load_architecture(spec: str):
 
 def find_trial(folder: str | Path, trial: str):
     """The record row of a trial id, or for 'best' of the ok trial best by the search's score (val_acc, or the
-    first metric of its own that its objectives name: `nas.plots.Score`) (`nas.results.find_trial`)."""
-    from nas import plots, results
+    first metric of its own that its objectives name: `nas.report.plots.Score`) (`nas.record.results.find_trial`)."""
+    from nas.record import results
+    from nas.report import plots
 
     try:
         df = results.load(folder)
@@ -575,11 +576,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     from nas.api import preflight
     from nas.config import make_space
     from nas.controllers.fixed import Fixed
-    from nas.driver import DataInfo, SearchState
+    from nas.driver.coordinator import DataInfo, SearchState
+    from nas.driver.progress import stderr_log
     from nas.engines import make_engine
-    from nas.owndata import from_config
     from nas.plugins import load_all
-    from nas.progress import stderr_log
+    from nas.trial.owndata import from_config
 
     load_all(args.plugin or ())  # (before the architecture: it may use their ops)
     genotype, label = load_architecture(args.architecture)
@@ -604,7 +605,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         engine = make_engine(cfg, splits)
         engine.start(state)
         engine.run(state)
-    from nas import api, report
+    from nas import api
+    from nas.report import text as report
 
     api.write_report(root, stderr_log)
     print(report.summary(root))
@@ -616,7 +618,7 @@ def _empty_search_args() -> dict[str, Any]:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from nas import report
+    from nas.report import text as report
 
     paths = args.results if len(args.results) > 1 else args.results[0]
     if args.watch is not None:
@@ -628,7 +630,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     except FileNotFoundError as e:
         raise UsageError(str(e)) from None
     if len(args.results) == 1:
-        from nas.folder import held
+        from nas.record.folder import held
 
         if held(paths):
             print(f"running: {report.progress_line(paths)} (follow it: launch.py show {paths} --watch)")
@@ -639,8 +641,8 @@ def _watch(root: Path, top: int, every: float) -> int:
     """`show --watch`: the summary, again whenever the record grows, until the search holding the folder ends."""
     import time
 
-    from nas import report
-    from nas.folder import Layout, held
+    from nas.record.folder import Layout, held
+    from nas.report import text as report
 
     record = Layout(root).record
     if not record.is_file() and not held(root):
@@ -663,8 +665,8 @@ def _watch(root: Path, top: int, every: float) -> int:
 
 def _saved_config(layout):
     """A results folder's SearchConfig, or None where it has no readable config.json."""
+    from nas.driver.resume import read_saved_config
     from nas.errors import SearchError
-    from nas.resume import read_saved_config
 
     try:
         return read_saved_config(layout.root)
@@ -673,9 +675,9 @@ def _saved_config(layout):
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from nas import results
     from nas.api import export_trial
-    from nas.folder import Layout
+    from nas.record import results
+    from nas.record.folder import Layout
 
     layout = Layout(args.results)
     folder = layout.root
@@ -699,7 +701,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from nas import html_report, plots
+    from nas.report import html as html_report
+    from nas.report import plots
 
     paths = args.results if len(args.results) > 1 else args.results[0]
     out = Path(args.out) if args.out else Path(args.results[0]) / "figures"

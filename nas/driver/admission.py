@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import searchspace as ss
 from nas.errors import SearchError
-from nas.folder import DataInfo
+from nas.record.folder import DataInfo
 from nas.status import DISPATCHED, Status
 from searchspace.genotype import Genotype
 

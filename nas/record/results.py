@@ -1,13 +1,13 @@
 """Results of searches in pandas: the record loaded as a typed DataFrame, fronts, the best trial.
 
-    from nas import results
+    from nas.record import results
     df = results.load("results/cifar-evo")            # or several folders at once
     front = results.pareto_front(df, {"val_acc": "max", "params": "min"})
     results.hypervolume(front, ref=[0.0, 5e6])
     results.best(df, max_params=1_000_000)
     results.find_trial(df, "00042")
 
-The rows come from the durable record (`nas.record`, ``trials.jsonl``).
+The rows come from the durable record (`nas.record.jsonl`, ``trials.jsonl``).
 ``trials.parquet`` is a copy for fast loading, rewritten atomically by
 `write_parquet`; `load` uses it only when it is at least as new as the JSONL
 and holds as many rows. The Pareto maths is `nas.pareto`. Imports neither
@@ -30,9 +30,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from nas import pareto
-from nas.folder import Layout
 from nas.objectives import FRONT
-from nas.record import JSONL, Record, RecordError, _jsonl_path, _parse, _read, atomic_file
+from nas.record.folder import Layout
+from nas.record.jsonl import JSONL, Record, RecordError, _jsonl_path, _parse, _read, atomic_file
 from nas.status import Status
 
 COLUMNS: dict[str, str] = {
@@ -60,7 +60,7 @@ COLUMNS: dict[str, str] = {
     "resident_memory_mb": "float64",  # CUDA memory the worker still reserved after the trial was freed
     "seed": "Int64",
     "wall_seconds": "float64",  # whole trial, setup included
-    "latency_ms": "float64",  # inference latency at batch 1 on the trial's device, median ms (`nas.latency`)
+    "latency_ms": "float64",  # inference latency at batch 1 on the trial's device, median ms (`nas.trial.latency`)
     "latency_batch_ms": "float64",  # the same at the serving batch
     "latency_batch": "Int64",  # the serving batch
     "finished": "datetime64[ns, UTC]",  # when the trial ended (stored as unix time)

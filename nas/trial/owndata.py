@@ -28,7 +28,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from nas.data import _LOADERS, DataError, DataSplits, _channel_stats, _stratified_split, load_dataset, resolve_data_dir
+from nas.trial.data import (
+    _LOADERS,
+    DataError,
+    DataSplits,
+    _channel_stats,
+    _stratified_split,
+    load_dataset,
+    resolve_data_dir,
+)
 
 SPLITS = ("train", "val", "test")
 DEFAULT_NAME = "user:arrays"
@@ -55,7 +63,7 @@ def register_dataset(name: str, fn: DatasetFn) -> None:
 def from_config(cfg: Any) -> DataSplits:
     """The dataset a `SearchConfig` names: one a plugin registered, or a built-in one (`load_dataset`)."""
     if cfg.dataset.startswith("nb201:"):  # a published benchmark's dataset: its shapes, no images
-        from nas.nb201 import BenchmarkData
+        from nas.benchmarks.nb201 import BenchmarkData
 
         return BenchmarkData.of(cfg.dataset)  # type: ignore[return-value]
     if cfg.dataset in _REGISTERED:

@@ -1,6 +1,6 @@
 """One self-contained HTML page summarising one or more searches, to open in any browser or attach.
 
-    from nas import html_report
+    from nas.report import html as html_report
     html_report.write_report("results/digits-evolution")              # -> results/digits-evolution/report.html
     html_report.write_report("results")                                # every search under results/, compared
     html_report.write_report(["results/a", "results/b"], "ab.html")
@@ -30,10 +30,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nas import objectives, plots, results
+from nas import objectives
 from nas.formats import si
 from nas.objectives import FRONT
-from nas.report import op_mix
+from nas.record import results
+from nas.report import plots
+from nas.report.text import op_mix
 
 REFRESH_SECONDS = 15  # how often a live report reloads itself
 MAX_ARCHITECTURES = 12  # architecture drawings per search, best first along the front

@@ -15,9 +15,9 @@ from typing import Any
 
 from nas.config import SearchConfig
 from nas.controllers import Controller, make_controller
+from nas.driver.progress import Log
 from nas.errors import SearchError
-from nas.folder import DataInfo, ResultsFolder
-from nas.progress import Log
+from nas.record.folder import DataInfo, ResultsFolder
 from searchspace.genotype import Genotype, GenotypeError
 from searchspace.space import SearchSpace
 
@@ -40,7 +40,7 @@ RESUME_OVERRIDES = (
 def read_saved_config(root: str | Path, flag: str = "--resume") -> SearchConfig:
     """A results folder's saved config; SearchError naming `flag` and the folder if it has none or it is unreadable."""
     from nas.errors import one_line
-    from nas.folder import Layout
+    from nas.record.folder import Layout
 
     try:
         return SearchConfig.from_dict(json.loads(Layout(root).config.read_text()))

@@ -1,6 +1,6 @@
 """The durable trial record: ``trials.jsonl``, one fsync'd line per finished trial. Standard library only.
 
-    from nas.record import Record, read_rows
+    from nas.record.jsonl import Record, read_rows
     with Record.open("results/digits-evolution") as record:
         record.append({"trial_id": "00001", "status": "ok", "val_acc": 0.97})
     rows, torn_bytes = read_rows("results/digits-evolution")
@@ -17,10 +17,10 @@ Only the last line of a record may be damaged, by a crash mid-write: a final
 line without a newline is torn (even if it parses), and so is a final line that
 fails to parse or fails its checksum. `Record.open` moves torn bytes aside to
 ``trials.jsonl.torn-<n>`` and truncates the record; `read_rows` (and
-`nas.results.load`) skip them without touching the file (a search may still be
+`nas.record.results.load`) skip them without touching the file (a search may still be
 running). A bad line anywhere else raises `RecordError`. Blank lines are skipped.
 
-``trials.parquet`` is a copy for fast loading, written by `nas.results`.
+``trials.parquet`` is a copy for fast loading, written by `nas.record.results`.
 `atomic_file` writes any file so that readers see the old or the new content.
 """
 

@@ -33,12 +33,12 @@ import torch.nn.functional as F
 from torch import nn
 
 import searchspace as ss
-from nas import latency as nas_latency
-from nas.data import DataSplits, normalizer
+from nas.driver.ledger import METRICS, ROW_FIELDS
 from nas.errors import NasgraphError, first_line
-from nas.inherit import inherit
-from nas.ledger import METRICS, ROW_FIELDS
-from nas.proxies import PROXIES, trial_scores
+from nas.trial import latency as nas_latency
+from nas.trial.data import DataSplits, normalizer
+from nas.trial.inherit import inherit
+from nas.trial.proxies import PROXIES, trial_scores
 from searchspace.genotype import Genotype, GenotypeError
 
 SCHEDULES = ("onecycle", "cosine")
@@ -76,8 +76,8 @@ class TrainConfig:
     fault_rate: float = 1.0  # share of trials the fault hits, drawn from each trial's seed
     hang_seconds: float = 0.0  # a trial still running this long is hung and ended; 0 = auto (see hang_limit)
     curves: bool = False  # record validation and test accuracy after every epoch (a tabular benchmark's curves)
-    proxies: tuple[str, ...] = ()  # zero-cost proxies (`nas.proxies`) scored at the trial's initialisation
-    latency: bool = True  # measure inference latency on the trial's device before training (`nas.latency`)
+    proxies: tuple[str, ...] = ()  # zero-cost proxies (`nas.trial.proxies`) scored at the trial's initialisation
+    latency: bool = True  # measure inference latency on the trial's device before training (`nas.trial.latency`)
     latency_batch: int = 64  # the serving batch timed besides batch 1 (latency_batch_ms)
     latency_repeats: int = 10  # timed runs per batch size (the median is recorded), within about a second
     max_latency_ms: float = 0.0  # a trial slower than this at batch 1 is rejected before training; 0 = no limit
@@ -143,7 +143,7 @@ MEASURED = ("wall_seconds", "peak_memory_mb", "resident_memory_mb")  # what the 
 # names a train_fn's metrics may not use: the record's own fields (but the metrics a trainer reports), the
 # columns results.load adds, and the keys of a trial's report to Tune (`nas.engines.ray_tune._packed`)
 RESERVED = (ROW_FIELDS - set(METRICS)) | set(MEASURED) | {"search", "trial", "custom", "final", "retire", "metrics"}
-RESERVED_PREFIX = "proxy_"  # the record's columns of zero-cost proxies (`nas.ledger.PROXY_PREFIX`)
+RESERVED_PREFIX = "proxy_"  # the record's columns of zero-cost proxies (`nas.driver.ledger.PROXY_PREFIX`)
 
 
 @dataclass(frozen=True)
@@ -191,7 +191,7 @@ def train_trial(
     With `train_fn`, it trains the built model instead of the built-in trainer (`_own_training`); a
     train_fn that breaks its contract gives status `MISUSE`, which engines turn into a stopped search.
     `init`: a parent's trained weights; every tensor whose name and shape the model shares starts
-    from it (`nas.inherit`), the share of parameters inherited is the metric ``inherited``.
+    from it (`nas.trial.inherit`), the share of parameters inherited is the metric ``inherited``.
     `cfg.proxies` are scored on the model as initialised from `seed` before it trains (``proxies``).
     """
     started = time.perf_counter()

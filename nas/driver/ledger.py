@@ -59,7 +59,7 @@ METRICS = (  # what a trial measures, copied into its row (a duplicate copies it
     "peak_memory_mb",
     "resident_memory_mb",
     "wall_seconds",
-    "latency_ms",  # inference at batch 1 on the trial's device, median (`nas.latency`)
+    "latency_ms",  # inference at batch 1 on the trial's device, median (`nas.trial.latency`)
     "latency_batch_ms",  # the same at the serving batch
     "latency_batch",
 )
@@ -68,7 +68,7 @@ ROW_FIELDS = frozenset(  # what trial_row (and the record) write besides a train
      "flops", *METRICS, "seed", "finished", "node", "worker", "duplicate_of", "meta", "crc", "curves",
      "inherited", "inherited_from"}
 )  # fmt: skip
-PROXY_PREFIX = "proxy_"  # a zero-cost proxy's column: proxy_synflow, proxy_snip, ... (`nas.proxies`)
+PROXY_PREFIX = "proxy_"  # a zero-cost proxy's column: proxy_synflow, proxy_snip, ... (`nas.trial.proxies`)
 
 
 def custom_metrics(row: dict[str, Any]) -> dict[str, Any]:
@@ -93,7 +93,7 @@ def trial_row(
     duplicate_of: str | None = None,
     inherited_from: str | None = None,
 ) -> dict[str, Any]:
-    """The record row of a finished (or refused) proposal, in `nas.results.COLUMNS`' terms."""
+    """The record row of a finished (or refused) proposal, in `nas.record.results.COLUMNS`' terms."""
     now = time.time()
     row = {
         "trial_id": proposal.trial_id,
@@ -107,7 +107,7 @@ def trial_row(
         "params": metrics.get("params"),
         "flops": metrics.get("flops"),
         **{k: metrics.get(k) for k in METRICS},
-        **(metrics.get("custom") or {}),  # a train_fn's own metrics, under their names (`nas.train.own_metrics`)
+        **(metrics.get("custom") or {}),  # a train_fn's own metrics, under their names (`nas.trial.train.own_metrics`)
         **{PROXY_PREFIX + k: v for k, v in (metrics.get("proxies") or {}).items()},  # (None: not computed)
         "seed": seed,
         "finished": now,

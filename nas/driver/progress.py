@@ -7,8 +7,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from nas.driver.ledger import Ledger
 from nas.formats import accuracy, duration, si
-from nas.ledger import Ledger
 from nas.status import Status
 
 Log = Callable[[str], None]

@@ -1,8 +1,8 @@
 """The search driver: proposals in, recorded trials out, whatever engine trains them.
 
-`SearchState` coordinates one search. It holds the results folder (`nas.folder`), the durable
-record (`nas.record`), the trial ledger (`nas.ledger`), the admission filters (`nas.admission`),
-the controller restored from the folder (`nas.resume`) and the progress lines (`nas.progress`).
+`SearchState` coordinates one search. It holds the results folder (`nas.record.folder`), the durable
+record (`nas.record.jsonl`), the trial ledger (`nas.driver.ledger`), the admission filters (`nas.driver.admission`),
+the controller restored from the folder (`nas.driver.resume`) and the progress lines (`nas.driver.progress`).
 An engine (`nas.engines`: local, Ray) asks it for the next proposal to train (`propose`) and hands
 back each result (`complete`); nothing here imports torch or Ray.
 
@@ -21,17 +21,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nas import results
-from nas.admission import Deduplication, SizeConstraints, SkipLimit
 from nas.config import SearchConfig, make_space
 from nas.controllers import Controller, Proposal, SpaceExhausted
+from nas.driver.admission import Deduplication, SizeConstraints, SkipLimit
+from nas.driver.ledger import METRICS, Ledger, custom_metrics, proxy_scores, trial_row
+from nas.driver.live import LiveReport
+from nas.driver.progress import Log, Progress, stderr_log
+from nas.driver.resume import restore_controller, settle_config
 from nas.errors import SearchError, StorageError
-from nas.folder import DataInfo, ResultsFolder
-from nas.ledger import METRICS, Ledger, custom_metrics, proxy_scores, trial_row
-from nas.live import LiveReport
-from nas.progress import Log, Progress, stderr_log
-from nas.record import Record
-from nas.resume import restore_controller, settle_config
+from nas.record import results
+from nas.record.folder import DataInfo, ResultsFolder
+from nas.record.jsonl import Record
 from nas.status import EVALUATED, Status
 from searchspace.genotype import GenotypeError
 
@@ -90,7 +90,9 @@ class SearchState:
                 if controller is None:
                     controller = restore_controller(self.cfg, self.space, info, self.folder, rows, log)
                 self.controller = controller
-                if scorer is not None:  # zero-cost proxy scores for warm-up and the proxy filter (`nas.proxies.Scorer`)
+                if (
+                    scorer is not None
+                ):  # zero-cost proxy scores for warm-up and the proxy filter (`nas.trial.proxies.Scorer`)
                     self.controller.scorer = scorer
                 if hasattr(self.controller, "costs"):  # the predictor's costs known before training (a table's own)
                     self.controller.costs = self.built_costs

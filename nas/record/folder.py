@@ -4,8 +4,8 @@
       .lock                   held (flock) by the one search writing here; holds its pid
       config.json             the resolved SearchConfig
       data.json               the dataset's shape (`DataInfo`): what export needs to rebuild a network
-      trials.jsonl            the record (`nas.record`), the source of truth
-      trials.parquet          a copy for fast loading (`nas.results`)
+      trials.jsonl            the record (`nas.record.jsonl`), the source of truth
+      trials.parquet          a copy for fast loading (`nas.record.results`)
       state/controller.json   the controller's state after its last tell
       optuna.journal          the Optuna study (tpe, nsga2)
       weights/<id>.safetensors  trained weights: the front and the best, or all, or none
@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.errors import SearchError, StorageError
-from nas.record import JSONL, atomic_file
+from nas.record.jsonl import JSONL, atomic_file
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class DataInfo:
 
     @classmethod
     def of(cls, data: Any) -> DataInfo:
-        """The facts of a `nas.data.DataSplits` (or anything with its shape attributes and `normalization()`)."""
+        """The facts of a `nas.trial.data.DataSplits` (or anything with its shape attributes and `normalization()`)."""
         mean, std, scale = data.normalization() if hasattr(data, "normalization") else (None, None, None)
         classes = tuple(getattr(data, "classes", ()))
         steps = data.preprocessing() if hasattr(data, "preprocessing") else None
@@ -194,7 +194,7 @@ def storage_errors(root: Path) -> Iterator[None]:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write a file so that readers see the old or the new content, never a mix (`nas.record.atomic_file`)."""
+    """Write a file so that readers see the old or the new content, never a mix (`nas.record.jsonl.atomic_file`)."""
     with atomic_file(path) as f:
         f.write(data)
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from nas import objectives, results
+from nas import objectives
+from nas.record import results
 from nas.status import DISPATCHED
 
 

@@ -1,6 +1,6 @@
 """Inference latency of a network on the device it trains on: what a trial records as ``latency_ms``.
 
-    from nas.latency import measure
+    from nas.trial.latency import measure
     ms = measure(model, (1, 8, 8), torch.device("cpu"), batches=(1, 64))   # {1: 0.41, 64: 2.9}
 
 The model runs in eval mode under ``torch.inference_mode``, the way it is served: a few untimed runs

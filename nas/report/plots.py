@@ -1,6 +1,6 @@
 """Figures of one or more searches: accuracy against parameters and FLOPs, best so far, an architecture.
 
-    from nas import plots
+    from nas.report import plots
     plots.plot_results("results/digits-evolution", "figures/")              # PNG and SVG of each figure
     plots.plot_results(["results/a", "results/b"], "figures/", trial="best")
 
@@ -25,9 +25,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from nas import objectives, results
-from nas.folder import Layout
+from nas import objectives
 from nas.formats import si
+from nas.record import results
+from nas.record.folder import Layout
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -1,7 +1,7 @@
 """What a running search shows outside its own terminal: ``report.html`` rewritten while it runs (whether a
-folder's search is running is `nas.folder.held`, its lock).
+folder's search is running is `nas.record.folder.held`, its lock).
 
-`LiveReport` rewrites the HTML report (`nas.html_report`, atomically) every `every` finished trials with a
+`LiveReport` rewrites the HTML report (`nas.report.html`, atomically) every `every` finished trials with a
 banner and a refresh tag, but spends at most about a tenth of the search's time on it: after a write that
 took s seconds, the next waits at least 9 s. A failure to draw it is logged once and never fails the
 search; the report written at the end is the full one. No torch here; pandas and matplotlib are imported
@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from nas.progress import Log
+from nas.driver.progress import Log
 
 COST_SHARE = 0.1  # the most of the driver's time live reports may take
 
@@ -37,7 +37,7 @@ class LiveReport:
         self.since += 1
         if self.since < self.every or time.time() - self.last < self.cost * (1 - COST_SHARE) / COST_SHARE:
             return False
-        from nas import html_report
+        from nas.report import html as html_report
 
         start = time.perf_counter()
         try:

