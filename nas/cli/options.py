@@ -1,0 +1,340 @@
+"""``launch.py``'s flags: the search options (each a SearchConfig key), the parser, what was given."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from nas.cli.args import (
+    Parser,
+    count,
+    csv,
+    engine_spec,
+    milliseconds,
+    nonneg_float,
+    nonneg_int,
+    positive_float,
+    positive_int,
+    proxy_list,
+)
+
+# option -> (SearchConfig key, or "train.<key>" / "space.<key>")
+SEARCH_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
+    "--controller": (
+        "controller",
+        {
+            "choices": ["evolution", "random", "tpe", "nsga2", "local_search", "predictor", "grid"],  # (tested)
+            "help": "search algorithm (default: evolution); local_search: hill climbing with restarts; predictor: "
+            "an MLP ensemble ranks mutations of the best (BANANAS); grid: every architecture of a finite space once",
+        },
+    ),
+    "--dataset": (
+        "dataset",
+        {
+            "help": "digits (default), mnist, fashion_mnist, cifar10, cifar100, imagefolder:PATH, "
+            "synthetic[:CxHxW:K[:N]]; an image folder is PATH/<class>/<images> (test: a fixed 20%% carved from it) "
+            "or PATH/train/<class>/... with PATH/test/<class>/... (or val/); .jpg .png .bmp .tif .webp ... files, as RGB"
+        },
+    ),
+    "--data-dir": (
+        "data_dir",
+        {"help": "where torchvision datasets are (default ~/.cache/nasgraph/data or $NASGRAPH_DATA)"},
+    ),
+    "--download": (
+        "download",
+        {"action": "store_true", "default": None, "help": "let torchvision download the dataset"},
+    ),
+    "--limit": ("limit", {"type": positive_int, "help": "use at most N training images"}),
+    "--image-size": (
+        "image_size",
+        {
+            "type": positive_int,
+            "help": "resize images to N x N, aspect not kept (image folders: default 32 (nas.trial.data.DEFAULT_IMAGE_SIZE), "
+            "Pillow bilinear; built-in datasets: torchvision antialiased bilinear; recorded in preprocessing.json)",
+        },
+    ),
+    "--val-fraction": (
+        "val_fraction",
+        {"type": float, "help": "share of the training set used for validation (default 0.3 for digits, else 0.1)"},
+    ),
+    "--trials": ("trials", {"type": positive_int, "help": "architectures to train (default 20)"}),
+    "--objectives": (
+        "objectives",
+        {"type": csv, "help": "val_acc[,params][,flops][,latency] (default val_acc,params; tpe: val_acc)"},
+    ),
+    "--seed": ("seed", {"type": int, "help": "random seed (default 0)"}),
+    "--max-params": (
+        "max_params",
+        {"type": count, "help": "never train architectures with more parameters (e.g. 250k)"},
+    ),
+    "--max-flops": (
+        "max_flops",
+        {"type": count, "help": "never train architectures with more FLOPs per image (e.g. 50M)"},
+    ),
+    "--max-latency": (
+        "max_latency",
+        {
+            "type": milliseconds,
+            "help": "never train architectures slower than this many ms at batch 1 on the trial's device "
+            "(measured by the trial before training; e.g. 2.5)",
+        },
+    ),
+    "--report-every": (
+        "report_every",
+        {
+            "type": nonneg_int,
+            "help": "rewrite report.html every N finished trials while the search runs (default 5; 0: at the end)",
+        },
+    ),
+    "--concurrency": ("concurrency", {"type": positive_int, "help": "trials running at once (default 2)"}),
+    "--cpus-per-trial": ("cpus_per_trial", {"type": float, "help": "CPUs reserved per trial (default 1)"}),
+    "--gpus-per-trial": (
+        "gpus_per_trial",
+        {
+            "type": nonneg_float,
+            "help": "GPUs per trial; 0.25 packs four trials on a GPU (default: the Ray runtime's GPUs shared "
+            "evenly by the concurrent trials; none without GPUs)",
+        },
+    ),
+    "--address": ("address", {"help": "Ray cluster address (from `ray start --head`); default: start Ray locally"}),
+    "--storage": ("storage", {"help": "shared storage path/URI for Ray's files on a multi-node cluster"}),
+    "--engine": (
+        "engine",
+        {
+            "type": engine_spec,
+            "metavar": "{ray,local,table:PATH,nb201:DATASET}",
+            "help": "ray (default); local: trials in sequence in this process; table:PATH[:mean]: answers looked up "
+            "in a tabular benchmark (python -m nas.benchmarks.table), one training seed drawn per trial or the seeds' mean; "
+            "nb201:{cifar10,cifar100,imagenet16}[:mean]: NAS-Bench-201's table (the benchmarks extra)",
+        },
+    ),
+    "--no-dedupe": (
+        "dedupe",
+        {
+            "action": "store_false",
+            "default": None,
+            "help": "train an architecture again when it is proposed again (default: replay its recorded result)",
+        },
+    ),
+    "--asha": ("asha", {"action": "store_true", "default": None, "help": "stop poor trials early (ASHA)"}),
+    "--grace-epochs": ("grace_epochs", {"type": positive_int, "help": "ASHA: epochs every trial gets (default 2)"}),
+    "--trial-timeout": (
+        "trial_timeout",
+        {"type": nonneg_float, "help": "seconds of training per trial before it stops with status timeout"},
+    ),
+    "--keep-weights": (
+        "keep_weights",
+        {"choices": ["front", "all", "none"], "help": "which trials' weights to keep (default front)"},
+    ),
+    "--population": (
+        "population",
+        {
+            "type": positive_int,
+            "help": "evolution/nsga2 population size (default 8; evolution --variant tournament: 2 x --sample); "
+            "local_search: random starts",
+        },
+    ),
+    "--patience": (
+        "patience",
+        {"type": positive_int, "help": "local_search: neighbours without improvement before a restart (default 20)"},
+    ),
+    "--sample": ("sample", {"type": positive_int, "help": "evolution tournament size (default 3)"}),
+    "--variant": (
+        "variant",
+        {"choices": ["aging", "tournament"], "help": "evolution: aging (Real et al.) or tournament (seeds)"},
+    ),
+    "--mutations": ("mutations", {"type": positive_int, "help": "evolution: d in max(d - t, 1) mutations per child"}),
+    "--mutation-kinds": (
+        "space.mutation_kinds",
+        {
+            "type": csv,
+            "help": "mutations evolution and local_search draw from (default: all); seeds = op_change,"
+            "kernel_change,add_node, the seeds' layer type change, filter size change and layer addition",
+        },
+    ),
+    "--init": (
+        "init",
+        {
+            "type": csv,
+            "help": "zoo architectures or genotype .json files to seed the population, e.g. resnet18_cifar,allcnn_c",
+        },
+    ),
+    "--no-latency": (
+        "train.latency",
+        {"action": "store_false", "default": None, "help": "do not time the trials' inference (no latency columns)"},
+    ),
+    "--latency-batch": (
+        "train.latency_batch",
+        {"type": positive_int, "help": "the serving batch each trial times besides batch 1 (default 64)"},
+    ),
+    "--latency-repeats": (
+        "train.latency_repeats",
+        {"type": positive_int, "help": "timed runs per batch size; the median is recorded (default 10)"},
+    ),
+    "--proxies": (
+        "train.proxies",
+        {
+            "type": proxy_list,
+            "help": "zero-cost proxies each trial scores at initialisation and records (proxy_NAME columns): "
+            "synflow,grad_norm,snip,naswot,jacob_cov,params,flops, or all",
+        },
+    ),
+    "--proxy": (
+        "proxy",
+        {
+            "choices": ["synflow", "grad_norm", "snip", "naswot", "jacob_cov", "params", "flops"],  # PROXIES (tested)
+            "help": "the proxy --warmup and --proxy-filter rank by (default synflow)",
+        },
+    ),
+    "--warmup": (
+        "warmup",
+        {
+            "type": positive_int,
+            "help": "score N random architectures by the proxy before the search; the first --population random "
+            "proposals are the best of them (evolution, random, local_search)",
+        },
+    ),
+    "--proxy-filter": (
+        "proxy_filter",
+        {"type": positive_int, "help": "each random proposal, and evolution's child, is the proxy's best of N"},
+    ),
+    "--inherit": (
+        "inherit",
+        {
+            "action": "store_true",
+            "default": None,
+            "help": "a mutated child starts from its parent's trained weights where names and shapes match "
+            "(evolution, local_search), and trains --child-epochs",
+        },
+    ),
+    "--child-epochs": (
+        "child_epochs",
+        {"type": positive_int, "help": "epochs of a child that inherited weights (default: half of --epochs)"},
+    ),
+    "--ops": ("space.ops", {"type": csv, "help": "ops the search may use (default: all); see `launch.py ops`"}),
+    "--wirings": ("space.wirings", {"type": csv, "help": "chain,residual,dense,ws (default: all)"}),
+    "--epochs": ("train.epochs", {"type": positive_int, "help": "epochs per trial (default 6)"}),
+    "--batch-size": (
+        "train.batch_size",
+        {"type": positive_int, "help": "batch size (default: auto, ~20 steps per epoch, 32..512)"},
+    ),
+    "--lr": ("train.lr", {"type": float, "help": "peak learning rate (default 0.2)"}),
+    "--device": ("train.device", {"help": "auto (default), cpu, cuda, cuda:N"}),
+    "--compile": (
+        "train.compile",
+        {"action": "store_true", "default": None, "help": "torch.compile each trial's model"},
+    ),
+    "--train-fn": (
+        "train_fn",
+        {
+            "metavar": "FILE.py:NAME",
+            "help": "train each trial with your function NAME(model, data, config, report) -> {metric: number} "
+            "from FILE.py instead of the built-in trainer (README: From Python); objectives may name its "
+            "metrics (--objectives my_metric:max,params). Code, run as you: only name files you trust",
+        },
+    ),
+    "--plugin": (
+        "plugins",
+        {
+            "action": "append",
+            "metavar": "FILE.py",
+            "help": "your Python file, run first: its register_op / zoo.register / register_dataset calls "
+            "(repeatable; saved, so --resume runs it again). It is code, run as you: only name files you trust",
+        },
+    ),
+}
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="launch.py", description="nasgraph: neural architecture search over classic CNN blocks.")
+    sub = parser.add_subparsers(dest="command", parser_class=Parser, required=True)
+    s = sub.add_parser(
+        "search", help="run (or resume) an architecture search", description="Run an architecture search."
+    )
+    s.add_argument("--config", help="YAML or JSON file with the same options (command-line flags win)")
+    s.add_argument("--name", help="results folder name (default <dataset>-<controller>)")
+    s.add_argument("--results-dir", default="results", help="parent folder of results (default ./results)")
+    s.add_argument("--resume", metavar="DIR", help="continue the search in this results folder")
+    for flag, (_, kw) in SEARCH_OPTIONS.items():
+        s.add_argument(flag, **kw)
+    t = sub.add_parser(
+        "train",
+        help="train one architecture (longer): GENOTYPE.json, zoo:NAME or RESULTS_DIR:TRIAL",
+        description="Train one architecture with the full budget; writes a results folder like a search.",
+    )
+    t.add_argument("architecture", help="a genotype JSON file, zoo:NAME, or RESULTS_DIR:TRIAL (TRIAL may be 'best')")
+    t.add_argument("--name", help="results folder name (default train-<architecture>)")
+    t.add_argument("--results-dir", default="results")
+    for flag in ("--dataset", "--data-dir", "--download", "--limit", "--image-size", "--seed", "--engine", "--address"):
+        t.add_argument(flag, **SEARCH_OPTIONS[flag][1])
+    for flag in (
+        "--epochs",
+        "--batch-size",
+        "--lr",
+        "--device",
+        "--compile",
+        "--gpus-per-trial",
+        "--cpus-per-trial",
+        "--plugin",
+    ):
+        t.add_argument(flag, **SEARCH_OPTIONS[flag][1])
+    ex = sub.add_parser(
+        "export",
+        help="export a trial as standalone PyTorch code + weights",
+        description="Write model.py (torch only), weights.safetensors, genotype.json and README.md.",
+    )
+    ex.add_argument("results", help="results folder")
+    ex.add_argument("--trial", default="best", help="best (default), a trial id, or pareto (every front member)")
+    ex.add_argument("--out", required=True, help="output folder (must not exist or be empty)")
+    ex.add_argument("--format", type=csv, default=(), help="also write torchscript, export (torch.export) or onnx")
+    ex.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    plot = sub.add_parser("plot", help="write PNG/SVG figures and the HTML report of results folder(s)")
+    plot.add_argument("results", nargs="+", help="results folder(s)")
+    plot.add_argument("--trial", default="best", help="trial whose architecture to draw (default best)")
+    plot.add_argument("--out", help="output folder (default <results>/figures)")
+    show = sub.add_parser("show", help="summarise a results folder")
+    show.add_argument("results", nargs="+", help="results folder(s)")
+    show.add_argument("--top", type=positive_int, default=10, help="rows of the front to show")
+    show.add_argument(
+        "--watch",
+        nargs="?",
+        const=5.0,
+        type=positive_float,
+        metavar="SECONDS",
+        help="while the search runs, print the summary again each time a trial is recorded (checked every "
+        "SECONDS, default 5); ends when the search does",
+    )
+    sub.add_parser("ops", help="list the registered ops and zoo architectures")
+    return parser
+
+
+def given_options(args: argparse.Namespace) -> dict[str, Any]:
+    """What the user asked for: the --config file's options, then explicit flags over them (no defaults)."""
+    from nas.config import load_config_file
+
+    data: dict[str, Any] = load_config_file(args.config) if args.config else {}
+    data.setdefault("train", {})
+    data.setdefault("space", {})
+    for flag, (key, _) in SEARCH_OPTIONS.items():
+        value = getattr(args, flag.lstrip("-").replace("-", "_"))
+        if value is None:
+            continue
+        if "." in key:
+            section, sub = key.split(".", 1)
+            if isinstance(data[section], dict):  # otherwise SearchConfig says what is wrong with it
+                data[section] = dict(data[section]) | {sub: list(value) if isinstance(value, tuple) else value}
+        else:
+            data[key] = list(value) if isinstance(value, tuple) else value
+    return data
+
+
+def flag_of(key: str) -> str:
+    """The command-line flag of a config key, or the key as a config-file option."""
+    for flag, (option, _) in SEARCH_OPTIONS.items():
+        if option == key:
+            return flag
+    return f"option {key!r}"
+
+
+def empty_search_args() -> dict[str, Any]:
+    return {flag.lstrip("-").replace("-", "_"): None for flag in SEARCH_OPTIONS} | {"name": None}
