@@ -20,8 +20,8 @@ import optuna
 from optuna.distributions import CategoricalDistribution, IntDistribution
 
 import searchspace as ss
-from nas.driver.ledger import METRICS
 from nas.record.jsonl import JSONL, Record
+from nas.record.row import METRICS
 
 
 class RecordingChooser:

@@ -10,7 +10,7 @@ The tree, one job per package (README's "Repository" has the table):
 - `driver/` runs a search: the coordinator, admission, the ledger, resume, progress, the live report;
 - `engines/` train its trials (`local`, `ray_tune`, `table`; start, run, stop), and join clusters;
 - `trial/` is one trial: `train`, `data` (and `owndata`, yours), `proxies`, `inherit`, `latency`;
-- `record/` is what a search leaves: `jsonl` (stdlib only), `folder`, `results` (pandas);
+- `record/` is what a search leaves: `jsonl` (stdlib only), `row`, `folder`, `results` (pandas);
 - `report/` reads it for people (`text`, `plots`, `html`); `exporter/` turns a trial into standalone code;
 - `benchmarks/` are searches answered from tables (`table`, NAS-Bench-201's `nb201`);
 - `api` (Python) and `cli/` (``launch.py``) start searches; shared: `config`, `status`, `errors`,

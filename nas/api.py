@@ -380,8 +380,8 @@ def export_trial(layout: Any, row: Mapping[str, Any], out: str | Path, *, format
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from nas.driver.ledger import custom_metrics
     from nas.exporter import ExportError, export
+    from nas.record.row import custom_metrics
     from searchspace.genotype import Genotype
 
     folder, info, trial_id = layout.root, layout.read_data_info(), row["trial_id"]

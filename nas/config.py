@@ -7,6 +7,7 @@ import json
 import math
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,8 +96,17 @@ class SearchConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
-        from nas.controllers import CONTROLLERS
+        self._fill_defaults()
+        for check in CHECKS:  # in order: the first value not allowed is the one reported
+            check.apply(self)
+        try:
+            objectives.senses(self.objectives)
+        except ValueError as e:
+            raise ConfigError(f"objectives: {e}") from None
+        self._derive()
 
+    def _fill_defaults(self) -> None:
+        """Defaults that depend on other options (before the checks, which see them)."""
         if self.val_fraction is None:
             object.__setattr__(self, "val_fraction", VAL_FRACTIONS.get(self.dataset, DEFAULT_VAL_FRACTION))
         if self.population is None:
@@ -106,85 +116,12 @@ class SearchConfig:
             )
         if self.max_latency is None and self.train.max_latency_ms:  # given as a training option
             object.__setattr__(self, "max_latency", self.train.max_latency_ms)
-        rules = [
-            (self.controller in (*CONTROLLERS, "train"), "controller", f"one of {', '.join(CONTROLLERS)}"),
-            (self.trials >= 1, "trials", "an integer >= 1"),
-            (self.seed >= 0, "seed", "an integer >= 0"),
-            (self.concurrency >= 1, "concurrency", "an integer >= 1"),
-            (0 < self.cpus_per_trial < math.inf, "cpus_per_trial", "a number > 0"),
-            (self.gpus_per_trial is None or 0 <= self.gpus_per_trial < math.inf, "gpus_per_trial", "a number >= 0"),
-            (
-                self.engine in ENGINES or self.engine.startswith(TABLE_ENGINES),
-                "engine",
-                f"one of {', '.join(ENGINES)}, table:PATH (a tabular benchmark) or nb201:DATASET (NAS-Bench-201)",
-            ),
-            (self.keep_weights in KEEP_WEIGHTS, "keep_weights", f"one of {', '.join(KEEP_WEIGHTS)}"),
-            (0.0 < self.val_fraction < 0.9, "val_fraction", "a number in (0, 0.9)"),
-            (self.max_params is None or self.max_params > 0, "max_params", "a positive integer"),
-            (self.max_flops is None or self.max_flops > 0, "max_flops", "a positive integer"),
-            (
-                self.max_latency is None or 0 < self.max_latency < math.inf,
-                "max_latency",
-                "a positive number of milliseconds",
-            ),
-            (
-                not (self.max_latency or self._latency_objective()) or not self.engine.startswith("table:"),
-                "max_latency" if self.max_latency else "objectives",
-                ("unset" if self.max_latency else "free of latency")
-                + " with a table engine, which has no latencies (it answers accuracy and size; nb201: has them)",
-            ),
-            (
-                not (self.max_latency or self._latency_objective()) or self.train.latency,
-                "max_latency" if self.max_latency else "objectives",
-                ("unset" if self.max_latency else "free of latency") + " when train.latency is false (not measured)",
-            ),
-            (0 <= self.trial_timeout < math.inf, "trial_timeout", "a number >= 0 (seconds)"),
-            (self.report_every >= 0, "report_every", "an integer >= 0 (finished trials; 0: only at the end)"),
-            (type(self.population) is int and self.population >= 2, "population", "an integer >= 2"),
-            (self.patience >= 1, "patience", "an integer >= 1"),
-            (
-                1 <= self.sample <= self.population,
-                "sample",
-                f"between 1 and the population ({self.population}; pass --population too)",
-            ),
-            (not self.name or _safe_name(self.name), "name", "letters, digits, '.', '_' and '-' only"),
-            (self.proxy in PROXIES, "proxy", f"one of {', '.join(PROXIES)}"),
-            (self.warmup >= 0, "warmup", "an integer >= 0 (architectures scored by the proxy; 0: no warm-up)"),
-            (self.proxy_filter >= 0, "proxy_filter", "an integer >= 0 (candidates per proposal; 0: no filter)"),
-            (
-                not (self.warmup or self.proxy_filter or self.train.proxies) or not self.engine.startswith("nb201:"),
-                "warmup" if self.warmup else "proxy_filter" if self.proxy_filter else "train.proxies",
-                "unset with nb201: NAS-Bench-201's table has no images to score networks on",
-            ),
-            (self.child_epochs >= 0, "child_epochs", "an integer >= 0 (0: half of the epochs)"),
-            (
-                not (self.warmup or self.proxy_filter) or self.controller in PROXY_CONTROLLERS,
-                "warmup" if self.warmup else "proxy_filter",
-                f"0 with controller {self.controller}; warm-up and the proxy filter work with "
-                f"{', '.join(PROXY_CONTROLLERS)}",
-            ),
-            (
-                not self.inherit or self.controller in INHERIT_CONTROLLERS,
-                "inherit",
-                f"off with controller {self.controller}: only {', '.join(INHERIT_CONTROLLERS)} propose children "
-                "of a trained parent",
-            ),
-            (
-                not self.inherit or not self.engine.startswith(TABLE_ENGINES),
-                "inherit",
-                "off with a table engine: a table answers from-scratch training only",
-            ),
-        ]
-        for ok, key, allowed in rules:
-            if not ok:
-                raise ConfigError(f"{key} must be {allowed}; got {_value_of(self, key)!r}")
+
+    def _derive(self) -> None:
+        """What follows from the checked options: the trial's latency limit, the name, the proxy to record."""
         if (self.max_latency or 0.0) != self.train.max_latency_ms:  # the trial enforces it where it measures
             limit = self.max_latency or 0.0
             object.__setattr__(self, "train", dataclasses.replace(self.train, max_latency_ms=limit))
-        try:
-            objectives.senses(self.objectives)
-        except ValueError as e:
-            raise ConfigError(f"objectives: {e}") from None
         if not self.name:
             object.__setattr__(self, "name", f"{self.dataset.split(':')[0]}-{self.controller}")
         if (self.warmup or self.proxy_filter) and self.proxy not in self.train.proxies:  # recorded for every trial
@@ -226,6 +163,128 @@ class SearchConfig:
             raise ConfigError(f"train must be a mapping of training options, got {type(train).__name__}")
         kwargs["train"] = _construct(TrainConfig, _coerce_fields(TrainConfig, train, "train."))
         return _construct(cls, kwargs)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One rule of `CHECKS`: `key` (an option, or which of two options is at fault) must be `allowed`."""
+
+    key: str | Callable[[SearchConfig], str]
+    ok: Callable[[SearchConfig], bool]
+    allowed: str | Callable[[SearchConfig], str]
+
+    def apply(self, cfg: SearchConfig) -> None:
+        if not self.ok(cfg):
+            key = self.key(cfg) if callable(self.key) else self.key
+            allowed = self.allowed(cfg) if callable(self.allowed) else self.allowed
+            raise ConfigError(f"{key} must be {allowed}; got {_value_of(cfg, key)!r}")
+
+
+def _controllers() -> tuple[str, ...]:
+    from nas.controllers import CONTROLLERS
+
+    return tuple(CONTROLLERS)
+
+
+def _latency(c: SearchConfig) -> bool:
+    return bool(c.max_latency or c._latency_objective())
+
+
+def _latency_key(c: SearchConfig) -> str:
+    return "max_latency" if c.max_latency else "objectives"
+
+
+def _unset_latency(c: SearchConfig) -> str:
+    return "unset" if c.max_latency else "free of latency"
+
+
+def _proxy_key(c: SearchConfig) -> str:
+    return "warmup" if c.warmup else "proxy_filter" if c.proxy_filter else "train.proxies"
+
+
+def _table(c: SearchConfig) -> bool:
+    return c.engine.startswith(TABLE_ENGINES)
+
+
+# What SearchConfig allows, checked in this order when one is made: (option, allowed?, what is allowed).
+CHECKS: tuple[Check, ...] = (
+    Check(
+        "controller",
+        lambda c: c.controller in (*_controllers(), "train"),
+        lambda c: f"one of {', '.join(_controllers())}",
+    ),
+    Check("trials", lambda c: c.trials >= 1, "an integer >= 1"),
+    Check("seed", lambda c: c.seed >= 0, "an integer >= 0"),
+    Check("concurrency", lambda c: c.concurrency >= 1, "an integer >= 1"),
+    Check("cpus_per_trial", lambda c: 0 < c.cpus_per_trial < math.inf, "a number > 0"),
+    Check("gpus_per_trial", lambda c: c.gpus_per_trial is None or 0 <= c.gpus_per_trial < math.inf, "a number >= 0"),
+    Check(
+        "engine",
+        lambda c: c.engine in ENGINES or _table(c),
+        f"one of {', '.join(ENGINES)}, table:PATH (a tabular benchmark) or nb201:DATASET (NAS-Bench-201)",
+    ),
+    Check("keep_weights", lambda c: c.keep_weights in KEEP_WEIGHTS, f"one of {', '.join(KEEP_WEIGHTS)}"),
+    Check("val_fraction", lambda c: 0.0 < c.val_fraction < 0.9, "a number in (0, 0.9)"),
+    Check("max_params", lambda c: c.max_params is None or c.max_params > 0, "a positive integer"),
+    Check("max_flops", lambda c: c.max_flops is None or c.max_flops > 0, "a positive integer"),
+    Check(
+        "max_latency",
+        lambda c: c.max_latency is None or 0 < c.max_latency < math.inf,
+        "a positive number of milliseconds",
+    ),
+    Check(
+        _latency_key,
+        lambda c: not _latency(c) or not c.engine.startswith("table:"),
+        lambda c: (
+            f"{_unset_latency(c)} with a table engine, which has no latencies (it answers accuracy and size; "
+            "nb201: has them)"
+        ),
+    ),
+    Check(
+        _latency_key,
+        lambda c: not _latency(c) or c.train.latency,
+        lambda c: f"{_unset_latency(c)} when train.latency is false (not measured)",
+    ),
+    Check("trial_timeout", lambda c: 0 <= c.trial_timeout < math.inf, "a number >= 0 (seconds)"),
+    Check("report_every", lambda c: c.report_every >= 0, "an integer >= 0 (finished trials; 0: only at the end)"),
+    Check("population", lambda c: type(c.population) is int and c.population >= 2, "an integer >= 2"),
+    Check("patience", lambda c: c.patience >= 1, "an integer >= 1"),
+    Check(
+        "sample",
+        lambda c: 1 <= c.sample <= c.population,
+        lambda c: f"between 1 and the population ({c.population}; pass --population too)",
+    ),
+    Check("name", lambda c: not c.name or _safe_name(c.name), "letters, digits, '.', '_' and '-' only"),
+    Check("proxy", lambda c: c.proxy in PROXIES, f"one of {', '.join(PROXIES)}"),
+    Check("warmup", lambda c: c.warmup >= 0, "an integer >= 0 (architectures scored by the proxy; 0: no warm-up)"),
+    Check("proxy_filter", lambda c: c.proxy_filter >= 0, "an integer >= 0 (candidates per proposal; 0: no filter)"),
+    Check(
+        _proxy_key,
+        lambda c: not (c.warmup or c.proxy_filter or c.train.proxies) or not c.engine.startswith("nb201:"),
+        "unset with nb201: NAS-Bench-201's table has no images to score networks on",
+    ),
+    Check("child_epochs", lambda c: c.child_epochs >= 0, "an integer >= 0 (0: half of the epochs)"),
+    Check(
+        lambda c: "warmup" if c.warmup else "proxy_filter",
+        lambda c: not (c.warmup or c.proxy_filter) or c.controller in PROXY_CONTROLLERS,
+        lambda c: (
+            f"0 with controller {c.controller}; warm-up and the proxy filter work with {', '.join(PROXY_CONTROLLERS)}"
+        ),
+    ),
+    Check(
+        "inherit",
+        lambda c: not c.inherit or c.controller in INHERIT_CONTROLLERS,
+        lambda c: (
+            f"off with controller {c.controller}: only {', '.join(INHERIT_CONTROLLERS)} propose children "
+            "of a trained parent"
+        ),
+    ),
+    Check(
+        "inherit",
+        lambda c: not c.inherit or not _table(c),
+        "off with a table engine: a table answers from-scratch training only",
+    ),
+)
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:

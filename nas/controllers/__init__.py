@@ -2,6 +2,15 @@
 
 ctrl = make_controller("evolution", space, seed=0)
 p = ctrl.ask(); ...train p.genotype...; ctrl.tell(p.trial_id, "ok", {"val_acc": 0.93, "params": 12345})
+
+- `base`: the interface (`Controller`, `Proposal`) and what ask and tell exchange;
+- `evolution`: regularized (aging) evolution and the tournament variant; `local_search`: hill climbing
+  with restarts; `random_search`; `grid`: every architecture of a finite space once;
+- `optuna_search`: Optuna's TPE and NSGA-II through the space's chooser;
+- `predictor`: BANANAS-like, an MLP ensemble ranking mutations of the best (features: `encoding`);
+- `fixed`: given genotypes in order (``launch.py train``).
+
+No torch, pandas or Ray: a controller runs in any process (`tests/nas/test_architecture.py`).
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from typing import Any
 from nas.config import SearchConfig, make_space
 from nas.controllers import Controller, Proposal, SpaceExhausted
 from nas.driver.admission import Deduplication, SizeConstraints, SkipLimit
-from nas.driver.ledger import METRICS, Ledger, custom_metrics, proxy_scores, trial_row
+from nas.driver.ledger import Ledger
 from nas.driver.live import LiveReport
 from nas.driver.progress import Log, Progress, stderr_log
 from nas.driver.resume import restore_controller, settle_config
@@ -32,6 +32,7 @@ from nas.errors import SearchError, StorageError
 from nas.record import results
 from nas.record.folder import DataInfo, ResultsFolder
 from nas.record.jsonl import Record
+from nas.record.row import METRICS, custom_metrics, proxy_scores, trial_row
 from nas.status import EVALUATED, Status
 from searchspace.genotype import GenotypeError
 

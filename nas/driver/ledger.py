@@ -1,12 +1,12 @@
-"""The trial ledger: the record's rows in memory, counted by status, with the running Pareto front;
-and the shape of a row (`trial_row`).
+"""The trial ledger: the record's rows in memory, counted by status, with the running Pareto front.
+
+The shape of a row is `nas.record.row`'s.
 
 No file access: the driver adds each row once the record holds it (and every row of a resumed record).
 """
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +14,7 @@ from nas.pareto import Leaders
 from nas.status import DISPATCHED, Status
 
 if TYPE_CHECKING:
-    from nas.controllers import Proposal
+    pass
 
 
 class Ledger:
@@ -45,85 +45,3 @@ class Ledger:
         """Trials whose weights are kept: the Pareto front (default val_acc, params) and the best."""
         best = self.leaders.best
         return {r["trial_id"] for r in self.leaders.front} | ({best["trial_id"]} if best is not None else set())
-
-
-METRICS = (  # what a trial measures, copied into its row (a duplicate copies its twin's)
-    "val_acc",
-    "val_loss",
-    "test_acc",
-    "test_loss",
-    "train_loss",
-    "epochs",
-    "train_seconds",
-    "images_per_second",
-    "peak_memory_mb",
-    "resident_memory_mb",
-    "wall_seconds",
-    "latency_ms",  # inference at batch 1 on the trial's device, median (`nas.trial.latency`)
-    "latency_batch_ms",  # the same at the serving batch
-    "latency_batch",
-)
-ROW_FIELDS = frozenset(  # what trial_row (and the record) write besides a train_fn's own metrics
-    {"trial_id", "controller", "parents", "generation", "status", "error", "fingerprint", "genotype", "params",
-     "flops", *METRICS, "seed", "finished", "node", "worker", "duplicate_of", "meta", "crc", "curves",
-     "inherited", "inherited_from"}
-)  # fmt: skip
-PROXY_PREFIX = "proxy_"  # a zero-cost proxy's column: proxy_synflow, proxy_snip, ... (`nas.trial.proxies`)
-
-
-def custom_metrics(row: dict[str, Any]) -> dict[str, Any]:
-    """A recorded row's own metrics from a train_fn: the keys `trial_row` does not write itself."""
-    return {k: v for k, v in row.items() if k not in ROW_FIELDS and not k.startswith(PROXY_PREFIX)}
-
-
-def proxy_scores(row: dict[str, Any]) -> dict[str, Any]:
-    """A recorded row's zero-cost proxy scores, by proxy name."""
-    return {k.removeprefix(PROXY_PREFIX): v for k, v in row.items() if k.startswith(PROXY_PREFIX)}
-
-
-def trial_row(
-    proposal: Proposal,
-    controller: str,
-    fingerprint: str,
-    status: str,
-    metrics: dict[str, Any],
-    *,
-    seed: int | None = None,
-    started: float | None = None,
-    duplicate_of: str | None = None,
-    inherited_from: str | None = None,
-) -> dict[str, Any]:
-    """The record row of a finished (or refused) proposal, in `nas.record.results.COLUMNS`' terms."""
-    now = time.time()
-    row = {
-        "trial_id": proposal.trial_id,
-        "controller": controller,
-        "parents": list(proposal.parents),
-        "generation": proposal.generation,
-        "status": str(status),
-        "error": metrics.get("error", ""),
-        "fingerprint": fingerprint,
-        "genotype": proposal.genotype.to_dict(),
-        "params": metrics.get("params"),
-        "flops": metrics.get("flops"),
-        **{k: metrics.get(k) for k in METRICS},
-        **(metrics.get("custom") or {}),  # a train_fn's own metrics, under their names (`nas.trial.train.own_metrics`)
-        **{PROXY_PREFIX + k: v for k, v in (metrics.get("proxies") or {}).items()},  # (None: not computed)
-        "seed": seed,
-        "finished": now,
-    }
-    if started is not None and row["wall_seconds"] is None:
-        row["wall_seconds"] = now - started
-    if status != Status.DUPLICATE:
-        for key in ("node", "worker"):  # the Ray node, and the worker process, that trained it
-            if metrics.get(key):
-                row[key] = metrics[key]
-    if metrics.get("curves"):  # per-epoch accuracies (`TrainConfig.curves`)
-        row["curves"] = metrics["curves"]
-    if inherited_from and metrics.get("inherited") is not None:  # started from a parent's trained weights
-        row["inherited_from"], row["inherited"] = inherited_from, metrics["inherited"]
-    if duplicate_of:
-        row["duplicate_of"] = duplicate_of
-    if proposal.meta:
-        row["meta"] = dict(proposal.meta)
-    return row

@@ -1,9 +1,12 @@
 """Engines train a search's trials behind one interface (`Engine`: start, run, stop).
 
-- `LocalEngine` (``--engine local``): in this process, one trial after another.
-- `RayEngine` (``--engine ray``, `nas.engines.ray_tune`): through Ray Tune on a local Ray runtime or a
+- `LocalEngine` (``--engine local``, `local`): in this process, one trial after another.
+- `RayEngine` (``--engine ray``, `ray_tune`): through Ray Tune on a local Ray runtime or a
   cluster; the only module that imports Ray, loaded when it is asked for.
-- `TableEngine` (``--engine table:PATH``, `nas.engines.table`): answers looked up in a tabular benchmark.
+- `TableEngine` (``--engine table:PATH``, `table`): answers looked up in a tabular benchmark.
+
+`base` is the interface; `cluster` joins a token-authenticated Ray cluster before Ray is imported
+(``--address``). Engines call `nas.driver`'s coordinator and run `nas.trial` in their workers.
 """
 
 from __future__ import annotations

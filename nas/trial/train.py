@@ -33,8 +33,8 @@ import torch.nn.functional as F
 from torch import nn
 
 import searchspace as ss
-from nas.driver.ledger import METRICS, ROW_FIELDS
 from nas.errors import NasgraphError, first_line
+from nas.record.row import METRICS, ROW_FIELDS
 from nas.trial import latency as nas_latency
 from nas.trial.data import DataSplits, normalizer
 from nas.trial.inherit import inherit
@@ -143,7 +143,7 @@ MEASURED = ("wall_seconds", "peak_memory_mb", "resident_memory_mb")  # what the 
 # names a train_fn's metrics may not use: the record's own fields (but the metrics a trainer reports), the
 # columns results.load adds, and the keys of a trial's report to Tune (`nas.engines.ray_tune._packed`)
 RESERVED = (ROW_FIELDS - set(METRICS)) | set(MEASURED) | {"search", "trial", "custom", "final", "retire", "metrics"}
-RESERVED_PREFIX = "proxy_"  # the record's columns of zero-cost proxies (`nas.driver.ledger.PROXY_PREFIX`)
+RESERVED_PREFIX = "proxy_"  # the record's columns of zero-cost proxies (`nas.record.row.PROXY_PREFIX`)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import pickle
 import re
 import subprocess
 import sys
@@ -97,6 +98,34 @@ def test_the_nas_package_has_no_import_cycle():
     assert not cycles, cycles[:5]
 
 
+# nas/'s packages and shared modules from the bottom up: each imports only from its own layer or below
+LAYERS = (
+    ("_compat", "errors", "status", "objectives", "pareto", "formats", "plugins"),  # shared, no torch/pandas
+    ("record", "controllers"),  # what a search leaves; what proposes (neither knows the other)
+    ("benchmarks", "report"),  # tables of results; reading results for people
+    ("trial",),  # one trial: data, training, proxies, latency
+    ("config",),
+    ("driver",),  # the search loop
+    ("engines",),  # what trains the loop's trials
+    ("exporter",),
+    ("api",),
+    ("cli", "nas"),  # the command line; nas/__init__.py (its public names load lazily)
+)
+
+
+def test_packages_import_only_their_own_layer_or_below():
+    layer = {name: i for i, names in enumerate(LAYERS) for name in names}
+    graph = import_graph(ROOT / "nas", "nas")
+    top = {m.split(".")[1] if "." in m else "nas" for m in graph.nodes}
+    assert top == set(layer), f"LAYERS is missing {sorted(top - set(layer))} or lists gone ones"
+    upward = []
+    for a, b in graph.edges:
+        pa, pb = (m.split(".")[1] if "." in m else "nas" for m in (a, b))
+        if layer[pb] > layer[pa]:
+            upward.append(f"{a} imports {b}")
+    assert not upward, upward
+
+
 def test_statuses_are_defined_once_and_the_readme_lists_the_same():
     assert set(Status) == DISPATCHED | NOT_DISPATCHED and not DISPATCHED & NOT_DISPATCHED
     assert EVALUATED <= set(Status) and Status.DUPLICATE in EVALUATED
@@ -114,3 +143,48 @@ def test_objectives_have_one_definition():
     assert SearchConfig().objective_senses() == FRONT  # evolution's default: the front's objectives
     assert SearchConfig(controller="tpe").objective_senses() == {"val_acc": "max"}
     assert objectives.for_controller("nsga2", ("val_acc", "flops")) == {"val_acc": "max", "flops": "min"}
+
+
+def test_the_flat_layouts_module_paths_still_import_as_the_same_modules():
+    """`nas.results`, `nas.train`, ... (the layout before the packages) are the modules at their new paths."""
+    import importlib
+
+    from nas import _compat
+
+    for old, new in _compat.MOVED.items():
+        assert importlib.import_module(old) is importlib.import_module(new), old
+        assert not (ROOT / (old.replace(".", "/") + ".py")).exists(), f"{old} is a file again: drop it from MOVED"
+    from nas.driver import SearchState  # a package that replaced a module of the same name answers its names
+    from nas.record import Record
+    from nas.report import summary
+
+    assert SearchState.__module__ == "nas.driver.coordinator" and Record.__module__ == "nas.record.jsonl"
+    assert summary.__module__ == "nas.report.text"
+    import nas
+
+    assert nas.results is importlib.import_module("nas.record.results")  # public, after a bare `import nas`
+    old_pickle = b"cnas.train\nTrainConfig\n."  # a class pickled by reference under its old module (protocol 0)
+    assert pickle.loads(old_pickle) is importlib.import_module("nas.trial.train").TrainConfig  # noqa: S301 (ours)
+
+
+def test_python_dash_m_with_an_old_module_path_runs_the_moved_module():
+    done = subprocess.run(
+        [sys.executable, "-m", "nas.table", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "usage: python -m nas.benchmarks.table" in done.stdout and "build" in done.stdout
+
+
+def test_every_package_docstring_and_the_readme_name_their_modules():
+    """The tree explains itself: each package's first docstring names each of its modules, and README's
+    "Repository" table names each package and top-level module of nas/."""
+    readme = (ROOT / "README.md").read_text().split("## Repository", 1)[1]
+    for init in sorted((ROOT / "nas").glob("*/__init__.py")):
+        doc = ast.get_docstring(ast.parse(init.read_text())) or ""
+        mods = sorted(p.stem for p in init.parent.glob("*.py") if p.stem != "__init__")
+        missing = [m for m in mods if f"`{m}`" not in doc and f"`{m}.py`" not in doc]
+        assert not missing, f"{init.parent.name}/__init__.py's docstring does not name {missing}"
+        assert f"`{init.parent.name}/`" in readme, f"README's Repository table lacks {init.parent.name}/"
+    for module in sorted((ROOT / "nas").glob("*.py")):
+        if not module.stem.startswith("_"):
+            assert f"`{module.name}`" in readme, f"README's Repository table lacks {module.name}"
