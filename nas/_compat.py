@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.machinery
+import importlib.util
 import sys
 from collections.abc import Callable
 from types import ModuleType
@@ -53,8 +54,8 @@ MOVED = {
 class _MovedLoader:  # (the protocol of importlib.abc.Loader; that module is not imported for it)
     """Loads an old name as the module at its new path."""
 
-    def __init__(self, new: str) -> None:
-        self.new = new
+    def __init__(self, new: str, spec: importlib.machinery.ModuleSpec) -> None:
+        self.new, self.spec = new, spec
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> None:
         return None  # a placeholder module, replaced in sys.modules by exec_module
@@ -64,12 +65,8 @@ class _MovedLoader:  # (the protocol of importlib.abc.Loader; that module is not
         sys.modules[module.__name__] = importlib.import_module(self.new)
 
     def get_code(self, fullname: str) -> Any:
-        """``python -m OLD``: run the new module as ``__main__`` (runpy asks for this)."""
-        return compile(
-            f"import runpy\nrunpy.run_module({self.new!r}, run_name='__main__', alter_sys=True)\n",
-            f"<{fullname}: moved to {self.new}>",
-            "exec",
-        )
+        """``python -m OLD`` (runpy asks for this): the new module's own code, run as ``__main__``."""
+        return self.spec.loader.get_code(self.new)
 
     def is_package(self, fullname: str) -> bool:
         return False
@@ -78,7 +75,10 @@ class _MovedLoader:  # (the protocol of importlib.abc.Loader; that module is not
 class _MovedFinder:  # (importlib.abc.MetaPathFinder's protocol)
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> importlib.machinery.ModuleSpec | None:
         new = MOVED.get(fullname)
-        return importlib.machinery.ModuleSpec(fullname, _MovedLoader(new)) if new else None
+        spec = importlib.util.find_spec(new) if new else None
+        if spec is None:
+            return None
+        return importlib.machinery.ModuleSpec(fullname, _MovedLoader(new, spec), origin=spec.origin)
 
 
 def install() -> None:
