@@ -83,6 +83,16 @@ class SizeConstraints:
         ss.validate(g, info.in_channels, info.num_classes, info.input_size)  # still: does it fit the input?
         return None, None
 
+    def costs(self, genotypes: list[Genotype]) -> list[dict[str, float]]:
+        """Parameters and FLOPs of each genotype, counted on its built network (meta device; no latency): what a
+        controller may know of a proposal before it is trained (the predictor's `costs`)."""
+        info = self.info
+        out = []
+        for g in genotypes:
+            params, flops = ss.complexity(g, info.in_channels, info.num_classes, info.input_size)
+            out.append({"params": float(params), "flops": float(flops)})
+        return out
+
     def violation(self, params: int | None, flops: int | None) -> str | None:
         """Why a measured genotype is over a limit, or None."""
         if self.max_params and params > self.max_params:

@@ -83,6 +83,7 @@ class SearchState:
         try:
             with self.folder.storage_errors():
                 self.cfg = settle_config(self.folder, cfg, resume)
+                self.constraints = SizeConstraints(self.cfg, info)
                 if resume and self.folder.data.exists():
                     _check_same_data(self.folder.read_data_info(), info)
                 self.folder.write_data_info(info)
@@ -96,7 +97,7 @@ class SearchState:
                 ):  # zero-cost proxy scores for warm-up and the proxy filter (`nas.trial.proxies.Scorer`)
                     self.controller.scorer = scorer
                 if hasattr(self.controller, "costs"):  # the predictor's costs known before training (a table's own)
-                    self.controller.costs = self.built_costs
+                    self.controller.costs = self.constraints.costs
         except BaseException:
             self.close(final=False)
             if self.fresh:  # a search that never started leaves no folder behind to be --resume'd
@@ -106,23 +107,12 @@ class SearchState:
         for row in rows:
             self._index(row)
         del rows  # a long record is not kept in memory
-        self.constraints = SizeConstraints(self.cfg, info)
         self.skips = SkipLimit(self.max_skips, self.max_slow)
         self.exhausted = ""  # why the controller has nothing left to propose (a finished grid)
         self.in_flight: dict[str, Pending] = {}
         latency = bool(self.cfg.max_latency) or "latency_ms" in self.cfg.objective_senses()
         self.progress = Progress(self.cfg.trials, self.ledger, log, latency)
         self.live = LiveReport(self.root, self.cfg.report_every, log)
-
-    def built_costs(self, genotypes: list[Any]) -> list[dict[str, float]]:
-        """Parameters and FLOPs of each genotype, counted on its built network (meta device; no latency)."""
-        from searchspace.builder import complexity
-
-        out = []
-        for g in genotypes:
-            params, flops = complexity(g, self.info.in_channels, self.info.num_classes, self.info.input_size)
-            out.append({"params": float(params), "flops": float(flops)})
-        return out
 
     @property
     def recorded(self) -> int:

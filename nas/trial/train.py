@@ -613,9 +613,16 @@ def _peak_memory_mb(device: torch.device) -> float:
 
 
 def _free_memory(device: torch.device) -> None:
-    gc.collect()
+    """Release what a finished trial held. Its tensors go with their last reference; collecting the young
+    generations catches the cycles it may leave (a hook, a traceback) for well under a millisecond, where a
+    full collection of a process with torch, pandas and matplotlib loaded took 115-240 ms here, a third of
+    a small trial. On CUDA the full collection stays: the caching allocator can give back only blocks no
+    tensor holds, and ``resident_memory_mb`` is read right after."""
     if device.type == "cuda":
+        gc.collect()
         torch.cuda.empty_cache()
+    else:
+        gc.collect(1)
 
 
 def _error_text(e: BaseException) -> str:
