@@ -1,4 +1,4 @@
-"""The import paths of nasgraph's flat layout (0.1: `nas.results`, `nas.train`, ...), kept working.
+"""The import paths of nasgraph's flat layout (`nas.results`, `nas.train`, ...), kept working.
 
 Until issue 26 `nas/` was 35 modules side by side; they now live in packages by job (README's
 "Repository"). Code, notebooks and `python -m` lines that name an old module keep working, with no
