@@ -129,9 +129,6 @@ class SearchConfig:
                 self, "train", dataclasses.replace(self.train, proxies=(*self.train.proxies, self.proxy))
             )
 
-    def _latency_objective(self) -> bool:
-        return any(o.partition(":")[0] in ("latency", "latency_ms") for o in self.objectives)
-
     def trial_epochs(self, inherited: bool) -> int:
         """Epochs of a trial: `child_epochs` (default half) for a child that inherited its parent's weights."""
         if not inherited:
@@ -187,7 +184,8 @@ def _controllers() -> tuple[str, ...]:
 
 
 def _latency(c: SearchConfig) -> bool:
-    return bool(c.max_latency or c._latency_objective())
+    """Whether the search limits or optimizes latency."""
+    return bool(c.max_latency) or any(o.partition(":")[0] in ("latency", "latency_ms") for o in c.objectives)
 
 
 def _latency_key(c: SearchConfig) -> str:
