@@ -122,7 +122,7 @@ def simulate(options: dict[str, Any], seed: int, queries: int, seconds: float = 
     else:
         ctrl = new_controller(cfg, _SPACE, _INFO)
     if hasattr(ctrl, "costs"):  # the predictor's costs before training: the table's, as `--engine table:` gives
-        ctrl.costs = lambda genotypes: [_TABLE.lookup(g).costs() for g in genotypes]
+        ctrl.costs = lambda genotypes, names: [_TABLE.lookup(g).costs() for g in genotypes]
     if cfg.warmup or cfg.proxy_filter:  # the proxy's scores, as `nas.trial.proxies.Scorer` computes them (seed 0)
         ctrl.scorer = lambda genotypes: [_PROXIES[_TABLE.lookup(g).fingerprint][cfg.proxy] for g in genotypes]
     seen: dict[str, dict[str, Any]] = {}

@@ -334,14 +334,16 @@ class Search:
         return results.load(self.root)
 
     def best(self) -> pd.Series:
-        """The best ok trial: the most accurate, or the first objective's best for a search with its own
-        metrics (ties: the front's next objectives)."""
+        """The best ok trial, as ``export --trial best`` picks it: by the search's score (val_acc, or the first
+        of its own metrics its objectives name), among the trials with every front objective finite."""
+        from nas import objectives
         from nas.record import results
 
-        front = results.pareto_front(self.results(), self.cfg.front_senses())
-        if front.empty:
-            raise SearchError(f"{self.root}: no trial trained successfully yet")
-        return front.iloc[0]
+        name, sense = objectives.score(self.cfg.objectives)
+        try:
+            return results.best(self.results(), metric=name, mode=sense, objectives=self.cfg.front_senses())
+        except ValueError:
+            raise SearchError(f"{self.root}: no trial trained successfully yet") from None
 
     def export(self, out: str | Path, trial: str = "best", *, formats=(), overwrite: bool = False) -> Path:
         """Export a trial ("best" or a trial id) as a standalone model folder (`export_trial`)."""

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+import numbers
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 SENSES: dict[str, str] = {"val_acc": "max", "params": "min", "flops": "min", "latency_ms": "min"}  # built in
 ALIASES: dict[str, str] = {"latency": "latency_ms"}  # objective names users may write for a column
@@ -66,3 +69,19 @@ def score(names: Iterable[str] = ()) -> tuple[str, str]:
 
 
 COSTS = ("params", "flops", "latency_ms")  # objectives that measure a network's cost, known before training
+
+
+def counts(metrics: Mapping[str, Any], senses: Mapping[str, str]) -> bool:
+    """Whether a result counts for a search with these objectives: every objective present and a finite number.
+
+    The one definition every controller, the driver's front, the reports and ``export --trial best`` use (with
+    their own statuses: `nas.controllers.base.counts_as_evaluated`, `nas.record.results.counted`). A row that
+    lacks one objective (a train_fn that did not report it, latency not measured) or holds NaN or inf in one
+    is not a result of this search, whichever metrics it has besides.
+    """
+    return all(is_finite_number(metrics.get(name)) for name in senses)
+
+
+def is_finite_number(value: Any) -> bool:
+    """A real number (bool excluded; numpy scalars included) that is finite."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)

@@ -12,14 +12,14 @@ from typing import Any
 
 import numpy as np
 
-from nas.objectives import FRONT
+from nas.objectives import FRONT, counts
 
 
 def pareto_mask(values: np.ndarray, maximize: Sequence[bool]) -> np.ndarray:
-    """Mask of non-dominated rows; rows with NaN are never on the front, identical rows are both kept."""
+    """Mask of non-dominated rows; rows with NaN or inf are never on the front, identical rows are both kept."""
     v = _minimized(values, maximize)
     mask = np.zeros(len(v), dtype=bool)
-    rows = np.flatnonzero(~np.isnan(v).any(axis=1))
+    rows = np.flatnonzero(np.isfinite(v).all(axis=1))
     if rows.size:
         unique, inverse = np.unique(v[rows], axis=0, return_inverse=True)
         mask[rows] = _front_of_unique(unique)[inverse.reshape(-1)]
@@ -27,10 +27,10 @@ def pareto_mask(values: np.ndarray, maximize: Sequence[bool]) -> np.ndarray:
 
 
 def pareto_rank(values: np.ndarray, maximize: Sequence[bool]) -> np.ndarray:
-    """Non-dominated sorting rank of every row (0 = the front); rows with NaN get the last rank."""
+    """Non-dominated sorting rank of every row (0 = the front); rows with NaN or inf get the last rank."""
     v = _minimized(values, maximize)
     ranks = np.zeros(len(v), dtype=np.int64)
-    valid = ~np.isnan(v).any(axis=1)
+    valid = np.isfinite(v).all(axis=1)
     rows = np.flatnonzero(valid)
     if rows.size:
         unique, inverse = np.unique(v[rows], axis=0, return_inverse=True)
@@ -40,10 +40,10 @@ def pareto_rank(values: np.ndarray, maximize: Sequence[bool]) -> np.ndarray:
 
 
 def crowding_distance(values: np.ndarray, maximize: Sequence[bool]) -> np.ndarray:
-    """NSGA-II crowding distance of each row within the set (inf at the extremes, 0 for rows with NaN)."""
+    """NSGA-II crowding distance of each row within the set (inf at the extremes, 0 for rows with NaN or inf)."""
     v = _minimized(values, maximize)
     distance = np.zeros(len(v))
-    valid = ~np.isnan(v).any(axis=1)
+    valid = np.isfinite(v).all(axis=1)
     w = v[valid]
     if len(w) < 3:
         distance[valid] = np.inf
@@ -58,6 +58,19 @@ def crowding_distance(values: np.ndarray, maximize: Sequence[bool]) -> np.ndarra
         part[order[[0, -1]]] = np.inf
     distance[valid] = part
     return distance
+
+
+def nsga_keys(values: np.ndarray, maximize: Sequence[bool]) -> list[tuple[int, float]]:
+    """NSGA-II's order as one sort key per row, larger is better: (minus the non-dominated rank, the crowding
+    distance within the row's own front). Evolution ranks its population and MO-ASHA its rungs by it."""
+    values = np.asarray(values, dtype="float64")
+    ranks = pareto_rank(values, maximize)
+    keys: list[tuple[int, float]] = [(0, 0.0)] * len(values)
+    for rank in np.unique(ranks):
+        members = np.flatnonzero(ranks == rank)
+        for i, c in zip(members, crowding_distance(values[members], maximize), strict=True):
+            keys[int(i)] = (-int(rank), float(c))
+    return keys
 
 
 def hypervolume(values: Any, ref: Sequence[float], maximize: Sequence[bool] | None = None) -> float:
@@ -80,6 +93,33 @@ def hypervolume(values: Any, ref: Sequence[float], maximize: Sequence[bool] | No
     if not len(v):
         return 0.0
     return float(_hv(_nondominated(v), r))
+
+
+def hypervolume_gains(
+    values: Any, candidates: Any, ref: Sequence[float], maximize: Sequence[bool] | None = None
+) -> np.ndarray:
+    """What each candidate alone adds to the hypervolume of the points: ``hypervolume(values + [c]) -
+    hypervolume(values)`` for every row c of `candidates` (NaN rows add nothing).
+
+    Two objectives, the common case (accuracy and a cost), in one vectorised pass over the front's staircase;
+    more, one hypervolume per candidate.
+    """
+    values, candidates = np.asarray(values, dtype="float64"), np.asarray(candidates, dtype="float64")
+    flags = [False] * values.shape[1] if maximize is None else list(maximize)
+    if values.shape[1] != 2:
+        base = hypervolume(values, ref, flags)
+        return np.array([hypervolume(np.vstack([values, c]), ref, flags) - base for c in candidates])
+    v, c = _minimized(values, flags), _minimized(candidates, flags)
+    r = np.where(flags, -np.asarray(ref, dtype="float64"), np.asarray(ref, dtype="float64"))
+    v = v[np.isfinite(v).all(axis=1) & (v < r).all(axis=1)]
+    front = _nondominated(v) if len(v) else np.empty((0, 2))  # x ascending, y strictly descending
+    # the staircase the front dominates: from each point's x to the next, nothing below that point's y
+    starts = np.concatenate([[-np.inf], front[:, 0]])
+    ends = np.concatenate([front[:, 0], [r[0]]])
+    heights = np.concatenate([[r[1]], front[:, 1]])
+    widths = np.clip(np.minimum(ends, r[0])[None, :] - np.maximum(starts[None, :], c[:, [0]]), 0.0, None)
+    gains = (widths * np.clip(heights[None, :] - c[:, [1]], 0.0, None)).sum(axis=1)
+    return np.where(np.isfinite(c).all(axis=1), gains, 0.0)
 
 
 def _minimized(values: Any, maximize: Sequence[bool]) -> np.ndarray:
@@ -188,8 +228,8 @@ class Leaders:
     """The ok rows on a Pareto front (default `FRONT`: val_acc max, params min), and the best ok row.
 
     Updated one row at a time in O(front size), so the driver's per-trial bookkeeping does not grow
-    with the record. Same answers as `pareto_mask` (identical rows are both kept; rows without the first
-    objective never count) and `nas.record.results.best` (ties: the next objectives, then the earlier row).
+    with the record. Same answers as `pareto_mask` (identical rows are both kept; a row counts only with every
+    objective present and finite, `nas.objectives.counts`) and `nas.record.results.best` (ties: the next objectives, then the earlier row).
     """
 
     def __init__(self, senses: Mapping[str, str] | None = None) -> None:
@@ -199,8 +239,7 @@ class Leaders:
         self.best: dict[str, Any] | None = None
 
     def add(self, row: dict[str, Any]) -> None:
-        value = row.get(self.first)
-        if row.get("status") != "ok" or value is None or value != value:  # not trained, or no (or a NaN) value
+        if row.get("status") != "ok" or not counts(row, self.senses):  # not trained, or not a result
             return
         key = self._key(row)
         if self.best is None or key > self._key(self.best):
@@ -210,8 +249,8 @@ class Leaders:
         self.front = [f for f in self.front if not dominates(key, self._key(f))] + [row]
 
     def _key(self, row: Mapping[str, Any]) -> tuple[float, ...]:
-        """The row's objectives, each turned so that larger is better (a missing value is 0)."""
-        return tuple((row.get(name) or 0) * (1 if sense == "max" else -1) for name, sense in self.senses.items())
+        """The row's objectives, each turned so that larger is better."""
+        return tuple(float(row[name]) * (1 if sense == "max" else -1) for name, sense in self.senses.items())
 
 
 def dominates(a: Sequence[float], b: Sequence[float]) -> bool:

@@ -33,6 +33,7 @@ def load_architecture(spec: str):
 def find_trial(folder: str | Path, trial: str):
     """The record row of a trial id, or for 'best' of the ok trial best by the search's score (val_acc, or the
     first metric of its own that its objectives name: `nas.report.plots.Score`) (`nas.record.results.find_trial`)."""
+    from nas import objectives
     from nas.record import results
     from nas.report import plots
 
@@ -40,8 +41,13 @@ def find_trial(folder: str | Path, trial: str):
         df = results.load(folder)
     except FileNotFoundError:
         raise UsageError(f"{folder}: no results there (no trials.jsonl)") from None
-    score = plots.Score.of(plots.read_config(Path(folder)))  # (the record is read once, above)
+    config = plots.read_config(Path(folder))  # (the record is read once, above)
+    score = plots.Score.of(config)
     try:
-        return results.find_trial(df, trial, metric=score.name, mode=score.sense)
+        front = objectives.front(config.get("objectives") or ())
+    except (ValueError, TypeError):
+        front = {score.name: score.sense}
+    try:  # among the trials that count for the search's objectives (`nas.objectives.counts`)
+        return results.find_trial(df, trial, metric=score.name, mode=score.sense, objectives=front)
     except ValueError as e:
         raise UsageError(f"{folder}: {e}") from None

@@ -203,6 +203,10 @@ class Controller(ABC):
 
     # ------------------------------------------------------------ helpers
 
+    def counts(self, status: str, metrics: Mapping[str, Any]) -> bool:
+        """Whether a result counts for this controller's objectives (`counts_as_evaluated`)."""
+        return counts_as_evaluated(status, metrics, self.objectives)
+
     def objective_vector(self, metrics: Mapping[str, Any]) -> list[float]:
         """Metrics in objective order, each turned so that larger is better."""
         out = []
@@ -230,6 +234,7 @@ def _rng_from_state(state: list[Any]) -> tuple:
     return (state[0], tuple(state[1]), state[2])
 
 
-def counts_as_evaluated(status: str, metrics: Mapping[str, Any]) -> bool:
-    """Whether a result carries usable metrics for the objectives."""
-    return status in EVALUATED and metrics.get("val_acc") is not None
+def counts_as_evaluated(status: str, metrics: Mapping[str, Any], objectives: Mapping[str, str]) -> bool:
+    """Whether a controller learns from a result: an evaluated status (ok, stopped early, a duplicate of one)
+    and every objective present and finite (`nas.objectives.counts`), whatever the objectives are."""
+    return status in EVALUATED and objective_senses.counts(metrics, objectives)

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nas.controllers.base import Controller, Proposal, counts_as_evaluated
-from nas.pareto import crowding_distance, pareto_rank
+from nas.controllers.base import Controller, Proposal
+from nas.pareto import nsga_keys
 from searchspace.genotype import Genotype
 
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ class Evolution(Controller):
         return super().known() | {Genotype.from_dict(m["genotype"]).fingerprint() for m in self.population}
 
     def _observe(self, trial_id: str, status: str, metrics: dict[str, Any], proposal: Proposal | None) -> None:
-        if proposal is None or not counts_as_evaluated(status, metrics):
+        if proposal is None or not self.counts(status, metrics):
             return
         self.population.append(
             {
@@ -132,13 +132,7 @@ class Evolution(Controller):
         values = [self.objective_vector(m["metrics"]) for m in self.population]
         if len(self.objectives) == 1:
             return {i: (values[i][0], -(self.population[i]["metrics"].get("params") or 0)) for i in indices}
-        maximize = [True] * len(self.objectives)  # objective_vector already turned minimized ones
-        ranks = pareto_rank(np.asarray(values, dtype=float), maximize)
-        keys: dict[int, tuple] = {}
-        for rank in {int(ranks[i]) for i in indices}:
-            members = [i for i in range(len(values)) if ranks[i] == rank]
-            crowd = crowding_distance(np.asarray([values[i] for i in members], dtype=float), maximize)
-            keys.update({i: (-rank, float(c)) for i, c in zip(members, crowd, strict=True)})
+        keys = nsga_keys(np.asarray(values, dtype=float), [True] * len(self.objectives))  # (values: larger-better)
         return {i: keys[i] for i in indices}
 
     def _best(self, indices: Sequence[int]) -> int:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from nas.controllers.base import Controller, Proposal, counts_as_evaluated
+from nas.controllers.base import Controller, Proposal
 from searchspace.genotype import Genotype
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ class LocalSearch(Controller):
     def _observe(self, trial_id: str, status: str, metrics: dict[str, Any], proposal: Proposal | None) -> None:
         if proposal is None:
             return
-        evaluated = counts_as_evaluated(status, metrics)
+        evaluated = self.counts(status, metrics)
         if trial_id == self.restart_id:
             self.restart_id = None  # (if it failed, the next proposal restarts again)
             if evaluated:

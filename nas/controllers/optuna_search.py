@@ -22,7 +22,7 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
-from nas.controllers.base import Controller, Proposal, counts_as_evaluated
+from nas.controllers.base import Controller, Proposal
 from searchspace.genotype import GenotypeError
 
 if TYPE_CHECKING:
@@ -106,7 +106,7 @@ class OptunaSearch(Controller):
         number = self.numbers.pop(trial_id, None)
         if number is None:
             return  # not proposed by this study (or already told before a restart)
-        if counts_as_evaluated(status, metrics) and all(metrics.get(k) is not None for k in self.objectives):
+        if self.counts(status, metrics):
             self.study.tell(number, [float(metrics[k]) for k in self.objectives], skip_if_finished=True)
         else:
             self.study.tell(number, state=TrialState.FAIL, skip_if_finished=True)

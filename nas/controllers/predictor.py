@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nas.controllers.base import Controller, Proposal, counts_as_evaluated
+from nas.controllers.base import Controller, Proposal
 from nas.controllers.encoding import encode
 from nas.objectives import COSTS
 from searchspace.genotype import Genotype, GenotypeError
@@ -37,7 +37,8 @@ from searchspace.genotype import Genotype, GenotypeError
 if TYPE_CHECKING:
     from searchspace.space import SearchSpace
 
-Costs = Callable[[Sequence[Genotype]], list[Mapping[str, float]]]  # params/flops/latency_ms before training
+# params/flops/latency_ms before training, of the genotypes; the names say which are needed (others may come too)
+Costs = Callable[[Sequence[Genotype], Sequence[str]], list[Mapping[str, float]]]
 PARENTS = 10  # the best architectures whose mutations are the candidates (BANANAS: 10)
 
 
@@ -96,10 +97,8 @@ class Predictor(Controller):
         if proposal is None or proposal.genotype is None:
             return
         self.trained.add(proposal.genotype.fingerprint())
-        if counts_as_evaluated(status, metrics):
-            y = self.objective_vector(metrics)
-            if all(math.isfinite(v) for v in y):
-                self.history.append((proposal.genotype, y))
+        if self.counts(status, metrics):
+            self.history.append((proposal.genotype, self.objective_vector(metrics)))
 
     def known(self) -> set[str]:
         return super().known() | self.trained
@@ -126,8 +125,7 @@ class Predictor(Controller):
 
     def _candidates(self) -> list[Genotype]:
         """Up to `candidates` new architectures, each one or two mutations from one of the best so far."""
-        first = np.array([y[0] for _, y in self.history])
-        order = np.argsort(-first, kind="stable")
+        order = self._best_first()
         parents, seen_parents = [], set()
         for i in order:
             fp = self.history[i][0].fingerprint()
@@ -151,13 +149,23 @@ class Predictor(Controller):
                 out[fp] = child
         return list(out.values())
 
+    def _best_first(self) -> np.ndarray:
+        """Indices of the history, best first: by the objective, or with several by non-dominated rank, then the
+        first objective (so mutations of the whole front are candidates, not of the most accurate alone)."""
+        Y = np.array([y for _, y in self.history], dtype=np.float64)
+        if Y.shape[1] == 1:
+            return np.argsort(-Y[:, 0], kind="stable")
+        from nas import pareto
+
+        return np.lexsort((-Y[:, 0], pareto.pareto_rank(Y, [True] * Y.shape[1])))
+
     def _known_costs(self, pool: list[Genotype]) -> list[np.ndarray | None]:
         """Per objective, its values for the pool where they are known before training (larger-better), or None."""
         names = list(self.objectives)
         out: list[np.ndarray | None] = [None] * len(names)
         if self.costs is None or not any(n in COSTS for n in names):
             return out
-        rows = self.costs(pool)
+        rows = self.costs(pool, [n for n in names if n in COSTS])
         for k, name in enumerate(names):
             values = [row.get(name) for row in rows]
             if name in COSTS and all(v is not None and math.isfinite(v) for v in values):
@@ -198,18 +206,10 @@ class Predictor(Controller):
         points = Y.copy()
         ref = points.min(0) - 0.1 * (np.ptp(points, 0) + 1e-12)
         chosen: list[int] = []
+        flags = [True] * points.shape[1]
         for _ in range(min(size, preds.shape[1])):
-            base = pareto.hypervolume(points, ref, [True] * points.shape[1])
-            gains = np.full(preds.shape[1], -np.inf)
-            for i in range(preds.shape[1]):
-                if i in chosen:
-                    continue
-                gains[i] = np.mean(
-                    [
-                        pareto.hypervolume(np.vstack([points, preds[m, i]]), ref, [True] * points.shape[1]) - base
-                        for m in range(preds.shape[0])
-                    ]  # fmt: skip
-                )
+            gains = np.mean([pareto.hypervolume_gains(points, preds[m], ref, flags) for m in range(len(preds))], 0)
+            gains[chosen] = -np.inf
             best = int(np.argmax(gains))
             chosen.append(best)
             points = np.vstack([points, preds[:, best].mean(0)])  # believed, so the next one goes elsewhere

@@ -234,9 +234,9 @@ class SearchState:
 
     def _record_duplicate(self, p: Proposal, fp: str, twin: dict[str, Any]) -> None:
         metrics = {k: twin.get(k) for k in (*METRICS, "params", "flops")} | {"error": twin.get("error", "")}
-        if twin.get("status") not in EVALUATED:  # a failed twin's accuracy (a diverged net's chance level) is
-            metrics["val_acc"] = None  # not a result: the controller must not rank its repeat either
         metrics["custom"] = custom_metrics(twin)
+        if twin.get("status") not in EVALUATED:  # a failed twin's accuracy (a diverged net's chance level) or own
+            metrics["val_acc"], metrics["custom"] = None, {}  # metrics are no result: its repeat must not count
         metrics["proxies"] = proxy_scores(twin)
         self._record(p, fp, Status.DUPLICATE, metrics, duplicate_of=twin["trial_id"])
 

@@ -27,7 +27,7 @@ import dataclasses
 import math
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from nas.engines.base import Engine
@@ -169,8 +169,9 @@ class TableEngine(Engine):
             metrics["wall_seconds"] = time.perf_counter() - started
             state.complete(pending.trial_id, status, metrics)
 
-    def costs(self, genotypes: list[Any]) -> list[dict[str, float]]:
-        """What the table says of each genotype before it is trained: params, FLOPs and latency where it has it."""
+    def costs(self, genotypes: list[Any], names: Sequence[str] = ()) -> list[dict[str, float]]:
+        """What the table says of each genotype before it is trained: params, FLOPs and latency where it has it
+        (all it has, whichever `names` asks for: a lookup)."""
         assert self.table is not None, "start() loads the table"
         return [{} if (e := self.table.lookup(g)) is None else e.costs() for g in genotypes]
 

@@ -290,6 +290,14 @@ def pareto_front(
     return front.sort_values(names[0], ascending=not flags[0], kind="stable")
 
 
+def counted(df: pd.DataFrame, objectives: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """The ok trials that count for a search with these objectives (default `FRONT`): every objective a column
+    with a finite value (`nas.objectives.counts`, row by row)."""
+    names, _ = _parse_objectives(objectives, df)
+    ok = _ok(df)
+    return ok[np.isfinite(_column_values(ok, names)).all(axis=1)]
+
+
 def best(
     df: pd.DataFrame,
     *,
@@ -298,17 +306,20 @@ def best(
     max_flops: int | None = None,
     max_latency: float | None = None,
     mode: str = "max",
+    objectives: Mapping[str, str] | None = None,
 ) -> pd.Series:
     """The ok trial with the best metric within the budgets (max_latency: milliseconds at batch 1); ties go to
-    fewer params, then earlier rows."""
+    fewer params, then earlier rows. Only trials that count (`counted`) for `objectives` -- the search's, when
+    given; else the metric alone -- are candidates."""
     if mode not in ("max", "min"):
         raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
     budgets = {"params": max_params, "flops": max_flops, "latency_ms": max_latency}
     for name in [metric] + [k for k, v in budgets.items() if v is not None]:
         if name not in df.columns:
             raise ValueError(f"no column {name!r}; columns are {list(df.columns)}")
-    ok = _ok(df)
-    keep = ~np.isnan(_column_values(ok, [metric])[:, 0])
+    needed = {metric: mode} | dict(objectives or {})
+    ok = counted(df, needed)
+    keep = np.ones(len(ok), dtype=bool)
     for name, limit in budgets.items():
         if limit is not None:
             keep &= _column_values(ok, [name])[:, 0] <= limit  # NaN (unknown) is never within budget
@@ -316,7 +327,7 @@ def best(
     if chosen.empty:
         within = " and ".join(f"{k} <= {v}" for k, v in budgets.items() if v is not None)
         raise ValueError(
-            f"no trial qualifies: {len(df)} trials, {len(ok)} ok, none with a {metric}"
+            f"no trial qualifies: {len(df)} trials, {len(_ok(df))} ok, none with a {' and '.join(needed)}"
             + (f" and {within}" if within else "")
         )
     by = [metric] + (["params"] if "params" in chosen.columns else [])
@@ -324,11 +335,18 @@ def best(
     return chosen.sort_values(by, ascending=ascending, na_position="last", kind="stable").iloc[0]
 
 
-def find_trial(df: pd.DataFrame, trial: str | None = None, *, metric: str = "val_acc", mode: str = "max") -> pd.Series:
+def find_trial(
+    df: pd.DataFrame,
+    trial: str | None = None,
+    *,
+    metric: str = "val_acc",
+    mode: str = "max",
+    objectives: Mapping[str, str] | None = None,
+) -> pd.Series:
     """The row of trial id `trial` ("search:id" when ids repeat), or for None or "best" the ok trial with the best
-    `metric` (the most accurate, unless a search's own metric is named)."""
+    `metric` (the most accurate, unless a search's own metric is named) among those that count for `objectives`."""
     if trial is None or trial == "best":
-        return best(df, metric=metric, mode=mode)
+        return best(df, metric=metric, mode=mode, objectives=objectives)
     rows = _rows_with_id(df, trial)
     search, _, trial_id = trial.rpartition(":")
     if rows.empty and search:

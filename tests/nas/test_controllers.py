@@ -393,9 +393,11 @@ def test_the_predictor_ranks_by_front_improvement_with_known_costs():
     from searchspace import nb201
 
     ctrl = Predictor(NB201, seed=0, objectives={"val_acc": "max", "params": "min"}, init=8, candidates=40, batch=6)
-    asked = []
-    ctrl.costs = lambda genotypes: (
-        asked.extend(genotypes) or [{"params": float(ss.count_params(g, 3, 100))} for g in genotypes]
+    asked, named = [], set()
+    ctrl.costs = lambda genotypes, names: (
+        asked.extend(genotypes)
+        or named.update(names)
+        or [{"params": float(ss.count_params(g, 3, 100))} for g in genotypes]
     )
     for _ in range(20):
         p = ctrl.ask()
@@ -403,5 +405,6 @@ def test_the_predictor_ranks_by_front_improvement_with_known_costs():
         ctrl.tell(p.trial_id, "ok", {"val_acc": conv_score(p.genotype), "params": ss.count_params(p.genotype, 3, 100)})
         assert len(ops) == 6
     assert asked and ctrl.rounds >= 2  # the costs were asked for, before training, for each round's candidates
+    assert named == {"params"}  # and only the ones it optimizes (FLOPs cost a forward pass on the meta device)
     with pytest.raises(ValueError, match="predictor needs init >= 2"):
         Predictor(NB201, init=1)

@@ -211,9 +211,14 @@ def test_leaders_kept_row_by_row_match_the_batch_front_and_best(rows):
     leaders = Leaders()
     for row in rows:
         leaders.add(row)
-    ok = [r for r in rows if r["status"] == "ok" and r["val_acc"] is not None and r["val_acc"] == r["val_acc"]]
-    values = np.array([[r["val_acc"], r["params"] or 0] for r in ok], dtype=float).reshape(-1, 2)
+    # a row counts with both objectives present and finite (`nas.objectives.counts`): one without params does not
+    ok = [
+        r
+        for r in rows
+        if r["status"] == "ok" and None not in (r["val_acc"], r["params"]) and r["val_acc"] == r["val_acc"]
+    ]
+    values = np.array([[r["val_acc"], r["params"]] for r in ok], dtype=float).reshape(-1, 2)
     expected = [r["trial_id"] for r, m in zip(ok, pareto_mask(values, [True, False]), strict=True) if m]
     assert [r["trial_id"] for r in leaders.front] == expected
-    best = max(ok, key=lambda r: (r["val_acc"], -(r["params"] or 0)), default=None)
+    best = max(ok, key=lambda r: (r["val_acc"], -r["params"]), default=None)
     assert leaders.best is best

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from nas.pareto import crowding_distance, hypervolume, pareto_mask, pareto_rank
+from nas.pareto import crowding_distance, hypervolume, hypervolume_gains, nsga_keys, pareto_mask, pareto_rank
 
 # ----------------------------------------------------------------------------- references
 
@@ -175,6 +175,30 @@ def test_hypervolume_matches_cell_count(case: tuple[np.ndarray, list[bool]]) -> 
     flipped = np.where(maximize, -values, values)  # the same geometry through maximize flags
     flipped_ref = np.where(maximize, -ref, ref)
     assert hypervolume(flipped, flipped_ref, maximize=maximize) == pytest.approx(expected)
+
+
+@settings(max_examples=200, deadline=None)
+@given(objective_sets(min_d=2, max_d=3), objective_sets(min_d=2, max_d=3))
+def test_hypervolume_gains_are_each_candidates_own_addition(case, other) -> None:
+    """The vectorised 2-D gains (and the 3-D loop) equal one hypervolume with the candidate minus one without,
+    whatever the flags, ties, NaN and points beyond the reference (values in 0..4, reference 3.5)."""
+    (values, maximize), (candidates, _) = case, other
+    d = values.shape[1]
+    candidates = candidates[:, :d] if candidates.shape[1] >= d else np.hstack([candidates, candidates[:, :1]])
+    ref = np.where(maximize, 0.5, 3.5)
+    base = hypervolume(values, ref, maximize)
+    expected = [hypervolume(np.vstack([values, c]), ref, maximize) - base for c in candidates]
+    assert hypervolume_gains(values, candidates, ref, maximize) == pytest.approx(expected, abs=1e-9)
+
+
+def test_nsga_keys_order_by_front_then_crowding() -> None:
+    values = np.array([[0.0, 4.0], [1.0, 2.0], [2.0, 1.9], [4.0, 0.0], [3.0, 3.0], [np.nan, 0.0]])
+    keys = nsga_keys(values, [False, False])  # minimise both: rows 0-3 are the front, row 4 the next, NaN last
+    assert [k[0] for k in keys] == [0, 0, 0, 0, -1, -2]
+    assert keys[0][1] == keys[3][1] == np.inf  # the extremes
+    # the sides of each one's box of neighbours over the front's span (4 in x and in y): row 1 has x 0..2 and
+    # y 1.9..4, row 2 x 1..4 and y 0..2
+    assert keys[1][1] == pytest.approx(2 / 4 + 2.1 / 4) and keys[2][1] == pytest.approx(3 / 4 + 2 / 4)
 
 
 def test_hypervolume_monte_carlo_3d() -> None:

@@ -51,3 +51,10 @@ def test_the_readme_python_block_runs_verbatim(tmp_path):
     counted = [r for r in rows if r["status"] not in ("duplicate", "rejected")]
     assert len(counted) == 8  # 4, then resumed to 8
     assert any(r["status"] == "ok" and "val_macro_f1" in r for r in rows)
+    # it learns from its own metric: evolution's population holds the ok trials' val_macro_f1, and after the
+    # random start (population 4) every proposal is a mutated child of a member
+    state = json.loads(next(tmp_path.rglob("controller.json")).read_text())
+    ok = [r for r in rows if r["status"] in ("ok", "duplicate") and r.get("val_macro_f1") is not None]
+    assert state["population"] and {m["trial_id"] for m in state["population"]} <= {r["trial_id"] for r in ok}
+    assert all(m["metrics"]["val_macro_f1"] is not None for m in state["population"])
+    assert all(len(r["parents"]) == 1 for r in rows if int(r["trial_id"]) > 4)
