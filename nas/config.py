@@ -25,6 +25,7 @@ ENGINES = ("ray", "local")
 PROXY_CONTROLLERS = ("evolution", "random", "local_search")  # the controllers that sample at random
 INHERIT_CONTROLLERS = ("evolution", "local_search")  # the controllers whose proposals have a trained parent
 KEEP_WEIGHTS = ("front", "all", "none")
+ASHA_BY = ("objectives", "score")  # what an ASHA rung ranks by (`SearchConfig.asha_by`)
 
 
 SMALL_INPUT_WIDTHS = (8, 16, 24, 32)  # stage widths for tiny images (digits' 8x8): no 64-wide first stages
@@ -73,6 +74,8 @@ class SearchConfig:
     engine: str = "ray"  # ray, local (one process, trials in sequence), or table:PATH (answers from a table)
     asha: bool = False  # stop poor trials early with Ray Tune's ASHA scheduler
     grace_epochs: int = 2  # ASHA: epochs every trial gets
+    asha_by: str = "objectives"  # ASHA ranks a rung by the search's objectives (several: MO-ASHA, `nas.engines.
+    # halving`), or by its score alone ("score": val_acc or its own first metric, Ray's ASHA as it is)
     reuse_actors: bool = True
     trial_timeout: float = 0.0  # seconds of training per trial; 0 = no limit
     keep_weights: str = "front"  # front (Pareto front + most accurate), all, none
@@ -243,6 +246,7 @@ CHECKS: tuple[Check, ...] = (
         lambda c: not _latency(c) or c.train.latency,
         lambda c: f"{_unset_latency(c)} when train.latency is false (not measured)",
     ),
+    Check("asha_by", lambda c: c.asha_by in ASHA_BY, f"one of {', '.join(ASHA_BY)}"),
     Check("trial_timeout", lambda c: 0 <= c.trial_timeout < math.inf, "a number >= 0 (seconds)"),
     Check("report_every", lambda c: c.report_every >= 0, "an integer >= 0 (finished trials; 0: only at the end)"),
     Check("population", lambda c: type(c.population) is int and c.population >= 2, "an integer >= 2"),

@@ -118,6 +118,14 @@ SEARCH_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "--asha": ("asha", {"action": "store_true", "default": None, "help": "stop poor trials early (ASHA)"}),
     "--grace-epochs": ("grace_epochs", {"type": positive_int, "help": "ASHA: epochs every trial gets (default 2)"}),
+    "--asha-by": (
+        "asha_by",
+        {
+            "choices": ["objectives", "score"],
+            "help": "ASHA: rank each rung by the search's objectives (default; with several, by non-dominated rank "
+            "then crowding distance: MO-ASHA) or by its score alone (val_acc or its own first metric)",
+        },
+    ),
     "--trial-timeout": (
         "trial_timeout",
         {"type": nonneg_float, "help": "seconds of training per trial before it stops with status timeout"},
@@ -325,6 +333,8 @@ def given_options(args: argparse.Namespace) -> dict[str, Any]:
                 data[section] = dict(data[section]) | {sub: list(value) if isinstance(value, tuple) else value}
         else:
             data[key] = list(value) if isinstance(value, tuple) else value
+    if getattr(args, "name", None):  # (not in SEARCH_OPTIONS: `train` has its own --name)
+        data["name"] = args.name
     return data
 
 

@@ -15,9 +15,7 @@ def search_config(args: argparse.Namespace):
     """Defaults < --config file < explicit flags."""
     from nas.config import SearchConfig
 
-    data = given_options(args)
-    if args.name:
-        data["name"] = args.name
+    data = given_options(args)  # --name included: an engine that names its folder (a table's) keeps the user's
     if isinstance(data.get("plugins"), list):  # saved absolute: a resume from another folder still finds them
         data["plugins"] = [str(Path(p).expanduser().resolve()) for p in data["plugins"]]
     if isinstance(data.get("train_fn"), str) and data["train_fn"]:

@@ -6,7 +6,7 @@
 - `TableEngine` (``--engine table:PATH``, `table`): answers looked up in a tabular benchmark.
 
 `base` is the interface; `cluster` joins a token-authenticated Ray cluster before Ray is imported
-(``--address``). Engines call `nas.driver`'s coordinator and run `nas.trial` in their workers.
+(``--address``); `halving` holds MO-ASHA's rungs (``--asha`` with several objectives; no Ray). Engines call `nas.driver`'s coordinator and run `nas.trial` in their workers.
 """
 
 from __future__ import annotations

@@ -72,10 +72,12 @@ from ray import tune  # noqa: E402
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler  # noqa: E402
 from ray.tune.search import Searcher  # noqa: E402
 
+from nas import objectives  # noqa: E402
 from nas.config import SearchConfig  # noqa: E402
 from nas.driver.coordinator import SearchState  # noqa: E402
 from nas.engines.base import Engine, trial_train_config  # noqa: E402
 from nas.engines.cluster import check_reachable  # noqa: E402
+from nas.engines.halving import Rungs, objective_vector  # noqa: E402
 from nas.errors import (
     SearchError,  # noqa: E402
     last_line,  # noqa: E402
@@ -89,7 +91,7 @@ WEIGHTS_FILE = "weights.safetensors"
 HANG_BACKSTOP_S = 30.0  # faulthandler ends a worker this long after the hang limit if the watchdog could not
 HANG_POLL_S = 0.2  # how often the trainable looks at its training thread
 EXIT_HUNG_WORKER = 75  # exit status of a worker process that ends itself because it holds a hung trial
-SCORE = "score"  # Tune's metric: the first front objective, larger is better (`_packed`)
+SCORE = "score"  # Tune's metric: the search's score (`nas.objectives.score`), larger is better (`_packed`)
 SEGMENT_TRIALS = 500  # trials per Tune experiment: Tune keeps each experiment's trials in memory (see RayEngine)
 
 
@@ -270,7 +272,37 @@ class _FIFO(_RetireHung, FIFOScheduler):
 
 
 class _ASHA(_RetireHung, ASHAScheduler):
-    """Asynchronous successive halving (stops poor trials early)."""
+    """Asynchronous successive halving (stops poor trials early) by one number: Tune's metric (`SCORE`)."""
+
+
+class _Halving(FIFOScheduler):
+    """Asynchronous successive halving by several objectives (MO-ASHA; the rungs: `nas.engines.halving`)."""
+
+    def __init__(self, rungs: Rungs, senses: dict[str, str]):
+        super().__init__()
+        self.rungs, self.senses, self.max_t = rungs, senses, rungs.max_t
+        self.stopped = 0  # trials stopped at a rung
+
+    def on_trial_result(self, tune_controller, trial, result: dict) -> str:
+        iteration = result.get("training_iteration", 0)
+        if iteration >= self.max_t:
+            return TrialScheduler.STOP  # (as Ray's ASHA: a trial ends at max_t)
+        if self.rungs.decide(trial.trial_id, iteration, objective_vector(_unpacked(result), self.senses)):
+            return TrialScheduler.CONTINUE
+        self.stopped += 1
+        return TrialScheduler.STOP
+
+    def on_trial_complete(self, tune_controller, trial, result: dict) -> None:
+        if result:  # a finished trial's last result stands at its rung, as in Ray's ASHA
+            vector = objective_vector(_unpacked(result), self.senses)
+            self.rungs.decide(trial.trial_id, result.get("training_iteration", 0), vector)
+
+    def debug_string(self) -> str:
+        return f"MO-ASHA over {', '.join(self.senses)}: {self.stopped} stopped; rungs at {self.rungs.milestones}"
+
+
+class _MOASHA(_RetireHung, _Halving):
+    """MO-ASHA, letting a hung trial's worker end itself (`_RetireHung`)."""
 
 
 class RecordCallback(tune.Callback):
@@ -416,8 +448,8 @@ def _unshipped(shipped: dict[str, Any]):
 def _packed(metrics: dict[str, Any], objective: tuple[str, str] = ("val_acc", "max"), **flags: Any) -> dict[str, Any]:
     """A trial's report to Tune: what ASHA and the callbacks read, and the metrics as one JSON string.
 
-    Tune's metric (`SCORE`, what ASHA compares) is the search's first front objective, turned so that
-    larger is better: val_acc, or a train_fn's own metric. Tune's driver keeps running statistics (min,
+    Tune's metric (`SCORE`, what single-objective ASHA compares) is the search's score (`nas.objectives.score`),
+    turned so that larger is better: val_acc, or a train_fn's own metric. Tune's driver keeps running statistics (min,
     max, mean, last-5 and last-10 averages) of every numeric key of every result of every trial of an
     experiment; one string instead of a dozen numbers keeps that memory, and the time to update it, per
     trial small.
@@ -512,7 +544,7 @@ class RayEngine(Engine):
             _trainable,
             data=_shippable(self.data),
             train_cfg=train_cfg,
-            shipment=Shipment.gather(ray.cloudpickle, self.train_fn, next(iter(cfg.front_senses().items()))),
+            shipment=Shipment.gather(ray.cloudpickle, self.train_fn, objectives.score(cfg.objectives)),
             parents=parents,
         )
         trainable = tune.with_resources(trainable, {"cpu": cfg.cpus_per_trial, "gpu": gpus})
@@ -583,10 +615,7 @@ def choose_gpus(cfg: SearchConfig, available: float) -> tuple[float, str | None]
 def _tuner(state: SearchState, engine: Engine, trainable, segment: int, parents=None) -> tune.Tuner:
     """One Tune experiment over the next `SEGMENT_TRIALS` proposals of the search."""
     cfg = state.cfg
-    if cfg.asha:
-        scheduler = _ASHA(time_attr="training_iteration", max_t=cfg.train.epochs, grace_period=cfg.grace_epochs)
-    else:
-        scheduler = _FIFO()
+    scheduler = _scheduler(cfg)
     storage = Path(cfg.storage or state.folder.ray).absolute()
     return tune.Tuner(
         trainable,
@@ -611,6 +640,16 @@ def _tuner(state: SearchState, engine: Engine, trainable, segment: int, parents=
             callbacks=[RecordCallback(state, engine, scheduler)],
         ),
     )
+
+
+def _scheduler(cfg: SearchConfig) -> _RetireHung:
+    """Trials in order; with --asha, ASHA by the search's objectives (several: MO-ASHA) or by its score alone."""
+    senses = cfg.objective_senses()
+    if cfg.asha and cfg.asha_by == "objectives" and len(senses) > 1:
+        return _MOASHA(Rungs(cfg.grace_epochs, cfg.train.epochs), senses)
+    if cfg.asha:  # one objective, or --asha-by score: Tune's metric, the search's score (`_packed`)
+        return _ASHA(time_attr="training_iteration", max_t=cfg.train.epochs, grace_period=cfg.grace_epochs)
+    return _FIFO()
 
 
 def _trial_name(trial) -> str:

@@ -162,6 +162,23 @@ def test_asha_stops_poor_trials_early_and_records_them(tmp_path):
             assert r["epochs"] == 4
 
 
+def test_mo_asha_runs_a_search_of_two_objectives_through_ray(tmp_path):
+    """--asha with evolution's (val_acc, params): the rungs rank by both (`nas.engines.halving`, unit-tested there);
+    here the scheduler runs inside Tune: every trial ends ok after 2 epochs or stopped after the grace epoch."""
+    argv = [*QUICK, "--asha", "--grace-epochs", "1", "--controller", "evolution", "--population", "4"]
+    argv[argv.index("--epochs") + 1] = "2"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "launch.py"), "search", *[a.format(n=6) for a in argv]]
+        + ["--results-dir", str(tmp_path), "--name", "mo"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, start_new_session=True,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = counted(Record.open(tmp_path / "mo").rows())
+    assert len(rows) == 6 and {r["status"] for r in rows} <= {"ok", "stopped"}
+    assert all(r["epochs"] == (2 if r["status"] == "ok" else 1) for r in rows)
+    assert any(r["status"] == "ok" for r in rows)  # (the first trial at the rung always goes on)
+
+
 def test_the_dataset_ships_to_workers_as_arrays_mapped_without_a_copy():
     import numpy as np
     import ray

@@ -1,0 +1,101 @@
+"""MO-ASHA's rungs (`nas.engines.halving`) against Ray's own ASHA bracket, and which scheduler a search gets."""
+
+from __future__ import annotations
+
+import math
+import random
+from types import SimpleNamespace
+
+import pytest
+from ray.tune.schedulers import TrialScheduler
+from ray.tune.schedulers.async_hyperband import _Bracket
+
+from nas.config import SearchConfig
+from nas.engines.halving import Rungs, objective_vector
+from nas.trial.train import TrainConfig
+
+
+@pytest.mark.parametrize(("grace", "max_t"), [(1, 4), (1, 6), (2, 20), (1, 100), (3, 3)])
+def test_the_rungs_are_rays_for_the_same_options(grace, max_t):
+    ray_milestones = sorted(m for m, _ in _Bracket(grace, max_t, 4, 0)._rungs)
+    assert Rungs(grace, max_t).milestones == ray_milestones
+
+
+def ray_goes_on(bracket: _Bracket, trial_id: str, iteration: int, reward: float) -> bool:
+    return bracket.on_result(SimpleNamespace(trial_id=trial_id), iteration, reward) == TrialScheduler.CONTINUE
+
+
+def test_a_small_trial_on_the_rungs_front_goes_on_where_one_number_would_stop_it():
+    """(val_acc, -params) at epoch 1: two large accurate trials, then a small one that is less accurate."""
+    rungs, bracket = Rungs(1, 4), _Bracket(1, 4, 4, 0)
+    arrivals = [("a", 0.90, 1e6), ("b", 0.95, 1e6), ("small", 0.60, 1e3), ("dominated", 0.50, 2e6)]
+    mo = {t: rungs.decide(t, 1, [acc, -p]) for t, acc, p in arrivals}
+    single = {t: ray_goes_on(bracket, t, 1, acc) for t, acc, _ in arrivals}
+    assert single == {"a": True, "b": True, "small": False, "dominated": False}  # Ray's ASHA by accuracy
+    # MO-ASHA: b is ahead of a (dominates it); small is on the front with b, an extreme, so nobody is ahead of
+    # it; dominated (rank 2 of 4, three ahead) is out of the first ceil(4/4) = 1
+    assert mo == {"a": True, "b": True, "small": True, "dominated": False}
+
+
+def test_a_trial_goes_on_when_it_is_in_the_first_ceil_n_over_rf():
+    rungs = Rungs(1, 100)  # rungs at 1, 4, 16, 64
+    for i in range(8):  # eight trials on a line, each worse in both objectives than all before it
+        assert rungs.decide(f"t{i}", 1, [-float(i), -float(i)]) == (i == 0)
+    # the next rung (4): its first arrival goes on; a second result there is not judged again (nor recorded)
+    assert rungs.decide("t0", 4, [0.0, 0.0]) and rungs.decide("t0", 4, [-9.0, -9.0])
+    assert rungs.recorded[1] == {"t0": (0.0, 0.0)}
+    # a result at iteration 20 is recorded at the highest rung reached (16), not again lower down
+    assert rungs.decide("late", 20, [1.0, 1.0]) and "late" in rungs.recorded[2] and "late" not in rungs.recorded[0]
+
+
+def test_a_result_without_every_objective_is_not_judged():
+    rungs = Rungs(1, 4)
+    assert rungs.decide("a", 1, [0.9, -10.0])
+    assert rungs.decide("b", 1, None) and rungs.decide("c", 1, [math.nan, -5.0])  # go on, not recorded
+    assert set(rungs.recorded[0]) == {"a"}
+    assert objective_vector({"val_acc": 0.5, "params": 10}, {"val_acc": "max", "params": "min"}) == [0.5, -10.0]
+    assert objective_vector({"val_acc": 0.5}, {"val_acc": "max", "params": "min"}) is None
+    assert objective_vector({"val_acc": math.inf, "params": 1}, {"val_acc": "max", "params": "min"}) is None
+
+
+def test_with_random_vectors_the_share_that_goes_on_stays_near_one_in_rf():
+    """Asynchronous arrivals: of n trials at a rung about n / rf go on, as with one number."""
+    rng = random.Random(0)
+    rungs = Rungs(1, 4)
+    decisions = [rungs.decide(f"t{i}", 1, [rng.random(), rng.random()]) for i in range(400)]
+    assert decisions[0] and 0.7 * 400 / 4 <= sum(decisions) <= 1.4 * 400 / 4  # (87 for this seed)
+
+
+def test_bad_rung_options_are_refused():
+    with pytest.raises(ValueError, match="grace >= 1"):
+        Rungs(0, 4)
+    with pytest.raises(ValueError, match="max_t >= grace"):
+        Rungs(5, 4)
+
+
+@pytest.mark.parametrize(
+    ("options", "kind"),
+    [
+        ({}, "_FIFO"),
+        ({"asha": True}, "_MOASHA"),  # evolution's default objectives: val_acc and params
+        ({"asha": True, "asha_by": "score"}, "_ASHA"),
+        ({"asha": True, "controller": "tpe"}, "_ASHA"),  # tpe optimizes val_acc alone: Ray's ASHA, as it was
+        ({"asha": True, "objectives": ("val_loss:min",)}, "_ASHA"),
+        ({"asha": True, "objectives": ("val_loss:min", "latency")}, "_MOASHA"),
+    ],
+)
+def test_a_search_gets_mo_asha_exactly_when_it_has_several_objectives(options, kind):
+    from nas.engines.ray_tune import _scheduler
+
+    cfg = SearchConfig(**options, train=TrainConfig(epochs=4), grace_epochs=1)
+    scheduler = _scheduler(cfg)
+    assert type(scheduler).__name__ == kind
+    if kind == "_MOASHA":
+        assert scheduler.senses == cfg.objective_senses() and scheduler.rungs.milestones == [1, 4]
+
+
+def test_asha_by_is_checked():
+    from nas.config import ConfigError
+
+    with pytest.raises(ConfigError, match="asha_by.*one of objectives, score"):
+        SearchConfig(asha_by="front")
