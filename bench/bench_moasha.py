@@ -68,19 +68,22 @@ def run_search(arm: str, seed: int, args: argparse.Namespace, root: Path) -> dic
     }
 
 
-def hypervolume_at(run: dict[str, Any], budget: float, ref_params: float) -> float:
-    """Normalised hypervolume of the run's ok trials finished within `budget` cumulative training seconds."""
+def hypervolume_at(run: dict[str, Any], budget: float, ref_params: float, log: bool = False) -> float:
+    """Normalised hypervolume of the run's ok trials finished within `budget` cumulative training seconds (`log`:
+    over log10 of the parameters, from 1 parameter to the reference, so the small networks weigh as much as the
+    large ones)."""
     from nas import pareto
 
     spent = np.cumsum(run["train_seconds"])
     points = [
-        (v, p)
+        (v, np.log10(p) if log else p)
         for s, status, v, p in zip(spent, run["statuses"], run["val_acc"], run["params"], strict=True)
         if s <= budget and status == "ok" and v is not None and p is not None
     ]
     if not points:
         return 0.0
-    return pareto.hypervolume(np.asarray(points, float), [0.0, ref_params], [True, False]) / ref_params
+    ref = np.log10(ref_params) if log else ref_params
+    return pareto.hypervolume(np.asarray(points, float), [0.0, ref], [True, False]) / ref
 
 
 def main() -> None:
@@ -114,6 +117,7 @@ def report(runs: list[dict[str, Any]], args: argparse.Namespace) -> None:
     ref = 1.1 * max(p for r in runs for p in r["params"] if p is not None)
     scores = {arm: [hypervolume_at(r, budget, ref) for r in runs if r["arm"] == arm] for arm in ARMS}
     at_end = {arm: [hypervolume_at(r, np.inf, ref) for r in runs if r["arm"] == arm] for arm in ARMS}
+    logs = {arm: [hypervolume_at(r, budget, ref, log=True) for r in runs if r["arm"] == arm] for arm in ARMS}
     rows = []
     for arm in ARMS:
         mine = [r for r in runs if r["arm"] == arm]
@@ -121,19 +125,21 @@ def report(runs: list[dict[str, Any]], args: argparse.Namespace) -> None:
         rows.append([
             arm, len(mine), f"{np.median(hv):.4f}", f"{np.percentile(hv, 25):.4f}-{np.percentile(hv, 75):.4f}",
             f"{np.median(at_end[arm]):.4f}",
+            f"{np.median(logs[arm]):.4f}",
             float(np.median([len(r["statuses"]) for r in mine])),
             float(np.median([sum(s == "stopped" for s in r["statuses"]) for r in mine])),
             float(np.median([sum(r["train_seconds"]) for r in mine])),
             float(np.median([r["wall_seconds"] for r in mine])),
         ])  # fmt: skip
     print(f"\nbudget B = {budget:.1f} training seconds (the smallest run's total); reference params {ref:,.0f}")
-    print(table(["arm", "seeds", "HV at B (median)", "IQR", "HV at end", "trials", "stopped", "train s", "wall s"],
-                rows))  # fmt: skip
+    print(table(["arm", "seeds", "HV at B (median)", "IQR", "HV at end", "log-params HV at B", "trials", "stopped",
+                 "train s", "wall s"], rows))  # fmt: skip
     tests = {}
     for a, b in (("mo-asha", "asha-score"), ("mo-asha", "none"), ("asha-score", "none")):
         p = float(mannwhitneyu(scores[a], scores[b], alternative="two-sided").pvalue)
-        tests[f"{a} vs {b}"] = p
-        print(f"{a} vs {b}: Mann-Whitney U two-sided p = {p:.3g}")
+        q = float(mannwhitneyu(logs[a], logs[b], alternative="two-sided").pvalue)
+        tests[f"{a} vs {b}"], tests[f"{a} vs {b} (log params)"] = p, q
+        print(f"{a} vs {b}: Mann-Whitney U two-sided p = {p:.3g} (log-params hypervolume: {q:.3g})")
     write_results(
         "bench_moasha",
         {
@@ -143,6 +149,7 @@ def report(runs: list[dict[str, Any]], args: argparse.Namespace) -> None:
             "ref_params": ref,
             "hv": scores,
             "hv_at_end": at_end,
+            "hv_log_params": logs,
             "p": tests,
             "runs": runs,
         },  # fmt: skip

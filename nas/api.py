@@ -81,6 +81,11 @@ def drive(
     from nas.record.folder import DataInfo
     from nas.trial.data import small_validation
 
+    if cfg.asha and cfg.engine != "ray":  # (a saved config may hold both: it resumes, without early stopping)
+        message = f"asha: ASHA stops trials through Ray Tune, not engine {cfg.engine}; use --engine ray or drop --asha"
+        if not resume:
+            raise ConfigError(message)
+        log(f"warning: {message} (this resumed search runs without early stopping)")
     outcome = Outcome(root, trials=cfg.trials)
     state: SearchState | None = None
     stop = StopSignals(engine or make_engine(cfg, data, train_fn))

@@ -164,6 +164,14 @@ class SearchConfig:
         kwargs["train"] = _construct(TrainConfig, _coerce_fields(TrainConfig, train, "train."))
         return _construct(cls, kwargs)
 
+    @classmethod
+    def from_saved(cls, d: dict[str, Any]) -> SearchConfig:
+        """A results folder's config.json, with what older ones mean by a key they lack: a search saved before
+        ``asha_by`` ranked its ASHA rungs by one number (`nas.engines.ray_tune`), and resumes doing so."""
+        if isinstance(d, dict) and "asha_by" not in d:
+            d = d | {"asha_by": "score"}
+        return cls.from_dict(d)
+
 
 @dataclass(frozen=True)
 class Check:

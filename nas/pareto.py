@@ -99,7 +99,8 @@ def hypervolume_gains(
     values: Any, candidates: Any, ref: Sequence[float], maximize: Sequence[bool] | None = None
 ) -> np.ndarray:
     """What each candidate alone adds to the hypervolume of the points: ``hypervolume(values + [c]) -
-    hypervolume(values)`` for every row c of `candidates` (NaN rows add nothing).
+    hypervolume(values)`` for every row c of `candidates`. Rows with NaN or inf (points or candidates) add
+    nothing; `ref` must be finite.
 
     Two objectives, the common case (accuracy and a cost), in one vectorised pass over the front's staircase;
     more, one hypervolume per candidate.
@@ -110,7 +111,10 @@ def hypervolume_gains(
         base = hypervolume(values, ref, flags)
         return np.array([hypervolume(np.vstack([values, c]), ref, flags) - base for c in candidates])
     v, c = _minimized(values, flags), _minimized(candidates, flags)
-    r = np.where(flags, -np.asarray(ref, dtype="float64"), np.asarray(ref, dtype="float64"))
+    r = np.asarray(ref, dtype="float64").reshape(-1)
+    if r.shape != (2,) or not np.isfinite(r).all():
+        raise ValueError(f"ref needs one finite number per objective (2), got {list(ref)!r}")
+    r = np.where(flags, -r, r)
     v = v[np.isfinite(v).all(axis=1) & (v < r).all(axis=1)]
     front = _nondominated(v) if len(v) else np.empty((0, 2))  # x ascending, y strictly descending
     # the staircase the front dominates: from each point's x to the next, nothing below that point's y
@@ -229,7 +233,8 @@ class Leaders:
 
     Updated one row at a time in O(front size), so the driver's per-trial bookkeeping does not grow
     with the record. Same answers as `pareto_mask` (identical rows are both kept; a row counts only with every
-    objective present and finite, `nas.objectives.counts`) and `nas.record.results.best` (ties: the next objectives, then the earlier row).
+    objective present and finite, `nas.objectives.counts`); the best is by the first objective (ties: the next
+    objectives, then the earlier row), as `nas.record.results.best` ranks by the same objectives.
     """
 
     def __init__(self, senses: Mapping[str, str] | None = None) -> None:

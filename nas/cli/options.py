@@ -123,7 +123,8 @@ SEARCH_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
         {
             "choices": ["objectives", "score"],
             "help": "ASHA: rank each rung by the search's objectives (default; with several, by non-dominated rank "
-            "then crowding distance: MO-ASHA) or by its score alone (val_acc or its own first metric)",
+            "then crowding distance: MO-ASHA) or by its score alone (val_acc, or the first of a train_fn's own "
+            "metrics it optimizes)",
         },
     ),
     "--trial-timeout": (

@@ -37,6 +37,7 @@ from nas.status import EVALUATED, Status
 from searchspace.genotype import GenotypeError
 
 MAX_CONSECUTIVE_SKIPS = 2000
+UNTRAINED = ("params", "flops", "latency_ms", "latency_batch_ms", "latency_batch")  # measured before training
 MAX_CONSECUTIVE_SLOW = 100
 
 __all__ = ["DataInfo", "Pending", "SearchError", "SearchState", "StorageError"]
@@ -233,10 +234,12 @@ class SearchState:
         return stored
 
     def _record_duplicate(self, p: Proposal, fp: str, twin: dict[str, Any]) -> None:
-        metrics = {k: twin.get(k) for k in (*METRICS, "params", "flops")} | {"error": twin.get("error", "")}
-        metrics["custom"] = custom_metrics(twin)
-        if twin.get("status") not in EVALUATED:  # a failed twin's accuracy (a diverged net's chance level) or own
-            metrics["val_acc"], metrics["custom"] = None, {}  # metrics are no result: its repeat must not count
+        if twin.get("status") in EVALUATED:
+            copied: tuple[str, ...] = (*METRICS, "params", "flops")
+            metrics = {k: twin.get(k) for k in copied} | {"custom": custom_metrics(twin)}
+        else:  # a failed twin's accuracy, losses (a diverged net's chance level) and own metrics are no result: its
+            metrics = {k: twin.get(k) for k in UNTRAINED}  # repeat copies what is known without training, no more
+        metrics["error"] = twin.get("error", "")
         metrics["proxies"] = proxy_scores(twin)
         self._record(p, fp, Status.DUPLICATE, metrics, duplicate_of=twin["trial_id"])
 

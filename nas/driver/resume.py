@@ -43,7 +43,7 @@ def read_saved_config(root: str | Path, flag: str = "--resume") -> SearchConfig:
     from nas.record.folder import Layout
 
     try:
-        return SearchConfig.from_dict(json.loads(Layout(root).config.read_text()))
+        return SearchConfig.from_saved(json.loads(Layout(root).config.read_text()))
     except FileNotFoundError:
         raise SearchError(f"{flag} {root}: no search there (no config.json)") from None
     except (OSError, ValueError) as e:  # a file for a folder, or a config.json that is not JSON or not a config
@@ -56,7 +56,7 @@ def settle_config(folder: ResultsFolder, cfg: SearchConfig, resume: bool) -> Sea
         folder.write_config(cfg.to_dict())
         return cfg
     try:
-        saved = SearchConfig.from_dict(json.loads(folder.config.read_text()))
+        saved = SearchConfig.from_saved(json.loads(folder.config.read_text()))
     except (ValueError, OSError) as e:
         raise SearchError(f"{folder.config} is unreadable: {e}") from None
     merged = dataclasses.replace(saved, **{k: getattr(cfg, k) for k in RESUME_OVERRIDES})

@@ -91,7 +91,7 @@ WEIGHTS_FILE = "weights.safetensors"
 HANG_BACKSTOP_S = 30.0  # faulthandler ends a worker this long after the hang limit if the watchdog could not
 HANG_POLL_S = 0.2  # how often the trainable looks at its training thread
 EXIT_HUNG_WORKER = 75  # exit status of a worker process that ends itself because it holds a hung trial
-SCORE = "score"  # Tune's metric: the search's score (`nas.objectives.score`), larger is better (`_packed`)
+SCORE = "score"  # Tune's metric (`tune_metric`), larger is better (`_packed`)
 SEGMENT_TRIALS = 500  # trials per Tune experiment: Tune keeps each experiment's trials in memory (see RayEngine)
 
 
@@ -448,8 +448,8 @@ def _unshipped(shipped: dict[str, Any]):
 def _packed(metrics: dict[str, Any], objective: tuple[str, str] = ("val_acc", "max"), **flags: Any) -> dict[str, Any]:
     """A trial's report to Tune: what ASHA and the callbacks read, and the metrics as one JSON string.
 
-    Tune's metric (`SCORE`, what single-objective ASHA compares) is the search's score (`nas.objectives.score`),
-    turned so that larger is better: val_acc, or a train_fn's own metric. Tune's driver keeps running statistics (min,
+    Tune's metric (`SCORE`, what single-objective ASHA compares) is `tune_metric`'s, turned so that larger is
+    better: val_acc, or a train_fn's own metric. Tune's driver keeps running statistics (min,
     max, mean, last-5 and last-10 averages) of every numeric key of every result of every trial of an
     experiment; one string instead of a dozen numbers keeps that memory, and the time to update it, per
     trial small.
@@ -544,7 +544,7 @@ class RayEngine(Engine):
             _trainable,
             data=_shippable(self.data),
             train_cfg=train_cfg,
-            shipment=Shipment.gather(ray.cloudpickle, self.train_fn, objectives.score(cfg.objectives)),
+            shipment=Shipment.gather(ray.cloudpickle, self.train_fn, tune_metric(cfg)),
             parents=parents,
         )
         trainable = tune.with_resources(trainable, {"cpu": cfg.cpus_per_trial, "gpu": gpus})
@@ -640,6 +640,14 @@ def _tuner(state: SearchState, engine: Engine, trainable, segment: int, parents=
             callbacks=[RecordCallback(state, engine, scheduler)],
         ),
     )
+
+
+def tune_metric(cfg: SearchConfig) -> tuple[str, str]:
+    """What a trial reports as Tune's metric (`SCORE`), the one number single-objective ASHA ranks by: the search's
+    objective when it has one (val_acc, a train_fn's metric, even a cost), else its score (`nas.objectives.score`:
+    val_acc, or the first of its own metrics; what ``--asha-by score`` ranks by)."""
+    senses = cfg.objective_senses()
+    return next(iter(senses.items())) if len(senses) == 1 else objectives.score(cfg.objectives)
 
 
 def _scheduler(cfg: SearchConfig) -> _RetireHung:

@@ -308,9 +308,9 @@ def best(
     mode: str = "max",
     objectives: Mapping[str, str] | None = None,
 ) -> pd.Series:
-    """The ok trial with the best metric within the budgets (max_latency: milliseconds at batch 1); ties go to
-    fewer params, then earlier rows. Only trials that count (`counted`) for `objectives` -- the search's, when
-    given; else the metric alone -- are candidates."""
+    """The ok trial with the best metric within the budgets (max_latency: milliseconds at batch 1). Only trials
+    that count (`counted`) for `objectives` -- the search's, when given; else the metric alone -- are candidates;
+    ties go to the next objectives in order (so the pick is on their front), then fewer params, then earlier rows."""
     if mode not in ("max", "min"):
         raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
     budgets = {"params": max_params, "flops": max_flops, "latency_ms": max_latency}
@@ -330,8 +330,11 @@ def best(
             f"no trial qualifies: {len(df)} trials, {len(_ok(df))} ok, none with a {' and '.join(needed)}"
             + (f" and {within}" if within else "")
         )
-    by = [metric] + (["params"] if "params" in chosen.columns else [])
-    ascending = [mode == "min"] + [True] * (len(by) - 1)
+    # ties: the other objectives in order (so the pick is on their front), then fewer params
+    order = {metric: mode} | {k: v for k, v in needed.items() if k != metric}
+    if "params" in chosen.columns:
+        order.setdefault("params", "min")
+    by, ascending = list(order), [sense == "min" for sense in order.values()]
     return chosen.sort_values(by, ascending=ascending, na_position="last", kind="stable").iloc[0]
 
 

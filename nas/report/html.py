@@ -214,7 +214,13 @@ def _summary_row(search: plots.Search, ref: tuple[float, float], score: plots.Sc
     shown = plots.plotted(df, "params", score)
     if shown.empty:
         return [*row, "", "", "", 0, 0, 0]
-    best = results.best(shown, metric=score.name, mode=score.sense)
+    try:
+        senses = objectives.front(config.get("objectives") or ())
+    except (ValueError, TypeError):
+        senses = {}
+    if not set(senses) <= set(shown.columns):  # an objective no trial recorded: the score alone
+        senses = {}
+    best = results.best(shown, metric=score.name, mode=score.sense, objectives=senses)
     hv = hypervolume(df, ref, score)
     front = results.pareto_front(shown, {score.name: score.sense, "params": "min"})
     return [

@@ -94,8 +94,56 @@ def test_a_search_gets_mo_asha_exactly_when_it_has_several_objectives(options, k
         assert scheduler.senses == cfg.objective_senses() and scheduler.rungs.milestones == [1, 4]
 
 
-def test_asha_by_is_checked():
+def test_mo_asha_inside_tunes_scheduler_interface():
+    """`_MOASHA` fed what trials report (`_packed`): the rung decisions, the stop at max_t, a finished trial's last
+    result recorded at its rung, and a hung trial's `retire` result passed through."""
+    from nas.engines.ray_tune import _MOASHA, _packed
+
+    scheduler = _MOASHA(Rungs(1, 8), {"val_acc": "max", "params": "min"})  # rungs at 1 and 4
+    trial = SimpleNamespace
+
+    def result(acc: float, params: int, iteration: int, **flags) -> dict:
+        return _packed({"val_acc": acc, "params": params, "epochs": iteration}, final=False, **flags) | {
+            "training_iteration": iteration
+        }
+
+    arrivals = [("a", 0.90, 1000), ("b", 0.95, 1000), ("small", 0.60, 10), ("dominated", 0.5, 2000)]
+    actions = [scheduler.on_trial_result(None, trial(trial_id=t), result(acc, p, 1)) for t, acc, p in arrivals]
+    assert actions == [TrialScheduler.CONTINUE] * 3 + [TrialScheduler.STOP] and scheduler.stopped == 1
+    assert scheduler.on_trial_result(None, trial(trial_id="a"), result(0.9, 1000, 8)) == TrialScheduler.STOP
+    scheduler.on_trial_complete(None, trial(trial_id="b"), result(0.96, 1000, 5))
+    assert scheduler.rungs.recorded[1] == {"b": (0.96, -1000.0)}
+    retiring = result(0.1, 5000, 1, retire=True)
+    assert scheduler.on_trial_result(None, trial(trial_id="hung"), retiring) == TrialScheduler.CONTINUE
+
+
+def test_a_single_objective_asha_ranks_by_that_objective():
+    from nas.engines.ray_tune import tune_metric
+
+    assert tune_metric(SearchConfig()) == ("val_acc", "max")  # (MO-ASHA ranks evolution's two; Tune needs one)
+    assert tune_metric(SearchConfig(controller="tpe")) == ("val_acc", "max")
+    assert tune_metric(SearchConfig(objectives=("val_loss:min",))) == ("val_loss", "min")
+    assert tune_metric(SearchConfig(objectives=("latency",))) == ("latency_ms", "min")
+    assert tune_metric(SearchConfig(objectives=("latency", "f1:max"))) == ("f1", "max")  # --asha-by score: f1
+
+
+def test_asha_by_is_checked_and_asha_needs_the_ray_engine(tmp_path):
+    import numpy as np
+
+    import nas
+    from nas.api import drive
     from nas.config import ConfigError
 
     with pytest.raises(ConfigError, match="asha_by.*one of objectives, score"):
         SearchConfig(asha_by="front")
+    data = nas.dataset((np.zeros((40, 1, 8, 8), np.float32), np.arange(40) % 2))
+    with pytest.raises(ConfigError, match="ASHA stops trials through Ray Tune, not engine local"):
+        drive(SearchConfig(asha=True, engine="local"), tmp_path / "s", data)  # (it was silently ignored)
+    assert not (tmp_path / "s").exists()
+
+
+def test_a_search_saved_before_asha_by_resumes_ranking_by_one_number():
+    saved = SearchConfig(asha=True).to_dict()
+    del saved["asha_by"]
+    assert SearchConfig.from_saved(saved).asha_by == "score"
+    assert SearchConfig.from_dict(saved).asha_by == "objectives"  # a new config file: the default

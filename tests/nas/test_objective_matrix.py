@@ -173,21 +173,26 @@ def test_a_result_missing_an_objective_does_not_count(tmp_path):
         assert [r["trial_id"] for r in state.ledger.leaders.front] == ["00004"]
 
 
-def test_a_duplicate_of_a_failed_trial_does_not_count_with_the_metrics_it_reported(tmp_path):
-    """A train_fn that reported its metric, then ran out of time: the repeat of its architecture is recorded as a
-    duplicate without that metric, so no controller counts it (the timed-out trial itself is not evaluated)."""
+@pytest.mark.parametrize("objective", ["val_f1:max", "val_loss:min"])
+def test_a_duplicate_of_a_failed_trial_does_not_count_with_the_metrics_it_reported(tmp_path, objective):
+    """A trial that reported its metric (its own, or a built-in loss), then ran out of time: the repeat of its
+    architecture is recorded as a duplicate with what is known before training (params, latency) and none of the
+    metrics, so no controller counts it (the timed-out trial itself is not evaluated)."""
     from nas.controllers.fixed import Fixed
 
-    cfg = config("random", "own_max", trials=2)
+    cfg = SearchConfig(objectives=(objective,), trials=2, engine="local", space={"template": "nb201"})
     cell, other = nb201.genotype(("nor_conv_3x3",) * 6), nb201.genotype(("skip_connect",) * 6)
+    reported = {"val_f1": 0.9, "val_loss": 0.3, "val_acc": 0.9, "latency_ms": 1.5, "params": 7, "epochs": 1}
     with SearchState(cfg, tmp_path / "s", INFO, log=lambda line: None,
                      controller=Fixed(make_space(cfg, INFO), [cell, cell, other])) as state:  # fmt: skip
         first = state.propose()
-        state.complete(first.trial_id, Status.TIMEOUT, trial_metrics(nb201.ops_of(cell), "own_max"))
+        state.complete(first.trial_id, Status.TIMEOUT, reported | {"custom": {"val_f1": 0.9}, "error": "time"})
         assert state.propose().proposal.genotype == other  # the repeat was recorded as a duplicate on the way
         rows = state.record.rows()
     assert [r["status"] for r in rows] == ["timeout", "duplicate"]
-    assert rows[0]["val_f1"] == pytest.approx(score(nb201.ops_of(cell))) and rows[1].get("val_f1") is None
+    name = objective.partition(":")[0]
+    assert rows[0][name] == reported[name] and rows[1].get(name) is None and rows[1]["val_acc"] is None
+    assert (rows[1]["params"], rows[1]["latency_ms"], rows[1]["error"]) == (7, 1.5, "time")
 
 
 # ------------------------------------------------------------------ (b) better than random search

@@ -221,6 +221,24 @@ def test_best_with_and_without_budgets() -> None:
         best(df, metric="nope")
 
 
+def test_best_for_a_searchs_objectives_counts_only_complete_rows_and_breaks_ties_on_them() -> None:
+    """`export --trial best` and `Search.best`: by the score among rows with every objective finite; on a tie, the
+    next objective decides (so the pick is on the front whose weights are kept), not the parameter count."""
+    df = pd.DataFrame({
+        "trial_id": ["a", "b", "c", "d", "e"],
+        "status": ["ok", "ok", "ok", "ok", "error"],
+        "f1": [0.9, 0.9, 0.95, 0.8, 0.99],
+        "latency_ms": [2.0, 1.0, np.nan, 0.5, 0.1],  # c has no latency: it does not count
+        "params": [10, 500, 1, 1, 1],
+    })  # fmt: skip
+    senses = {"f1": "max", "latency_ms": "min"}
+    assert best(df, metric="f1", objectives=senses)["trial_id"] == "b"  # ties with a, faster (more params)
+    assert best(df, metric="f1")["trial_id"] == "c"  # the score alone: c counts, and wins
+    assert results.counted(df, senses)["trial_id"].tolist() == ["a", "b", "d"]
+    with pytest.raises(ValueError, match="none with a f1 and latency_ms and params <= 0"):
+        best(df, metric="f1", objectives=senses, max_params=0)
+
+
 def test_best_skips_unknown_params_under_a_budget() -> None:
     df = trials_frame()
     unknown = df.assign(params=df["params"].mask(df["trial"] == 5))
