@@ -168,13 +168,13 @@ def test_mo_asha_runs_a_search_of_two_objectives_through_ray(tmp_path):
     argv = [*QUICK, "--asha", "--grace-epochs", "1", "--controller", "evolution", "--population", "4"]
     argv[argv.index("--epochs") + 1] = "2"
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "launch.py"), "search", *[a.format(n=6) for a in argv]]
+        [sys.executable, str(ROOT / "launch.py"), "search", *[a.format(n=5) for a in argv]]
         + ["--results-dir", str(tmp_path), "--name", "mo"],
         cwd=ROOT, capture_output=True, text=True, timeout=300, start_new_session=True,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = counted(Record.open(tmp_path / "mo").rows())
-    assert len(rows) == 6 and {r["status"] for r in rows} <= {"ok", "stopped"}
+    assert len(rows) == 5 and {r["status"] for r in rows} <= {"ok", "stopped"}
     assert all(r["epochs"] == (2 if r["status"] == "ok" else 1) for r in rows)
     assert any(r["status"] == "ok" for r in rows)  # (the first trial at the rung always goes on)
 
