@@ -131,11 +131,18 @@ def test_a_search_over_nas_bench_201_goes_through_the_driver_and_resumes(tmp_pat
     trained = run("train", f"{root}:best", "--epochs", "1", "--engine", "local", "--results-dir", str(tmp_path / "t"),
                   cwd=tmp_path, env_cache=cache)  # fmt: skip
     assert trained.returncode == 0 and "|nor_conv" in trained.stdout, trained.stderr[-2000:]
-    # --name is honoured (it was replaced by <dataset>-<controller>: a second seed stopped with "already exists")
-    other = run("search", "--engine", "nb201:cifar100", "--trials", "3", "--seed", "4", "--name", "seed4",
-                "--results-dir", str(tmp_path), cwd=tmp_path, env_cache=cache)  # fmt: skip
-    assert other.returncode == 0, other.stderr[-2000:]
-    assert json.loads((tmp_path / "seed4" / "config.json").read_text())["seed"] == 4
+
+
+@pytest.mark.parametrize(("flags", "name"), [([], "nb201-cifar100-random"), (["--name", "seed4"], "seed4")])
+def test_name_names_the_folder_of_a_search_over_nas_bench_201(cache, flags, name):
+    """--name was replaced by <dataset>-<controller> with a table engine: a second seed stopped with "already
+    exists". The command line's config, as `launch.py search` settles it."""
+    from nas.cli.options import build_parser, given_options
+    from nas.cli.search import search_config
+    from nas.engines.table import settle
+
+    args = build_parser().parse_args(["search", "--engine", "nb201:cifar100", "--controller", "random", *flags])
+    assert settle(search_config(args), given_options(args)).name == name
 
 
 def json_genotype(row):
