@@ -71,6 +71,23 @@ def score(names: Iterable[str] = ()) -> tuple[str, str]:
 COSTS = ("params", "flops", "latency_ms")  # objectives that measure a network's cost, known before training
 
 
+def saved_front(config: Mapping[str, Any]) -> dict[str, str] | None:
+    """`front` of a saved config.json's objectives; None when they are not valid objectives."""
+    try:
+        return front(config.get("objectives") or ())
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+def larger_better(metrics: Mapping[str, Any], senses: Mapping[str, str]) -> list[float]:
+    """The objectives' values in order, each turned so that larger is better; NaN where one is missing or not a
+    finite number (`counts` says whether there is none)."""
+    return [
+        (float(v) if sense == "max" else -float(v)) if is_finite_number(v := metrics.get(name)) else math.nan
+        for name, sense in senses.items()
+    ]
+
+
 def counts(metrics: Mapping[str, Any], senses: Mapping[str, str]) -> bool:
     """Whether a result counts for a search with these objectives: every objective present and a finite number.
 

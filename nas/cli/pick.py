@@ -43,10 +43,7 @@ def find_trial(folder: str | Path, trial: str):
         raise UsageError(f"{folder}: no results there (no trials.jsonl)") from None
     config = plots.read_config(Path(folder))  # (the record is read once, above)
     score = plots.Score.of(config)
-    try:
-        front = objectives.front(config.get("objectives") or ())
-    except (ValueError, TypeError):
-        front = {score.name: score.sense}
+    front = objectives.saved_front(config) or {score.name: score.sense}
     try:  # among the trials that count for the search's objectives (`nas.objectives.counts`)
         return results.find_trial(df, trial, metric=score.name, mode=score.sense, objectives=front)
     except ValueError as e:

@@ -208,12 +208,8 @@ class Controller(ABC):
         return counts_as_evaluated(status, metrics, self.objectives)
 
     def objective_vector(self, metrics: Mapping[str, Any]) -> list[float]:
-        """Metrics in objective order, each turned so that larger is better."""
-        out = []
-        for key, sense in self.objectives.items():
-            v = float(metrics.get(key, float("nan")))
-            out.append(v if sense == "max" else -v)
-        return out
+        """Metrics in objective order, each turned so that larger is better (`nas.objectives.larger_better`)."""
+        return objective_senses.larger_better(metrics, self.objectives)
 
 
 def _key(score: float | None) -> float:

@@ -15,12 +15,11 @@ A search with one objective does not come here: it keeps Ray's own ASHAScheduler
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from nas.objectives import is_finite_number
 from nas.pareto import nsga_keys
 
 
@@ -39,7 +38,7 @@ class Rungs:
     def decide(self, trial_id: str, iteration: int, vector: Sequence[float] | None) -> bool:
         """Record a trial's result at the highest rung it reached and not yet recorded; whether it goes on.
 
-        A vector with a missing or non-finite objective is not judged (the trial goes on, nothing recorded).
+        A vector with a missing (NaN) or infinite objective is not judged (the trial goes on, nothing recorded).
         """
         if vector is None or not all(math.isfinite(v) for v in vector):
             return True
@@ -60,11 +59,3 @@ class Rungs:
         keys = nsga_keys(values, [True] * values.shape[1])
         mine = keys[-1]
         return sum(1 for key in keys[:-1] if key > mine)
-
-
-def objective_vector(metrics: Mapping[str, Any], senses: Mapping[str, str]) -> list[float] | None:
-    """A result's objectives, each turned so that larger is better; None when one is missing or not finite."""
-    values = [metrics.get(name) for name in senses]
-    if not all(is_finite_number(v) for v in values):
-        return None
-    return [float(v) if sense == "max" else -float(v) for v, sense in zip(values, senses.values(), strict=True)]

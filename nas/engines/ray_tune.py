@@ -77,7 +77,7 @@ from nas.config import SearchConfig  # noqa: E402
 from nas.driver.coordinator import SearchState  # noqa: E402
 from nas.engines.base import Engine, trial_train_config  # noqa: E402
 from nas.engines.cluster import check_reachable  # noqa: E402
-from nas.engines.halving import Rungs, objective_vector  # noqa: E402
+from nas.engines.halving import Rungs  # noqa: E402
 from nas.errors import (
     SearchError,  # noqa: E402
     last_line,  # noqa: E402
@@ -287,14 +287,14 @@ class _Halving(FIFOScheduler):
         iteration = result.get("training_iteration", 0)
         if iteration >= self.max_t:
             return TrialScheduler.STOP  # (as Ray's ASHA: a trial ends at max_t)
-        if self.rungs.decide(trial.trial_id, iteration, objective_vector(_unpacked(result), self.senses)):
+        if self.rungs.decide(trial.trial_id, iteration, objectives.larger_better(_unpacked(result), self.senses)):
             return TrialScheduler.CONTINUE
         self.stopped += 1
         return TrialScheduler.STOP
 
     def on_trial_complete(self, tune_controller, trial, result: dict) -> None:
         if result:  # a finished trial's last result stands at its rung, as in Ray's ASHA
-            vector = objective_vector(_unpacked(result), self.senses)
+            vector = objectives.larger_better(_unpacked(result), self.senses)
             self.rungs.decide(trial.trial_id, result.get("training_iteration", 0), vector)
 
     def debug_string(self) -> str:

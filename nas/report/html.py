@@ -214,10 +214,7 @@ def _summary_row(search: plots.Search, ref: tuple[float, float], score: plots.Sc
     shown = plots.plotted(df, "params", score)
     if shown.empty:
         return [*row, "", "", "", 0, 0, 0]
-    try:
-        senses = objectives.front(config.get("objectives") or ())
-    except (ValueError, TypeError):
-        senses = {}
+    senses = objectives.saved_front(config) or {}
     if not set(senses) <= set(shown.columns):  # an objective no trial recorded: the score alone
         senses = {}
     best = results.best(shown, metric=score.name, mode=score.sense, objectives=senses)
@@ -238,10 +235,7 @@ def _search_section(search: plots.Search) -> list[str]:
     """A search's heading, front table (its own objectives' front when they name latency or its own metrics),
     front architectures and failures; ranked by its own score."""
     score = search.score
-    try:
-        senses = objectives.front(search.config.get("objectives") or ())
-    except (ValueError, TypeError):
-        senses = dict(FRONT)
+    senses = objectives.saved_front(search.config) or dict(FRONT)
     if not set(senses) <= set(search.trials.columns):  # an objective no trial recorded: the score and params
         senses = {score.name: score.sense, "params": "min"}
     shown = plots.plotted(search.trials, "latency_ms" if "latency_ms" in senses else "params", score)

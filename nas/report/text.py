@@ -102,8 +102,9 @@ def _front(paths: str | Path | list) -> dict[str, str]:
     """The front of one results folder's search (`nas.objectives.front`); `FRONT` for several or none."""
     if isinstance(paths, str | Path):
         try:
-            saved = json.loads((Path(paths) / "config.json").read_text())
-            return objectives.front(saved.get("objectives") or ())
-        except (OSError, ValueError, TypeError):
-            pass
+            front = objectives.saved_front(json.loads((Path(paths) / "config.json").read_text()))
+        except (OSError, ValueError):
+            front = None
+        if front is not None:
+            return front
     return dict(objectives.FRONT)

@@ -11,7 +11,8 @@ from ray.tune.schedulers import TrialScheduler
 from ray.tune.schedulers.async_hyperband import _Bracket
 
 from nas.config import SearchConfig
-from nas.engines.halving import Rungs, objective_vector
+from nas.engines.halving import Rungs
+from nas.objectives import larger_better
 from nas.trial.train import TrainConfig
 
 
@@ -53,9 +54,12 @@ def test_a_result_without_every_objective_is_not_judged():
     assert rungs.decide("a", 1, [0.9, -10.0])
     assert rungs.decide("b", 1, None) and rungs.decide("c", 1, [math.nan, -5.0])  # go on, not recorded
     assert set(rungs.recorded[0]) == {"a"}
-    assert objective_vector({"val_acc": 0.5, "params": 10}, {"val_acc": "max", "params": "min"}) == [0.5, -10.0]
-    assert objective_vector({"val_acc": 0.5}, {"val_acc": "max", "params": "min"}) is None
-    assert objective_vector({"val_acc": math.inf, "params": 1}, {"val_acc": "max", "params": "min"}) is None
+    senses = {"val_acc": "max", "params": "min"}
+    assert larger_better({"val_acc": 0.5, "params": 10}, senses) == [0.5, -10.0]
+    for incomplete in ({"val_acc": 0.5}, {"val_acc": math.inf, "params": 1}, {"val_acc": None, "params": 1}):
+        vector = larger_better(incomplete, senses)  # what a rung is given: NaN where an objective is missing
+        assert math.isnan(vector[0] if incomplete.get("val_acc") != 0.5 else vector[1])
+        assert rungs.decide("d", 1, vector) and "d" not in rungs.recorded[0]
 
 
 def test_with_random_vectors_the_share_that_goes_on_stays_near_one_in_rf():
