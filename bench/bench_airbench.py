@@ -97,7 +97,7 @@ def time_airbench(folder: Path) -> dict:
 def time_ours() -> dict:
     import torch
 
-    from nas.trial.data import load_dataset
+    from nas.data import load_dataset
     from nas.trial.train import TrainConfig, train_trial
 
     data = load_dataset(f"synthetic:3x32x32:10:{TRAIN_IMAGES + TRAIN_IMAGES // 9}", val_fraction=0.1)

@@ -28,8 +28,8 @@ from scipy.stats import wilcoxon
 
 import searchspace as ss
 from nas.config import SearchConfig, make_space
+from nas.data import load_dataset
 from nas.driver.coordinator import DataInfo
-from nas.trial.data import load_dataset
 from nas.trial.train import TrainConfig, cpu_has_bf16, train_trial
 
 

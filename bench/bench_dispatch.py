@@ -30,10 +30,10 @@ from pathlib import Path
 from _common import machine, quiet_machine_note, table, write_results
 
 from nas.config import SearchConfig
+from nas.data import DataSplits, load_dataset
 from nas.driver.coordinator import DataInfo, SearchState
 from nas.engines import LocalEngine
 from nas.status import DISPATCHED
-from nas.trial.data import DataSplits, load_dataset
 from nas.trial.train import TrainConfig
 
 TINY_SPACE = {

@@ -26,8 +26,8 @@ def main() -> None:
 
     import ray
 
+    from nas.data import load_dataset
     from nas.engines.ray_tune import _shippable
-    from nas.trial.data import load_dataset
 
     note = quiet_machine_note()
     if note:

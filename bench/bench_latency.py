@@ -27,9 +27,9 @@ from scipy.stats import spearmanr
 
 import searchspace as ss
 from nas.config import SearchConfig, make_space
+from nas.data import load_dataset
 from nas.driver.coordinator import DataInfo
 from nas.trial import latency
-from nas.trial.data import load_dataset
 from nas.trial.train import TrainConfig, uses_bf16
 
 BATCHES = (1, 64)

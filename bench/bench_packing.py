@@ -29,9 +29,9 @@ from pathlib import Path
 from _common import GpuSampler, machine, table, write_results
 
 from nas.config import SearchConfig
+from nas.data import DataSplits, load_dataset
 from nas.driver.coordinator import DataInfo, SearchState
 from nas.status import DISPATCHED
-from nas.trial.data import DataSplits, load_dataset
 from nas.trial.train import TrainConfig
 
 SPACE = {

@@ -42,8 +42,8 @@ def run_search(controller: str, trials: int, window: int, root: Path, table_path
     """One table-engine search through `nas.api.drive`, sampled every `window` trials."""
     from nas import api
     from nas.config import SearchConfig
+    from nas.data.owndata import from_config
     from nas.engines.table import settle
-    from nas.trial.owndata import from_config
 
     options = {
         "controller": controller,

@@ -35,8 +35,8 @@ from torch.utils.data import DataLoader, Dataset
 
 import searchspace as ss
 from nas.config import SearchConfig, make_space
+from nas.data import DataSplits, load_dataset
 from nas.driver.coordinator import DataInfo
-from nas.trial.data import DataSplits, load_dataset
 from nas.trial.train import TrainConfig, auto_batch_size, resolve_device, train_trial
 
 

@@ -269,8 +269,8 @@ def check_precision(device: str, dry: bool) -> dict[str, Any]:
     from bench_trainer import small_net
 
     from nas.config import SearchConfig, make_space
+    from nas.data import load_dataset
     from nas.driver.coordinator import DataInfo
-    from nas.trial.data import load_dataset
     from nas.trial.train import TrainConfig, train_trial
 
     seeds = (0, 1) if dry else (0, 1, 2)
@@ -328,8 +328,8 @@ def check_overhead(device: str, dry: bool) -> dict[str, Any]:
     import random
 
     from nas.config import SearchConfig, make_space
+    from nas.data import load_dataset
     from nas.driver.coordinator import DataInfo
-    from nas.trial.data import load_dataset
     from nas.trial.train import TrainConfig, train_trial
 
     data = load_dataset("synthetic:3x32x32:10:" + ("600" if dry else "5000"))
@@ -410,7 +410,7 @@ def digits32(data):
 
 
 def check_compile(work: Path, device: str, dry: bool) -> dict[str, Any]:
-    from nas.trial.data import load_dataset
+    from nas.data import load_dataset
     from nas.trial.train import TrainConfig, train_trial
     from searchspace import zoo
 

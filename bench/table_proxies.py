@@ -32,7 +32,7 @@ VOTE = ("synflow", "jacob_cov", "snip")
 
 def compute(table_path: str, out: str) -> pd.DataFrame:
     from nas.benchmarks.table import load
-    from nas.trial.data import load_dataset
+    from nas.data import load_dataset
     from nas.trial.proxies import PROXIES, ProxyBatch, score
     from searchspace.genotype import Genotype
 

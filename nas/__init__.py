@@ -9,7 +9,8 @@ The tree, one job per package (README's "Repository" has the table):
 - `controllers/` propose (ask/tell, no torch), by the `objectives` and the `pareto` maths;
 - `driver/` runs a search: the coordinator, admission, the ledger, resume, progress, the live report;
 - `engines/` train its trials (`local`, `ray_tune`, `table`; start, run, stop), and join clusters;
-- `trial/` is one trial: `train`, `data` (and `owndata`, yours), `proxies`, `inherit`, `latency`;
+- `data/` holds the datasets: one module per source (and `owndata`, yours), prepared shards, `prepare`;
+- `trial/` is one trial: `train`, `proxies`, `inherit`, `latency`;
 - `record/` is what a search leaves: `jsonl` (stdlib only), `row`, `folder`, `results` (pandas);
 - `report/` reads it for people (`text`, `plots`, `html`); `exporter/` turns a trial into standalone code;
 - `benchmarks/` are searches answered from tables (`table`, NAS-Bench-201's `nb201`);
@@ -29,16 +30,17 @@ _compat.install()  # before anything can ask for an old path
 
 if TYPE_CHECKING:
     from nas.api import Search, search
+    from nas.data.owndata import dataset
+    from nas.data.registry import register_dataset
     from nas.exporter import export
-    from nas.trial.owndata import dataset, register_dataset
     from searchspace.registry import register_op
 
 # the public names, imported on first use (PEP 562): `import nas` stays light
 _LAZY = {
     "search": "nas.api",
     "Search": "nas.api",
-    "dataset": "nas.trial.owndata",
-    "register_dataset": "nas.trial.owndata",
+    "dataset": "nas.data.owndata",
+    "register_dataset": "nas.data.registry",
     "register_op": "searchspace.registry",
     "export": "nas.exporter",
 }

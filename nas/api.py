@@ -35,9 +35,9 @@ from nas.errors import SearchError, one_line
 if TYPE_CHECKING:
     import pandas as pd
 
+    from nas.data import DataSplits
     from nas.driver.coordinator import SearchState
     from nas.engines import Engine
-    from nas.trial.data import DataSplits
 
 
 @dataclass
@@ -76,10 +76,10 @@ def drive(
     Ctrl-C (or a notebook's interrupt) and SIGTERM stop it cleanly (`StopSignals`); a search that
     recorded no trial leaves no folder. Raises NasgraphError subclasses for bad input and failures.
     """
+    from nas.data import small_validation
     from nas.driver.coordinator import SearchState
     from nas.engines import make_engine
     from nas.record.folder import DataInfo
-    from nas.trial.data import small_validation
 
     if cfg.asha and cfg.engine != "ray":  # (a saved config may hold both: it resumes, without early stopping)
         message = f"asha: ASHA stops trials through Ray Tune, not engine {cfg.engine}; use --engine ray or drop --asha"
@@ -459,9 +459,9 @@ def _config_and_data(
 ) -> tuple[SearchConfig, DataSplits]:
     """The config (dataset named after `data` when given; train_fn's name recorded) and the loaded data."""
     from nas import plugins
+    from nas.data import DataError, from_config
+    from nas.data.owndata import dataset
     from nas.engines.table import settle as settle_table
-    from nas.trial.data import DataError
-    from nas.trial.owndata import dataset, from_config
 
     given = dict(given)
     if train_fn is not None and not resuming:
@@ -492,7 +492,7 @@ def _config_and_data(
 
 def check_data(data: DataSplits, train_fn: Any) -> None:
     """The built-in trainer needs class labels; a train_fn takes any targets."""
-    from nas.trial.data import DataError
+    from nas.data import DataError
 
     if train_fn is None and not data.labelled:
         raise DataError(

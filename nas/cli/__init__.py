@@ -1,4 +1,4 @@
-"""Command line: ``launch.py search | train | show | plot | export | ops`` (also the ``nasgraph`` command).
+"""Command line: ``launch.py search | train | show | plot | export | ops | prepare`` (also the ``nasgraph`` command).
 
 Every bad argument, config value or data path ends in one line on stderr and exit code 2; an
 interrupted search (Ctrl-C, SIGTERM) exits 130/143 and says how to resume. One module per job:
@@ -7,7 +7,7 @@ interrupted search (Ctrl-C, SIGTERM) exits 130/143 and says how to resume. One m
   option a SearchConfig key) and the parser built from them;
 - `search`: ``search`` and ``--resume`` (a thin caller of `nas.api.drive`); `train`: ``train``;
 - `pick`: architectures and trials named on the command line; `export`: ``export``;
-- `show`: ``show`` (and ``--watch``), ``plot`` and ``ops``.
+- `show`: ``show`` (and ``--watch``), ``plot`` and ``ops``; `prepare`: ``prepare`` (a dataset into shards).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import sys
 from nas.cli.args import EXIT_BAD_INPUT, UsageError
 from nas.cli.export import cmd_export
 from nas.cli.options import SEARCH_OPTIONS, build_parser
+from nas.cli.prepare import cmd_prepare
 from nas.cli.search import cmd_search
 from nas.cli.show import cmd_ops, cmd_plot, cmd_show
 from nas.cli.train import cmd_train
@@ -33,6 +34,7 @@ COMMANDS = {
     "plot": cmd_plot,
     "export": cmd_export,
     "ops": cmd_ops,
+    "prepare": cmd_prepare,
 }
 
 

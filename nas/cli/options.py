@@ -49,8 +49,9 @@ SEARCH_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
         "image_size",
         {
             "type": positive_int,
-            "help": "resize images to N x N, aspect not kept (image folders: default 32 (nas.trial.data.DEFAULT_IMAGE_SIZE), "
-            "Pillow bilinear; built-in datasets: torchvision antialiased bilinear; recorded in preprocessing.json)",
+            "help": "resize images to N x N, aspect not kept (image folders: default 32, Pillow bilinear; built-in "
+            "datasets: torchvision antialiased bilinear; recorded in preprocessing.json). The default space "
+            "scales its stem with N. Larger sets: launch.py prepare, then --dataset shards:DIR",
         },
     ),
     "--val-fraction": (
@@ -314,6 +315,9 @@ def build_parser() -> Parser:
         "SECONDS, default 5); ends when the search does",
     )
     sub.add_parser("ops", help="list the registered ops and zoo architectures")
+    from nas.cli.prepare import add_parser
+
+    add_parser(sub)
     return parser
 
 

@@ -81,8 +81,8 @@ def _refuse_on_resume(root: Path, key: str, saved: Any, given: Any) -> None:
 def cmd_search(args: argparse.Namespace) -> int:
     """`launch.py search`: a thin caller of `nas.api.drive`, which the Python API shares."""
     from nas import api
+    from nas.data import from_config
     from nas.plugins import load_all, resolvable, train_fn_from
-    from nas.trial.owndata import from_config
 
     if args.resume:  # the saved config, with only the run-time options given explicitly
         from nas.driver.resume import read_saved_config

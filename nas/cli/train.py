@@ -18,11 +18,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     from nas.api import preflight
     from nas.config import make_space
     from nas.controllers.fixed import Fixed
+    from nas.data import from_config
     from nas.driver.coordinator import DataInfo, SearchState
     from nas.driver.progress import stderr_log
     from nas.engines import make_engine
     from nas.plugins import load_all
-    from nas.trial.owndata import from_config
 
     load_all(args.plugin or ())  # (before the architecture: it may use their ops)
     genotype, label = load_architecture(args.architecture)

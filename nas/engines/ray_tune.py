@@ -425,6 +425,24 @@ def _trainable(config: dict[str, Any], data=None, train_cfg=None, shipment=None,
         tune.report(final, checkpoint=tune.Checkpoint.from_directory(folder))
 
 
+STORE_SHARE = 0.5  # an in-memory dataset may fill at most this share of the smallest node's object store
+
+
+def over_object_store(data, store_bytes: float) -> str:
+    """Why ``data`` cannot go through Ray's object store of ``store_bytes`` (each node holds a copy, and the store
+    spills to disk past 80 %), naming ``launch.py prepare``; "" when it fits or the data is memory-mapped."""
+    need = data.nbytes() if hasattr(data, "nbytes") else 0
+    if not store_bytes or need <= STORE_SHARE * store_bytes:
+        return ""
+    name = getattr(data, "name", "the dataset")
+    source = name.removeprefix("imagefolder:")
+    return (
+        f"{name} holds {need / 2**30:.2f} GiB in memory, over half of the {store_bytes / 2**30:.2f} GiB object "
+        f"store of the smallest Ray node; prepare it once into shards that trials memory-map: launch.py prepare "
+        f"{source} --image-size N --out DIR (on a path every node reads), then --dataset shards:DIR"
+    )
+
+
 def _shippable(data) -> dict[str, Any]:
     """The dataset as Ray ships it to workers: its fields, with the tensors as numpy arrays.
 
@@ -438,7 +456,7 @@ def _shippable(data) -> dict[str, Any]:
 
 def _unshipped(shipped: dict[str, Any]):
     """The DataSplits of `_shippable`, its tensors sharing the (read-only) arrays; training never writes to them."""
-    from nas.trial.data import DataSplits
+    from nas.data import DataSplits
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
@@ -522,9 +540,16 @@ class RayEngine(Engine):
 
     name = "ray"
     stop_message = "stopping: Ray is stopping the running trials (press Ctrl-C again to force)"
+    checked_store = False  # whether the dataset was checked against the object store (`over_object_store`)
 
     def start(self, state: SearchState) -> None:
         init_ray(state.cfg.address, num_cpus=None, num_gpus=None)
+        if not self.checked_store:
+            stores = [n["Resources"].get("object_store_memory", 0) for n in ray.nodes() if n.get("Alive")]
+            problem = over_object_store(self.data, min(stores, default=0))
+            if problem:
+                raise SearchError(problem)
+            self.checked_store = True
 
     def stop(self) -> bool:
         self.stopping = True  # a Tune Stopper watches this and ends the running trials

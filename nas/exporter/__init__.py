@@ -145,7 +145,7 @@ def _check_formats(formats: Sequence[str], input_size: tuple[int, int] | int | N
 
 def _preprocessing(p: Mapping[str, Any] | None, plan: NetPlan) -> dict[str, Any] | None:
     """The input's preprocessing, checked: one finite mean and positive std per channel, a positive scale;
-    the whole path (``source``, ``steps``, ``input``; `nas.trial.data.DataSplits.preprocessing`) and ``classes``
+    the whole path (``source``, ``steps``, ``input``; `nas.data.DataSplits.preprocessing`) and ``classes``
     (one name per output) kept where given."""
     if p is None:
         return None

@@ -50,7 +50,7 @@ class DataInfo:
 
     @classmethod
     def of(cls, data: Any) -> DataInfo:
-        """The facts of a `nas.trial.data.DataSplits` (or anything with its shape attributes and `normalization()`)."""
+        """The facts of a `nas.data.DataSplits` (or anything with its shape attributes and `normalization()`)."""
         mean, std, scale = data.normalization() if hasattr(data, "normalization") else (None, None, None)
         classes = tuple(getattr(data, "classes", ()))
         steps = data.preprocessing() if hasattr(data, "preprocessing") else None

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import searchspace as ss
-from nas.trial.data import normalizer
+from nas.data import normalizer
 from searchspace.genotype import Genotype
 from searchspace.shapes import validate
 
@@ -57,7 +57,7 @@ class ProxyBatch:
 
     @classmethod
     def of(cls, data, size: int = DEFAULT_BATCH, seed: int = 0) -> ProxyBatch:
-        """`size` training images drawn with `seed` from a `nas.trial.data.DataSplits` (all of them if fewer)."""
+        """`size` training images drawn with `seed` from a `nas.data.DataSplits` (all of them if fewer)."""
         gen = torch.Generator().manual_seed(seed)
         idx = torch.randperm(len(data.train_x), generator=gen)[:size]
         scale, shift = normalizer(data, torch.device("cpu"))

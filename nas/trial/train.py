@@ -23,7 +23,7 @@ import random
 import resource
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -33,10 +33,11 @@ import torch.nn.functional as F
 from torch import nn
 
 import searchspace as ss
+from nas.data import DataSplits, normalizer
+from nas.data.shards import batches
 from nas.errors import NasgraphError, first_line
 from nas.record.row import METRICS, ROW_FIELDS
 from nas.trial import latency as nas_latency
-from nas.trial.data import DataSplits, normalizer
 from nas.trial.inherit import inherit
 from nas.trial.proxies import PROXIES, trial_scores
 from searchspace.genotype import Genotype, GenotypeError
@@ -364,7 +365,10 @@ class _Run:
         self.inherited = inherit(model, init, tuple(data.train_x.shape[1:])) if init is not None else 0.0
         self.model = model.to(device, memory_format=self.fmt)
         self.net = self._compile(self.model)
-        self.train_x, self.train_y = data.train_x.to(device), data.train_y.to(device)
+        self.resident = resident(data, device)
+        self.train_x = data.train_x.to(device) if self.resident else data.train_x  # else: batches streamed
+        self.train_y = data.train_y.to(device)
+        self.cpu_gen = torch.Generator().manual_seed(seed)  # the streamed path's order (drawn on the CPU)
         self.scale, self.shift = normalizer(data, device)
         self.batch_size = cfg.batch_size or auto_batch_size(len(self.train_x))
         self.steps_per_epoch = max(1, len(self.train_x) // self.batch_size)
@@ -411,15 +415,12 @@ class _Run:
         return status
 
     def _epoch(self, epoch: int, deadline: float) -> tuple[float, int, bool]:
-        cfg, bs = self.cfg, self.batch_size
+        bs = self.batch_size
         self.net.train()
-        images = augment(self.train_x, self.data, self.gen) if cfg.augment else self.train_x
-        order = torch.randperm(len(images), device=self.device, generator=self.gen)
         total = torch.zeros((), device=self.device)
         steps = 0
-        for step in range(self.steps_per_epoch):
-            idx = order[step * bs : (step + 1) * bs]
-            x = self._prepare(images.index_select(0, idx))
+        for step, (xb, idx) in enumerate(self._train_batches()):
+            x = self._prepare(xb)
             with torch.autocast(self.device.type, torch.bfloat16, enabled=self.amp):
                 loss = self.loss_fn(self.net(x), self.train_y.index_select(0, idx))
             if epoch == 1 and step == 0 and self.fault:
@@ -434,6 +435,27 @@ class _Run:
                 return total.item() / steps, steps * bs, True
         return total.item() / steps, steps * bs, False
 
+    def _train_batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """(uint8 images on the device, augmented; their positions on the device) of one epoch's steps.
+
+        Resident: the whole set is augmented on the device at once, and batches are index gathers. Streamed
+        (a mapped dataset, or one over the device's share): a seeded CPU order, batches gathered by a thread
+        into pinned memory while the device works, copied without blocking, and augmented on the device."""
+        cfg, bs, n = self.cfg, self.batch_size, self.steps_per_epoch * self.batch_size
+        if self.resident:
+            images = augment(self.train_x, self.data, self.gen) if cfg.augment else self.train_x
+            order = torch.randperm(len(images), device=self.device, generator=self.gen)
+            for step in range(self.steps_per_epoch):
+                idx = order[step * bs : (step + 1) * bs]
+                yield images.index_select(0, idx), idx
+            return
+        order = torch.randperm(len(self.train_x), generator=self.cpu_gen)[:n]
+        pin = self.device.type == "cuda"
+        for step, xb in enumerate(batches(self.train_x, order, bs, pin=pin)):
+            xb = xb.to(self.device, non_blocking=True)
+            idx = order[step * bs : (step + 1) * bs].to(self.device, non_blocking=True)
+            yield (augment(xb, self.data, self.gen) if cfg.augment else xb), idx
+
     def _prepare(self, xb: torch.Tensor) -> torch.Tensor:
         return (xb.float() * self.scale + self.shift).contiguous(memory_format=self.fmt)
 
@@ -445,9 +467,12 @@ class _Run:
         self.net.eval()
         correct = torch.zeros((), device=self.device)
         loss = torch.zeros((), device=self.device)
-        for i in range(0, len(xs), self.cfg.eval_batch_size):
-            x = self._prepare(xs[i : i + self.cfg.eval_batch_size].to(self.device, non_blocking=True))
-            y = ys[i : i + self.cfg.eval_batch_size].to(self.device, non_blocking=True)
+        bs = self.cfg.eval_batch_size
+        parts = batches(xs, torch.arange(len(xs)), bs, pin=self.device.type == "cuda") if _mapped(xs) else None
+        for i in range(0, len(xs), bs):
+            xb = next(parts) if parts is not None else xs[i : i + bs]  # type: ignore[call-overload]
+            x = self._prepare(xb.to(self.device, non_blocking=True))
+            y = ys[i : i + bs].to(self.device, non_blocking=True)
             with torch.autocast(self.device.type, torch.bfloat16, enabled=self.amp):
                 out = self.net(x).float()
             loss += F.cross_entropy(out, y, reduction="sum")
@@ -486,6 +511,25 @@ def _latency(
             f"(measured on {device.type} before training)"
         )
     return ""
+
+
+DEVICE_SHARE = 0.25  # an in-memory training set over this share of a GPU's memory streams from the host instead
+
+
+def resident(data: DataSplits, device: torch.device) -> bool:
+    """Whether the training images go to the device whole (today's fast path), or stream a batch at a time:
+    a mapped dataset (`nas.data.shards`) always streams; an in-memory one on a GPU streams when it is over
+    `DEVICE_SHARE` of the device's memory (several packed trials share a GPU)."""
+    if data.mapped:
+        return False
+    if device.type != "cuda":
+        return True
+    total = torch.cuda.get_device_properties(device).total_memory
+    return data.train_x.numel() * data.train_x.element_size() <= DEVICE_SHARE * total
+
+
+def _mapped(x: object) -> bool:
+    return not isinstance(x, torch.Tensor)
 
 
 def uses_bf16(cfg: TrainConfig, device: torch.device, flops: int) -> bool:

@@ -23,12 +23,12 @@ from torch import nn
 
 import nas
 from nas.config import ConfigError
+from nas.data import DataError
 from nas.errors import NasgraphError, SearchError
 from nas.plugins import PluginError
 from nas.record import results
 from nas.record.jsonl import Record
 from nas.report import plots
-from nas.trial.data import DataError
 from nas.trial.train import TrainFnError, own_metrics
 from searchspace.genotype import Genotype
 from searchspace.opspec import REGISTRY

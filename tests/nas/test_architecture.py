@@ -103,7 +103,8 @@ LAYERS = (
     ("_compat", "errors", "status", "objectives", "pareto", "formats", "plugins"),  # shared, no torch/pandas
     ("record", "controllers"),  # what a search leaves; what proposes (neither knows the other)
     ("benchmarks", "report"),  # tables of results; reading results for people
-    ("trial",),  # one trial: data, training, proxies, latency
+    ("data",),  # datasets: sources, prepared shards, preprocessing steps
+    ("trial",),  # one trial: training, proxies, latency
     ("config",),
     ("driver",),  # the search loop
     ("engines",),  # what trains the loop's trials

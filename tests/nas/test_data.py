@@ -1,4 +1,4 @@
-"""Tests for nas.trial.data: every dataset format, written to disk in its real layout, round-trips."""
+"""Tests for nas.data: every dataset format, written to disk in its real layout, round-trips."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import pytest
 import torch
 from PIL import Image
 
-from nas.trial import data
-from nas.trial.data import DATASETS, DataError, DataSplits, load_dataset, parse_synthetic
+import nas.data as data
+from nas.data import DATASETS, DataError, DataSplits, load_dataset, parse_synthetic
 
 # ------------------------------------------------------------------ helpers
 

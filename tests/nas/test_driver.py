@@ -9,13 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nas.config import SearchConfig
+from nas.data import load_dataset
 from nas.driver.coordinator import DataInfo, SearchError, SearchState
 from nas.engines import LocalEngine
 from nas.pareto import Leaders, pareto_mask
 from nas.record import results
 from nas.record.jsonl import Record
 from nas.status import DISPATCHED
-from nas.trial.data import load_dataset
 from nas.trial.train import TrainConfig
 
 TINY_SPACE = {

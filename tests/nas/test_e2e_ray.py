@@ -184,8 +184,8 @@ def test_the_dataset_ships_to_workers_as_arrays_mapped_without_a_copy():
     import ray
     import torch
 
+    from nas.data import load_dataset
     from nas.engines.ray_tune import _shippable, _unshipped
-    from nas.trial.data import load_dataset
 
     data = load_dataset("digits", limit=300)
     shipped = _shippable(data)

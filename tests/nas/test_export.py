@@ -524,8 +524,8 @@ def test_bad_preprocessing_is_one_line_and_nothing_is_written(tmp_path, pre, mat
 
 
 def test_preprocessing_is_the_trainers_normalisation(tmp_path):
+    from nas.data import load_dataset, normalizer
     from nas.record.folder import DataInfo
-    from nas.trial.data import load_dataset, normalizer
 
     data = load_dataset("digits", limit=200)
     info = DataInfo.of(data)

@@ -228,7 +228,7 @@ import numpy as np
 import onnxruntime
 import torch
 
-from nas.trial.data import load_dataset
+from nas.data import load_dataset
 
 out, limit = Path(sys.argv[1]), int(sys.argv[2])
 pre = json.loads((out / "preprocessing.json").read_text())

@@ -26,7 +26,7 @@ from PIL import Image
 from sklearn.datasets import load_digits
 
 import nas
-from nas.trial import data as nas_data
+import nas.data as nas_data
 
 pytest.importorskip("onnxruntime")
 
@@ -199,7 +199,7 @@ def _folder(root: Path) -> dict:
 def _digits_test_indices() -> list[int]:
     """Which of load_digits()'s images are the digits test set (carved with the fixed test seed)."""
     _, labels = _digits()
-    _, test = nas_data._stratified_split(labels, nas_data.TEST_FRACTION, nas_data.TEST_SEED, "digits")
+    _, test = nas_data.stratified_split(labels, nas_data.TEST_FRACTION, nas_data.TEST_SEED, "digits")
     return test.tolist()
 
 

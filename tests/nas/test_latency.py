@@ -21,12 +21,12 @@ from torch import nn
 
 import nas
 from nas.config import ConfigError, SearchConfig
+from nas.data import load_dataset
 from nas.driver.coordinator import DataInfo, SearchError, SearchState
 from nas.engines import LocalEngine
 from nas.record import results
 from nas.record.jsonl import Record
 from nas.trial import latency
-from nas.trial.data import load_dataset
 from nas.trial.train import TrainConfig, train_trial
 from searchspace import registry
 from searchspace.genotype import Genotype, Head

@@ -12,9 +12,9 @@ import torch
 
 import searchspace as ss
 from nas.controllers import Evolution, LocalSearch, RandomSearch
+from nas.data import load_dataset
 from nas.record import results
 from nas.trial import proxies
-from nas.trial.data import load_dataset
 from nas.trial.inherit import inherit
 from nas.trial.proxies import PROXIES, ProxyBatch, Scorer, score
 from searchspace.genotype import Genotype

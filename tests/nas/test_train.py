@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import searchspace as ss
-from nas.trial.data import load_dataset
+from nas.data import load_dataset
 from nas.trial.train import TrainConfig, _lr_lambda, augment, random_crop, train_trial
 from searchspace import wirings
 from searchspace.genotype import Genotype, Head, Stage

@@ -20,66 +20,16 @@ the built-in datasets do: numpy arrays in the object store, mapped without a cop
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
-from nas.trial.data import (
-    _LOADERS,
-    DataError,
-    DataSplits,
-    _channel_stats,
-    _stratified_split,
-    load_dataset,
-    resolve_data_dir,
-)
+from nas.data.splits import DataError, DataSplits, channel_stats, stratified_split
 
 SPLITS = ("train", "val", "test")
 DEFAULT_NAME = "user:arrays"
-DatasetFn = Callable[[Path], Any]
-_REGISTERED: dict[str, DatasetFn] = {}  # datasets registered by plugins (`register_dataset`)
-
-
-def register_dataset(name: str, fn: DatasetFn) -> None:
-    """Make ``--dataset name`` (and a config's ``dataset: name``) call ``fn(data_dir)``.
-
-    ``fn`` returns what `dataset` takes as its first argument: a `DataSplits`, a dict of train/val/test
-    (x, y) pairs, an (x, y) pair, or an in-memory torch Dataset. The validation split is carved with the
-    config's ``val_fraction`` and ``seed`` when it does not give one.
-    """
-    if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", name):
-        raise DataError(f"dataset name must be lowercase letters, digits and '_', got {name!r}")
-    if name in _LOADERS:
-        raise DataError(f"dataset {name!r} is built in; register yours under another name")
-    if not callable(fn):
-        raise DataError(f"register_dataset({name!r}, fn): fn must be callable, got {type(fn).__name__}")
-    _REGISTERED[name] = fn
-
-
-def from_config(cfg: Any) -> DataSplits:
-    """The dataset a `SearchConfig` names: one a plugin registered, or a built-in one (`load_dataset`)."""
-    if cfg.dataset.startswith("nb201:"):  # a published benchmark's dataset: its shapes, no images
-        from nas.benchmarks.nb201 import BenchmarkData
-
-        return BenchmarkData.of(cfg.dataset)  # type: ignore[return-value]
-    if cfg.dataset in _REGISTERED:
-        if cfg.image_size is not None or cfg.limit is not None:
-            raise DataError(f"dataset {cfg.dataset!r} is a registered one: image_size and limit do not apply to it")
-        given = _REGISTERED[cfg.dataset](resolve_data_dir(cfg.data_dir))
-        return dataset(given, val_fraction=cfg.val_fraction, seed=cfg.seed, name=cfg.dataset)
-    return load_dataset(
-        cfg.dataset,
-        cfg.data_dir,
-        download=cfg.download,
-        val_fraction=cfg.val_fraction,
-        seed=cfg.seed,
-        image_size=cfg.image_size,
-        limit=cfg.limit,
-    )
 
 
 def dataset(
@@ -112,7 +62,7 @@ def dataset(
     train_x, train_y = _pair("train", data)
     if val is None:
         labels = train_y if _is_labels(train_y) else np.zeros(len(train_y), dtype=np.int64)
-        kept, held = _stratified_split(labels, float(val_fraction), seed, "data")
+        kept, held = stratified_split(labels, float(val_fraction), seed, "data")
         if len(kept) == 0:
             raise DataError(f"data: no training samples left after holding out val_fraction {val_fraction}")
         (train_x, val_x), (train_y, val_y) = (train_x[kept], train_x[held]), (train_y[kept], train_y[held])
@@ -132,7 +82,7 @@ def dataset(
     outputs = _outputs(ys, num_classes)
     tx = [torch.from_numpy(np.ascontiguousarray(x)) for x in xs]
     ty = [torch.from_numpy(np.ascontiguousarray(y)) for y in ys]
-    mean, std = _channel_stats(tx[0]) if tx[0].dtype == torch.uint8 else _float_stats(xs[0])
+    mean, std = channel_stats(tx[0]) if tx[0].dtype == torch.uint8 else _float_stats(xs[0])
     return DataSplits(
         name,
         tx[0],
