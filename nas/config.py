@@ -29,6 +29,8 @@ ASHA_BY = ("objectives", "score")  # what an ASHA rung ranks by (`SearchConfig.a
 
 
 SMALL_INPUT_WIDTHS = (8, 16, 24, 32)  # stage widths for tiny images (digits' 8x8): no 64-wide first stages
+STEM_OPTIONS = ("stem_kernel", "stem_stride")  # a config's space that sets either owns the stem; else the input's
+# size picks it (`searchspace.space.stem_for`: inputs over 32 px reach stage 1 at 16-32 px)
 
 
 DEFAULT_VAL_FRACTION = 0.1
@@ -375,11 +377,13 @@ def _value_of(cfg: SearchConfig, key: str) -> Any:
 
 
 def make_space(cfg: SearchConfig, info: DataInfo) -> ss.SearchSpace:
-    """The SearchSpace for this config and dataset (config lists become tuples); ConfigError if it cannot be."""
+    """The SearchSpace for this config and dataset (config lists become tuples; tiny inputs get narrow widths and
+    large ones a strided stem unless the config sets them); ConfigError if it cannot be."""
     import random
 
     import searchspace as ss
     from searchspace.genotype import GenotypeError
+    from searchspace.space import stem_for
 
     allowed = {f.name for f in dataclasses.fields(ss.SearchSpace)} - {"in_channels", "num_classes", "input_size"}
     unknown = sorted(set(cfg.space) - allowed)
@@ -388,6 +392,8 @@ def make_space(cfg: SearchConfig, info: DataInfo) -> ss.SearchSpace:
     opts = {k: _tuples(v) for k, v in cfg.space.items()}
     if "widths" not in opts and max(info.input_size) <= 16:
         opts["widths"] = SMALL_INPUT_WIDTHS
+    if not opts.get("template") and not set(STEM_OPTIONS) & set(opts):  # derived again on resume: same data
+        opts["stem_kernel"], opts["stem_stride"] = stem_for(tuple(info.input_size))
     try:
         space = ss.SearchSpace(
             **opts, in_channels=info.in_channels, num_classes=info.num_classes, input_size=info.input_size[0]

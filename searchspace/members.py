@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from searchspace import registry
 from searchspace.genotype import INPUT, Genotype, Head, Node, Stage
-from searchspace.wirings import layout, make_stage
+from searchspace.wirings import layout
 
 if TYPE_CHECKING:
     from searchspace.space import SearchSpace
@@ -63,8 +63,7 @@ def why_not(space: SearchSpace, g: Genotype) -> str | None:
     base = g.stem.width
     if base not in space.widths:
         return f"stem width {base} is not one of {space.widths}"
-    stem = make_stage("chain", [registry.node("conv", kernel=space.stem_kernel)], base, space.stem_stride)
-    if g.stem != stem:
+    if g.stem != space.stem(base):
         return "its stem is not the space's stem"
     lo, hi = space.stages
     if not lo <= len(g.stages) <= hi:

@@ -6,6 +6,20 @@ and ``integer(name, lo, hi)`` -- with a stable, unique name per decision
 ``random.Random``; the Optuna controller answers with
 ``trial.suggest_categorical`` / ``suggest_int``, so one description of the
 space serves both. Randomness comes only from what is passed in.
+
+Resolution. The default stages were designed for CIFAR-sized inputs (a stride-1 stem and first stage), so
+with that stem a network's cost grows with the input's area: over 200 sampled networks the median forward
+FLOPs per image are 141 M at 32 px, 564 M at 64 px, 2.3 G at 128 px and 6.9 G at 224 px (maxima 4.8 G, 19 G,
+77 G, 236 G; ResNet-50 at 224 px: 8.2 G). `stem_for` gives the stem ImageNet networks have instead: it brings
+an input over `STEM_TARGET` px down to 16-32 px before stage 1 (64 -> 32, 128 -> 32, 224 -> 28) with one conv
+of stride f = 2, 4 or 8 and kernel 2f - 1 (3x3/2, 7x7/4, 15x15/8: each window overlaps its neighbours by about
+half, as 3x3/2 does, where a patchify f x f conv would not). One conv: a stage strides only the nodes that read
+its input (`searchspace.genotype`), so a chain stem downsamples once; and an existing op in the stem's usual
+shape keeps genotypes, mutation (which never touches the stem), membership and export as they are. It reads
+3 channels, so it is cheap: the medians become 141 M, 148 M and 139 M at 64, 128 and 224 px (p90 0.5 G;
+maxima 4.8 G, 4.8 G, 3.8 G; bench/bench_resolution.py). Inputs of at most 32 x 32 px keep the stride-1 stem,
+so their spaces and the networks they sample are the ones they always were. Over 256 px stage 1 sees more than
+32 px (f is at most 8). `nas.config.make_space` applies `stem_for` unless the config sets the stem itself.
 """
 
 from __future__ import annotations
@@ -22,7 +36,7 @@ from searchspace.mutations import MUTATIONS, SEED_MUTATIONS, mutate_once
 from searchspace.shapes import validate as validate_genotype
 from searchspace.wirings import MAX_SEED, layout, make_stage
 
-__all__ = ["DEFAULT_OPS", "SPACE_WIRINGS", "Chooser", "RandomChooser", "SearchSpace"]
+__all__ = ["DEFAULT_OPS", "SPACE_WIRINGS", "STEM_TARGET", "Chooser", "RandomChooser", "SearchSpace", "stem_for"]
 
 TEMPLATES = ("", "nb201")  # "": the space the options describe; nb201: NAS-Bench-201's 15,625 cells
 SPACE_WIRINGS = ("chain", "residual", "dense", "ws", "free")  # free: each node reads any earlier nodes
@@ -31,6 +45,19 @@ SPACE_WIRINGS = ("chain", "residual", "dense", "ws", "free")  # free: each node 
 # (the head does it), identity (a merge-only node; wirings add the merges themselves), and NAS-Bench-201's
 # cut edge and reduction block (`searchspace.nb201`), which came after the default space was recorded.
 DEFAULT_OPS = tuple(n for n in ops.names() if n not in ("gap", "identity", "zero", "res_reduce"))
+
+STEM_TARGET = 32  # px: the resolution the default stages were designed for (CIFAR's); `stem_for` aims at it
+MAX_STEM_STRIDE = 8  # the most `stem_for` downsamples (shapes.MAX_STRIDE; kernel 2 x 8 - 1 = 15, conv's widest)
+
+
+def stem_for(input_size: int | tuple[int, int]) -> tuple[int, int]:
+    """(stem_kernel, stem_stride) for an input: the least stride f in 1, 2, 4, 8 that brings its side (for
+    (H, W), sqrt(H x W): its area decides the cost) to at most `STEM_TARGET` px, and kernel 2f - 1 (3 at f = 1)."""
+    h, w = (input_size, input_size) if isinstance(input_size, int) else input_size
+    stride = 1
+    while h * w > (STEM_TARGET * stride) ** 2 and stride < MAX_STEM_STRIDE:
+        stride *= 2
+    return max(3, 2 * stride - 1), stride
 
 
 @dataclass(frozen=True)
@@ -46,7 +73,7 @@ class SearchSpace:
     ws_p: tuple[float, ...] = (0.25, 0.5, 0.75)  # WS rewiring probability
     widths: tuple[int, ...] = (16, 24, 32, 48, 64)  # first-stage widths; each strided stage doubles
     max_width: int = 512  # cap on any stage width
-    stem_kernel: int = 3  # stem: one kernel x kernel conv at stride stem_stride
+    stem_kernel: int = 3  # stem: one kernel x kernel conv at stride stem_stride (`stem_for`: by input size)
     stem_stride: int = 1
     first_stride: int = 1  # stride of the first stage; later stages use 2
     head_hidden: tuple[int, ...] = (0, 128)  # width of one hidden FC layer; 0 = none
@@ -139,7 +166,7 @@ class SearchSpace:
             return nb201.sample(chooser)
         base = chooser.choose("width", self.widths)
         n_stages = chooser.integer("stages", *self.stages)
-        stem = make_stage("chain", [registry.node("conv", kernel=self.stem_kernel)], base, self.stem_stride)
+        stem = self.stem(base)
         stages: list[Stage] = []
         for i, (width, stride) in enumerate(self.stage_shapes(base, n_stages), 1):
             if self.cell and stages:
@@ -150,6 +177,10 @@ class SearchSpace:
         hidden = chooser.choose("head.hidden", self.head_hidden)
         head = Head(1, (hidden,) if hidden else (), chooser.choose("head.dropout", self.head_dropout))
         return Genotype(stem, tuple(stages), head)
+
+    def stem(self, base: int) -> Stage:
+        """The stem of a network whose first stage is `base` wide: a stem_kernel conv at stride stem_stride."""
+        return make_stage("chain", [registry.node("conv", kernel=self.stem_kernel)], base, self.stem_stride)
 
     def stage_shapes(self, base: int, n_stages: int) -> list[tuple[int, int]]:
         """(width, stride) of each stage after a stem of width `base`: strided stages double the width."""
