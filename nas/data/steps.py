@@ -100,8 +100,6 @@ def _open_image(path: Any, step: Step) -> Any:
             im.draft(mode, (w, h))  # DCT scaling by 1/2, 1/4 or 1/8 while both sides stay >= the asked size
         if step.get("exif_transpose"):
             im = ImageOps.exif_transpose(im)
-        if im.mode == "P" and "transparency" in im.info:  # Pillow's own advice for palette images with alpha
-            im = im.convert("RGBA")
         out = im.convert(mode)
         out.load()
         return out

@@ -218,6 +218,13 @@ class SearchState:
         self.live.finished(self.dispatched, self.cfg.trials, len(self.in_flight))
         return row
 
+    def epoch_done(self, trial_id: str, metrics: dict[str, Any]) -> None:
+        """A running trial's report after an epoch: a progress line for a long trial (`Progress.epoch`)."""
+        pending = self.in_flight.get(trial_id)
+        if pending is not None:
+            epochs = pending.epochs or self.cfg.train.epochs
+            self.progress.epoch(trial_id, metrics, epochs, time.time() - pending.started)
+
     def abandon(self, trial_id: str) -> None:
         """Forget an in-flight trial that will never report (its run was interrupted); it is not recorded."""
         pending = self.in_flight.pop(trial_id, None)

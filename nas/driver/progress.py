@@ -12,6 +12,7 @@ from nas.formats import accuracy, duration, si
 from nas.status import Status
 
 Log = Callable[[str], None]
+EPOCH_LINES_AFTER = 10.0  # a trial running longer than this says each epoch it finishes (`Progress.epoch`)
 
 
 def stderr_log(line: str) -> None:
@@ -49,6 +50,22 @@ class Progress:
 
     def __call__(self, row: dict[str, Any]) -> None:
         self.log(self.line(row))
+
+    def epoch(self, trial_id: str, metrics: dict[str, Any], epochs: int, seconds: float) -> None:
+        """A line for a trial's finished epoch once it has run `EPOCH_LINES_AFTER` seconds: where it is, how fast
+        it reads images, and when it ends (its mean epoch time so far, times the epochs left)."""
+        done = metrics.get("epochs")
+        if not isinstance(done, int) or done < 1 or seconds < EPOCH_LINES_AFTER or done >= epochs:
+            return
+        first = self.ledger.leaders.first
+        shown = accuracy if first == "val_acc" else _number
+        rate = metrics.get("images_per_second")
+        speed = f"  {rate:,.0f} images/s" if isinstance(rate, int | float) and rate == rate else ""
+        left = seconds / done * (epochs - done)
+        self.log(
+            f"  {trial_id} epoch {done}/{epochs}  {_label(first)} {shown(metrics.get(first))}{speed}"
+            f"  {duration(seconds)} so far, ends in ~{duration(left)}"
+        )
 
 
 def _label(metric: str) -> str:

@@ -7,6 +7,8 @@ as ``timeout``.
 
 from __future__ import annotations
 
+import functools
+
 import signal
 import threading
 import time
@@ -49,7 +51,13 @@ class LocalEngine(Engine):
             )
             with _hang_alarm(cfg.hang_limit()) as trial:
                 trial.result = train_trial(
-                    pending.proposal.genotype, self.data, cfg, seed=pending.seed, train_fn=self.train_fn, init=init
+                    pending.proposal.genotype,
+                    self.data,
+                    cfg,
+                    seed=pending.seed,
+                    train_fn=self.train_fn,
+                    init=init,
+                    report=functools.partial(state.epoch_done, pending.proposal.trial_id),
                 )
             result = trial.result
             if result.status == MISUSE:

@@ -316,6 +316,8 @@ class RecordCallback(tune.Callback):
     def on_trial_result(self, iteration: int, trials: list, trial, result: dict, **info: Any) -> None:
         """A hung trial is recorded on its last result: its worker ends itself right after."""
         our_id = trial.config["trial_id"]
+        if not result.get("retire") and not result.get("final") and our_id in self.state.in_flight:
+            self.state.epoch_done(our_id, _unpacked(result))  # a long trial's progress line
         if not result.get("retire") or our_id not in self.state.in_flight:
             return
         self.retired.add(trial.trial_id)

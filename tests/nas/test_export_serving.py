@@ -1,7 +1,8 @@
 """An export serves at its recorded accuracy when its own preprocessing.json is followed.
 
-For every built-in dataset (small files in the real formats, made from scikit-learn's digits) and an
-image folder: a one-trial search, an ONNX export, then a script that does not import nasgraph reads
+For every built-in dataset (small files in the real formats, made from scikit-learn's digits), an
+image folder, and a folder of JPEGs prepared into shards by ``launch.py prepare`` (decoded at a reduced
+JPEG scale, which its steps say): a one-trial search, an ONNX export, then a script that does not import nasgraph reads
 the raw data as a user holds it (the ``source`` preprocessing.json names), applies the ``steps`` one
 by one with numpy / Pillow (torchvision only for a resize step that names it), runs onnxruntime on
 the whole test set in one batch and must reproduce the recorded test accuracy. Class names travel
@@ -62,7 +63,14 @@ def apply(sample, steps):
             x = x.transpose(s["axes"])
         elif op == "open_image":
             assert s["library"] == "PIL"
-            x = Image.open(x).convert(s["mode"])
+            image = Image.open(x)
+            if s.get("draft") and image.format == "JPEG":
+                image.draft(s["mode"], (s["draft"][1], s["draft"][0]))
+            if s.get("exif_transpose"):
+                from PIL import ImageOps
+
+                image = ImageOps.exif_transpose(image)
+            x = image.convert(s["mode"])
         elif op == "resize":
             h, w = s["size"]
             assert s["interpolation"] == "bilinear", s
@@ -196,6 +204,39 @@ def _folder(root: Path) -> dict:
     return {"root": str(root / "test")}
 
 
+def _jpeg_folder(root: Path) -> dict:
+    """train/<class>/ and test/<class>/ of 64x64 colour JPEGs (prepared at 16 px: decoded at a quarter scale)."""
+    images, labels = _digits()
+    x = _as_uint8(images, 64)
+    tint = np.random.default_rng(1).uniform(0.4, 1.0, (10, 3))
+    for i, (image, label) in enumerate(zip(x, labels, strict=True)):
+        split = "train" if i < N_TRAIN else "test"
+        (root / split / WORDS[label]).mkdir(parents=True, exist_ok=True)
+        rgb = (image[..., None] * tint[label]).astype(np.uint8)
+        Image.fromarray(rgb).save(root / split / WORDS[label] / f"{i:04d}.jpg", quality=95)
+    return {"root": str(root / "test")}
+
+
+def _prepared(source: Path, out: Path) -> str:
+    """``launch.py prepare`` of an image folder, as a user runs it; the dataset name of what it wrote."""
+    launch = Path(__file__).resolve().parents[2] / "launch.py"
+    cmd = [
+        sys.executable,
+        str(launch),
+        "prepare",
+        str(source),
+        "--image-size",
+        "16",
+        "--out",
+        str(out),
+        "--workers",
+        "2",
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return f"shards:{out}"
+
+
 def _digits_test_indices() -> list[int]:
     """Which of load_digits()'s images are the digits test set (carved with the fixed test seed)."""
     _, labels = _digits()
@@ -214,6 +255,8 @@ def test_every_dataset_serves_at_its_recorded_accuracy_from_its_preprocessing_js
         ("cifar100", "cifar100", None, "cifar_binary", _cifar(root, "cifar100")),
         ("image folder", f"imagefolder:{tmp_path / 'pngs'}", 16, "folder", _folder(tmp_path / "pngs")),
     ]
+    jpegs = _jpeg_folder(tmp_path / "jpegs")  # prepared into shards, searched from them (memory-mapped)
+    cases.append(("prepared shards", _prepared(tmp_path / "jpegs", tmp_path / "prepared"), None, "folder", jpegs))
     plan, recorded = [], {}
     for name, dataset, size, kind, where in cases:
         search = nas.Search(
@@ -258,6 +301,7 @@ def test_every_dataset_serves_at_its_recorded_accuracy_from_its_preprocessing_js
         # the same images and weights: equal up to an image whose top two logits are within float error
         assert abs(got["acc"] - recorded[name]) <= 1 / got["n"] + 1e-9, (name, got["acc"], recorded[name])
     assert served["image folder"]["classes"] == sorted(WORDS)
+    assert served["prepared shards"]["classes"] == sorted(WORDS)
     assert served["cifar10"]["classes"] == [f"class_{i}" for i in range(10)]
     assert served["mnist"]["classes"] == [str(i) for i in range(10)]
     data_json = json.loads((tmp_path / "results" / "image-folder" / "data.json").read_text())

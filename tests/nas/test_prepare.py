@@ -1,0 +1,268 @@
+"""Prepared datasets: ``launch.py prepare`` into shards, ``--dataset shards:DIR``, and the memory-mapped reader.
+
+Run as users run them: the CLI in a subprocess on a local Ray runtime, real image files (JPEG, PNG, CMYK,
+EXIF-rotated, palette, 16-bit, and one broken file), a kill (SIGKILL of the prepare's process group)
+mid-way and the same command again, a search over the shards with ``--resume DIR``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import nas.data as nas_data
+from nas.data import DataError, apply_steps, load_dataset
+from nas.data.prepare import Options, prepare
+from nas.data.shards import Manifest, ShardImages, batches
+
+ROOT = Path(__file__).resolve().parents[2]
+LAUNCH = [sys.executable, str(ROOT / "launch.py")]
+
+
+def run(*args: str, timeout: float = 300, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([*LAUNCH, *args], capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def awkward_folder(root: Path) -> dict[str, Path]:
+    """Three classes of JPEGs, plus the files that trip readers up; returns those files by kind."""
+    rng = np.random.default_rng(0)
+    for c in ("ant", "bee", "cat"):
+        (root / c).mkdir(parents=True)
+        for i in range(6):
+            Image.fromarray(rng.integers(0, 255, (40 + i, 56, 3), dtype=np.uint8)).save(root / c / f"{i}.jpg")
+    odd = {
+        "grey": root / "ant" / "grey.png",
+        "rgba": root / "ant" / "rgba.png",
+        "cmyk": root / "bee" / "cmyk.jpg",
+        "rotated": root / "bee" / "rotated.jpg",
+        "palette": root / "cat" / "palette.png",
+        "deep": root / "cat" / "deep.png",
+        "broken": root / "cat" / "broken.jpg",
+    }
+    Image.new("L", (30, 30), 100).save(odd["grey"])
+    Image.new("RGBA", (30, 30), (10, 200, 30, 0)).save(odd["rgba"])
+    Image.new("CMYK", (30, 30), (0, 255, 0, 0)).save(odd["cmyk"])
+    wide = Image.new("RGB", (64, 32), (255, 0, 0))
+    wide.paste((0, 0, 255), (0, 0, 32, 32))  # left half blue, right half red
+    exif = wide.getexif()
+    exif[0x0112] = 6  # "rotate 90 CW to view": the viewer sees blue on top, red below
+    wide.save(odd["rotated"], exif=exif, quality=98)
+    pal = Image.new("P", (30, 30))
+    pal.putpalette([0, 0, 0, 250, 250, 250] * 128)
+    pal.info["transparency"] = 0
+    pal.save(odd["palette"])
+    Image.fromarray(np.arange(900, dtype=np.uint16).reshape(30, 30) * 60).save(odd["deep"])
+    odd["broken"].write_bytes(b"this is not a jpeg")
+    return odd
+
+
+def shard_images(folder: Path, m: Manifest, split: str) -> np.ndarray:
+    return np.concatenate([np.load(folder / s.images) for s in m.splits[split]])
+
+
+def shard_labels(folder: Path, m: Manifest, split: str) -> np.ndarray:
+    return np.concatenate([np.load(folder / s.labels) for s in m.splits[split]])
+
+
+@pytest.mark.timeout(600)
+def test_prepare_an_image_folder_with_awkward_files_then_search_resume_and_export_from_the_shards(tmp_path):
+    odd = awkward_folder(tmp_path / "photos")
+    out = tmp_path / "prepared"
+    proc = run("prepare", str(tmp_path / "photos"), "--image-size", "16", "--out", str(out), "--shard-size", "5",
+               "--workers", "2")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    # the broken file: one line naming it, listed in the manifest; every other file is in the shards
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("skipped ")]
+    assert len(lines) == 1 and str(odd["broken"]) in lines[0], proc.stderr
+    m = Manifest.read(out)
+    assert [s["file"] for s in m.skipped] == [str(odd["broken"])]
+    assert m.classes == ("ant", "bee", "cat") and m.shape == (3, 16, 16)
+    assert m.count("train") + m.count("test") == 18 + 6  # 24 files, one broken
+    assert not (out / ".prepare").exists()
+    # the shards hold exactly what the manifest's steps make of each file, in order, with its label
+    listing = nas_data.imagefolder.list_folder(str(tmp_path / "photos"))
+    readable = {str(p): c for p, c in listing.train if p != odd["broken"]}
+    images = np.concatenate([shard_images(out, m, s) for s in ("train", "test")])
+    labels = np.concatenate([shard_labels(out, m, s) for s in ("train", "test")])
+    by_image = {images[i].tobytes(): labels[i] for i in range(len(images))}
+    for path, label in readable.items():
+        x = apply_steps(path, m.steps)
+        assert x.shape == (3, 16, 16) and x.dtype == np.uint8
+        assert by_image.get(x.tobytes()) == label, path
+    # awkward files as Pillow converts them: EXIF rotation undone, CMYK/grey/RGBA/palette/16-bit made RGB
+    rotated = apply_steps(odd["rotated"], m.steps)
+    top, bottom = rotated[:, :6].reshape(3, -1).mean(1), rotated[:, -6:].reshape(3, -1).mean(1)
+    assert top[2] > 200 > top[0] and bottom[0] > 200 > bottom[2], (top, bottom)  # blue on top, red below
+    assert np.all(apply_steps(odd["grey"], m.steps) == 100)
+    assert tuple(apply_steps(odd["rgba"], m.steps)[:, 8, 8]) == (10, 200, 30)
+    cmyk = apply_steps(odd["cmyk"], m.steps)[:, 8, 8]
+    assert cmyk[1] < 30 and cmyk[0] > 200 and cmyk[2] > 200, cmyk  # magenta ink: red and blue light
+    # checksums match the files
+    import hashlib
+
+    for s in m.splits["train"]:
+        assert hashlib.sha256((out / s.images).read_bytes()).hexdigest() == s.sha256
+
+    # a search over the shards through Ray, resumed with --resume alone, and exported
+    results = tmp_path / "results"
+    search = ["search", "--dataset", f"shards:{out}", "--trials", "3", "--epochs", "2",
+              "--results-dir", str(results), "--name", "shards"]  # fmt: skip
+    proc = run(*search)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = run("search", "--resume", str(results / "shards"), "--trials", "5")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [json.loads(line) for line in (results / "shards" / "trials.jsonl").read_text().splitlines()]
+    assert len(rows) == 5 and {r["status"] for r in rows} <= {"ok", "duplicate"}, [r.get("error") for r in rows]
+    info = json.loads((results / "shards" / "data.json").read_text())
+    assert info["name"] == f"shards:{out}"
+    proc = run("export", str(results / "shards"), "--out", str(tmp_path / "export"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    prep = json.loads((tmp_path / "export" / "preprocessing.json").read_text())
+    assert prep["steps"][: len(m.steps)] == list(m.steps) and prep["classes"] == list(m.classes)
+    assert prep["mean"] == pytest.approx(list(m.mean)) and prep["std"] == pytest.approx(list(m.std))
+
+
+@pytest.mark.timeout(600)
+def test_a_killed_prepare_resumes_where_it_stopped_and_writes_what_an_uninterrupted_one_does(tmp_path):
+    spec = ["synthetic:3x32x32:10:12000", "--image-size", "32", "--shard-size", "250", "--workers", "1"]
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([*LAUNCH, "prepare", *spec, "--out", str(out)], start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    state = out / ".prepare"
+    deadline = time.time() + 240
+    while time.time() < deadline and len(list(state.glob("*-*.json"))) < 4:
+        assert proc.poll() is None, proc.communicate()[1][-2000:]
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the prepare and everything it started in its session
+    proc.wait()
+    done = sorted(p.stem for p in state.glob("*-*.json"))
+    assert 4 <= len(done) < 58 and not (out / "manifest.json").exists()  # killed mid-way: no manifest yet
+    kept = {name: (out / f"{name}.x.npy").stat() for name in done}
+    again = run("prepare", *spec, "--out", str(out))
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert f"resuming: {len(done)} of 58 shards already written" in again.stderr
+    for name, st in kept.items():  # what was written before the kill was not written again
+        now = (out / f"{name}.x.npy").stat()
+        assert (now.st_ino, now.st_mtime_ns) == (st.st_ino, st.st_mtime_ns), name
+    fresh = run("prepare", *spec, "--out", str(tmp_path / "fresh"))
+    assert fresh.returncode == 0, fresh.stderr[-3000:]
+    a, b = Manifest.read(out), Manifest.read(tmp_path / "fresh")
+    assert a.splits == b.splits and a.mean == b.mean and a.count("train") == 12000 and a.count("test") == 2400
+    # the same command once more: nothing to do; other arguments on the same folder: refused in one line
+    assert "already prepared" in run("prepare", *spec, "--out", str(out)).stderr
+    other = run("prepare", "synthetic:3x32x32:10:500", "--image-size", "32", "--out", str(out))
+    assert other.returncode == 2 and "another prepared dataset" in other.stderr and other.stderr.count("\n") == 1
+
+
+def test_prepare_subsets_classes_and_images_per_class_with_a_seed(tmp_path):
+    """NAS-style proxies (ImageNet16-120): K classes drawn with a seed, M training images each."""
+    opts = Options("digits", 16, classes="4", per_class=30, seed=3)
+    m = prepare(opts, tmp_path / "p", log=lambda line: None)
+    again = prepare(Options("digits", 16, classes="4", per_class=30, seed=3), tmp_path / "q", log=lambda line: None)
+    other = prepare(Options("digits", 16, classes="4", per_class=30, seed=4), tmp_path / "r", log=lambda line: None)
+    assert m.num_classes == 4 and m.classes == again.classes and m.splits == again.splits
+    assert other.classes != m.classes or other.splits != m.splits
+    y = shard_labels(tmp_path / "p", m, "train")
+    assert np.bincount(y).tolist() == [30] * 4  # relabelled 0..3, 30 each
+    test_y = shard_labels(tmp_path / "p", m, "test")
+    assert set(test_y.tolist()) == {0, 1, 2, 3} and len(test_y) > 4 * 30 * 0.2  # every test image of the 4
+    named = prepare(Options("digits", 8, classes="3,7"), tmp_path / "n", log=lambda line: None)
+    assert named.classes == ("3", "7")
+    with pytest.raises(DataError, match="no class '11'"):
+        prepare(Options("digits", 8, classes="3,11"), tmp_path / "bad", log=lambda line: None)
+    assert not (tmp_path / "bad").exists()  # bad input leaves nothing behind
+
+
+def test_shards_of_digits_split_like_the_in_memory_digits_and_train_from_the_maps(tmp_path):
+    prepare(Options("digits", 8, shard_size=100), tmp_path / "d", log=lambda line: None)
+    mem = load_dataset("digits", val_fraction=0.3, seed=5)
+    mapped = load_dataset(f"shards:{tmp_path / 'd'}", val_fraction=0.3, seed=5)
+    assert mapped.mapped and not mem.mapped
+    for split in ("train", "val", "test"):  # the same images in the same order, the same labels
+        assert torch.equal(getattr(mapped, f"{split}_y"), getattr(mem, f"{split}_y")), split
+        assert torch.equal(getattr(mapped, f"{split}_x")[:], getattr(mem, f"{split}_x")), split
+    assert len(pickle.dumps(mapped)) < 60_000  # file names and indices: nothing of the images travels
+    limited = load_dataset(f"shards:{tmp_path / 'd'}", limit=300, seed=1)
+    assert len(limited.train_x) + len(limited.val_x) == 300
+    with pytest.raises(DataError, match="prepared at 8 px"):
+        load_dataset(f"shards:{tmp_path / 'd'}", image_size=16)
+
+    import searchspace as ss
+    from nas.trial.train import TrainConfig, train_trial
+
+    space = ss.SearchSpace(ops=("conv", "sepconv"), wirings=("chain",), widths=(16,), stages=(2, 2), nodes=(1, 2))
+    g = space.sample(random.Random(0))
+    cfg = TrainConfig(epochs=4, latency=False)
+    streamed = train_trial(g, mapped, cfg, seed=2)
+    resident = train_trial(g, mem, cfg, seed=2)
+    assert streamed.status == resident.status == "ok", (streamed.metrics, resident.metrics)
+    assert streamed.metrics["val_acc"] > 0.5 and resident.metrics["val_acc"] > 0.5
+    assert abs(streamed.metrics["val_acc"] - resident.metrics["val_acc"]) < 0.2
+
+
+def test_shard_images_index_like_the_concatenated_arrays(tmp_path):
+    rng = np.random.default_rng(0)
+    parts = [rng.integers(0, 255, (n, 2, 3, 3), dtype=np.uint8) for n in (7, 1, 12)]
+    from nas.data.shards import Shard
+
+    shards = []
+    for k, part in enumerate(parts):
+        np.save(tmp_path / f"s{k}.npy", part)
+        shards.append(Shard(f"s{k}.npy", "", len(part)))
+    whole = np.concatenate(parts)
+    x = ShardImages(tmp_path, shards, (2, 3, 3))
+    assert x.shape == (20, 2, 3, 3) and len(x) == 20 and x.dtype == torch.uint8 and x.dim() == 4
+    idx = rng.permutation(20)[:11]
+    assert np.array_equal(x[idx].numpy(), whole[idx])
+    assert np.array_equal(x[3:15].numpy(), whole[3:15]) and np.array_equal(x[19].numpy(), whole[19])
+    assert np.array_equal(x.index_select(0, torch.tensor([19, 0, 7])).numpy(), whole[[19, 0, 7]])
+    sub = x.subset(np.array([5, 7, 8, 19]))
+    assert np.array_equal(sub[np.array([3, 0])].numpy(), whole[[19, 5]])
+    back = pickle.loads(pickle.dumps(sub))  # noqa: S301 -- our own object; maps reopen in the process that unpickles
+    assert np.array_equal(back[:].numpy(), whole[[5, 7, 8, 19]])
+    order = torch.from_numpy(rng.permutation(20))
+    got = torch.cat(list(batches(x, order, 6)))
+    assert np.array_equal(got.numpy(), whole[order.numpy()])
+
+
+def test_an_image_folder_too_big_for_memory_is_refused_before_decoding_naming_prepare(tmp_path, monkeypatch):
+    awkward_folder(tmp_path / "photos")
+    monkeypatch.setattr(nas_data.imagefolder, "available_memory", lambda: 10_000)
+    with pytest.raises(DataError, match=r"launch.py prepare .*photos --image-size 64 --out DIR"):
+        load_dataset(f"imagefolder:{tmp_path / 'photos'}", image_size=64)
+
+
+def test_an_in_memory_dataset_over_half_the_object_store_is_refused_naming_prepare():
+    from nas.engines.ray_tune import over_object_store
+
+    data = load_dataset("digits")
+    need = data.nbytes()
+    assert over_object_store(data, 2 * need + 1) == ""
+    message = over_object_store(data, 2 * need - 1)
+    assert "launch.py prepare digits" in message and "--dataset shards:DIR" in message and "\n" not in message
+
+
+def test_a_long_trial_says_each_epoch_where_it_is_and_when_it_ends():
+    from nas.driver.ledger import Ledger
+    from nas.driver.progress import EPOCH_LINES_AFTER, Progress
+
+    lines: list[str] = []
+    p = Progress(10, Ledger({"val_acc": "max"}), lines.append)
+    metrics = {"epochs": 2, "val_acc": 0.41234, "images_per_second": 850.4}
+    p.epoch("00003", metrics, 6, EPOCH_LINES_AFTER / 2)  # a short trial: quiet
+    p.epoch("00003", metrics | {"epochs": 6}, 6, 100.0)  # its last epoch: the trial's own line follows
+    assert lines == []
+    p.epoch("00003", metrics, 6, 40.0)
+    assert lines == ["  00003 epoch 2/6  val 0.412  850 images/s  0:40 so far, ends in ~1:20"]
