@@ -73,7 +73,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--classes", metavar="K|a,b,c", help="keep K classes drawn with --seed, or the classes named")
     p.add_argument("--per-class", type=int, default=0, metavar="M", help="keep M training images per class (seeded)")
     p.add_argument("--seed", type=int, default=0, help="seed of --classes and --per-class draws (default 0)")
-    p.add_argument("--shard-size", type=int, default=0, metavar="N", help="images per shard (default: about 64 MB)")
+    p.add_argument(
+        "--shard-size",
+        type=int,
+        default=0,
+        metavar="N",
+        help="images per shard (default 512, fewer where that passes 64 MB)",
+    )
     p.add_argument("--workers", type=int, default=0, help="parallel decoding tasks (default: the runtime's CPUs)")
     p.add_argument("--address", help="Ray cluster address (from `ray start --head`); default: start Ray locally")
     p.add_argument(

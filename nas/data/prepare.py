@@ -4,8 +4,8 @@
     launch.py prepare cifar100 --image-size 16 --classes 20 --per-class 200 --out c100-16
     launch.py search --dataset shards:/nfs/photos-64 ...
 
-What it writes is `nas.data.shards`'s layout: uint8 (n, C, H, W) ``.npy`` shards of ``shard_size`` images
-and their labels, and manifest.json (classes, splits, counts, SHA-256 of each shard, the preprocessing
+What it writes is `nas.data.shards`'s layout: uint8 (n, C, H, W) ``.npy`` shards of ``shard_size`` images (512
+by default, fewer where that passes 64 MB) and their labels, and manifest.json (classes, splits, counts, SHA-256 of each shard, the preprocessing
 steps, the training split's channel statistics, the source's fingerprint, the files it could not read).
 
 - **Parallel**: each shard of an image folder (or of a synthetic set) is one Ray task on the runtime the
@@ -47,7 +47,8 @@ from nas.data.shards import MANIFEST, Manifest, Shard
 from nas.data.splits import DataError, DataSplits, Pool, resolve_data_dir, stats_of_histograms
 from nas.data.steps import IMAGE_EXTENSIONS, RESIZE_STEP, image_steps, read_image, resize
 
-SHARD_BYTES = 64 * 2**20  # default shard size: about this many bytes of images
+SHARD_BYTES = 64 * 2**20  # default shard size: at most this many bytes of images ...
+SHARD_IMAGES = 512  # ... and at most this many images (small sets still make enough tasks to run in parallel)
 STATE = ".prepare"  # the folder of a prepare in progress: plan.json and one done-marker per shard
 Log = Callable[[str], None]
 
@@ -61,7 +62,7 @@ class Options:
     classes: str = ""  # "" all; "K" a seeded draw of K classes; "a,b,c" those names
     per_class: int = 0  # 0 all; else training images kept per class (seeded)
     seed: int = 0
-    shard_size: int = 0  # images per shard; 0: about SHARD_BYTES
+    shard_size: int = 0  # images per shard; 0: SHARD_IMAGES, fewer where they would pass SHARD_BYTES
     data_dir: str | None = None  # for the built-in datasets
     download: bool = False
 
@@ -163,7 +164,9 @@ def _check(opts: Options) -> None:
     if opts.per_class < 0:
         raise DataError(f"--per-class must be a positive number of images (0: all), got {opts.per_class}")
     if opts.shard_size < 0:
-        raise DataError(f"--shard-size must be a positive number of images (0: about 64 MB), got {opts.shard_size}")
+        raise DataError(
+            f"--shard-size must be a positive number of images (0: the default, 512 or 64 MB), got {opts.shard_size}"
+        )
 
 
 # ------------------------------------------------------------------ the plan
@@ -275,7 +278,7 @@ def _synthetic_plan(opts: Options, arg: str | None) -> Plan:
 
 
 def _auto_shard(channels: int, size: int) -> int:
-    return max(1, SHARD_BYTES // (channels * size * size))
+    return max(1, min(SHARD_IMAGES, SHARD_BYTES // (channels * size * size)))
 
 
 def _pick_classes(names: Sequence[str], opts: Options, what: str) -> tuple[tuple[str, ...], np.ndarray]:

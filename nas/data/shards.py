@@ -11,17 +11,23 @@ A prepared folder (written by ``launch.py prepare``, `nas.data.prepare`) holds
 
 Trials read it through `ShardImages`: the shards are opened with ``numpy.load(mmap_mode="r")``, so a
 batch is a gather from the page cache, which every trial on a node shares; nothing of the set goes
-through Ray's object store (a `ShardImages` pickles as file names and an index), and no process holds
-more of it than the batches it is working on. The labels (8 bytes an image) are read whole. The
+through Ray's object store (a `ShardImages` pickles as file names and an index), and on a CPU no process
+holds more of it than the batches it is working on (on a GPU a set under a quarter of the device's memory
+is copied there whole, as in-memory sets are: `nas.trial.train.resident`). The labels (8 bytes an image) are read whole. The
 validation split is carved from the training pool by index (stratified, ``val_fraction``, ``seed``),
 and ``limit`` keeps a seeded subset, as for every dataset; the test split is the prepared one.
+
+Where DIR is on a network file system, ``NASGRAPH_SHARD_CACHE=/local/disk/folder`` on the nodes makes each
+node copy a shard once to its own disk (named by the shard's SHA-256, so any number of searches and datasets
+share the cache safely) and map it from there.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import threading
-import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +40,7 @@ from nas.data.registry import Request, source
 from nas.data.splits import DataError, DataSplits, stratified_split
 
 FORMAT, VERSION = "nasgraph-shards", 1
+CACHE_ENV = "NASGRAPH_SHARD_CACHE"  # a node-local folder: shards are copied there once and mapped from there
 MANIFEST = "manifest.json"
 SPLITS = ("train", "test")
 
@@ -142,10 +149,11 @@ class ShardImages:
     ) -> None:
         self.folder = str(folder)
         self.files = tuple(s.images for s in shards)
+        self.sums = tuple(s.sha256 for s in shards)
         self.offsets = np.cumsum([0, *(s.count for s in shards)])
         self.image_shape = tuple(int(v) for v in shape)
         self.index = None if index is None else np.ascontiguousarray(index, dtype=np.int64)
-        self._maps: list[torch.Tensor] | None = None
+        self._maps: list[np.ndarray] | None = None
         self._lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, Any]:
@@ -194,33 +202,37 @@ class ShardImages:
         return self.take(index.cpu().numpy())
 
     def take(self, positions: np.ndarray, out: torch.Tensor | None = None) -> torch.Tensor:
-        """Images at these positions, (len(positions), C, H, W) uint8, gathered shard by shard."""
+        """Images at these positions, (len(positions), C, H, W) uint8, gathered shard by shard.
+
+        With numpy, single-threaded and without the GIL: `batches` gathers on a thread beside the training
+        step, and torch's own parallel copies there would contend with the step's threads for the cores."""
         pool = np.asarray(positions, dtype=np.int64) if self.index is None else self.index[positions]
         if out is None:
             out = torch.empty((len(pool), *self.image_shape), dtype=torch.uint8)
         if len(pool) == 0:
             return out
-        maps = self._open()
+        maps, dest = self._open(), out.numpy()
         order = np.argsort(pool, kind="stable")
         ranked = pool[order]
         shard = np.searchsorted(self.offsets, ranked, side="right") - 1
         cuts = np.flatnonzero(np.diff(shard)) + 1
         for lo, hi in zip([0, *cuts], [*cuts, len(ranked)], strict=True):
             s = int(shard[lo])
-            rows = torch.from_numpy(ranked[lo:hi] - self.offsets[s])
-            dest = torch.from_numpy(order[lo:hi])
-            out.index_copy_(0, dest, maps[s].index_select(0, rows))
+            dest[order[lo:hi]] = maps[s].take(ranked[lo:hi] - self.offsets[s], axis=0)
         return out
 
-    def _open(self) -> list[torch.Tensor]:
+    def _open(self) -> list[np.ndarray]:
         if self._maps is None:
             with self._lock:
                 if self._maps is None:
-                    self._maps = [self._map(f) for f in self.files]
+                    cache = os.environ.get(CACHE_ENV)
+                    self._maps = [self._map(f, s, cache) for f, s in zip(self.files, self.sums, strict=True)]
         return self._maps
 
-    def _map(self, name: str) -> torch.Tensor:
+    def _map(self, name: str, sha256: str, cache: str | None) -> np.ndarray:
         path = Path(self.folder) / name
+        if cache and sha256:
+            path = _cached(path, Path(cache).expanduser(), sha256)
         try:
             arr = np.load(path, mmap_mode="r")
         except (OSError, ValueError) as e:
@@ -229,12 +241,26 @@ class ShardImages:
             raise DataError(
                 f"shards:{self.folder}: {name} holds {arr.dtype} {arr.shape}, expected uint8 (n, *{self.image_shape})"
             )
-        with warnings.catch_warnings():  # read-only maps: nothing here writes to them
-            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-            return torch.from_numpy(arr)
+        return arr
 
     def __repr__(self) -> str:
         return f"ShardImages({self.folder!r}, {len(self)} images of {self.image_shape})"
+
+
+def _cached(path: Path, cache: Path, sha256: str) -> Path:
+    """The node-local copy of a shard (`CACHE_ENV`), named by its SHA-256: copied once per node, whichever search
+    or process asks first (a temporary name, then an atomic rename), shared by all after."""
+    local = cache / f"{sha256}.npy"
+    if not local.is_file():
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = cache / f".{sha256}.{os.getpid()}.{threading.get_ident()}.tmp"
+        try:
+            shutil.copyfile(path, tmp)
+            os.replace(tmp, local)
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            raise DataError(f"shards: cannot copy {path} to the cache {cache} ({e})") from None
+    return local
 
 
 def batches(x: Any, positions: torch.Tensor, batch_size: int, pin: bool = False) -> Iterator[torch.Tensor]:

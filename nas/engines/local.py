@@ -8,7 +8,6 @@ as ``timeout``.
 from __future__ import annotations
 
 import functools
-
 import signal
 import threading
 import time

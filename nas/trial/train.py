@@ -366,7 +366,8 @@ class _Run:
         self.model = model.to(device, memory_format=self.fmt)
         self.net = self._compile(self.model)
         self.resident = resident(data, device)
-        self.train_x = data.train_x.to(device) if self.resident else data.train_x  # else: batches streamed
+        whole = data.train_x[:] if self.resident and data.mapped else data.train_x  # (a small mapped set, on a GPU)
+        self.train_x = whole.to(device) if self.resident else data.train_x  # else: batches streamed
         self.train_y = data.train_y.to(device)
         self.cpu_gen = torch.Generator().manual_seed(seed)  # the streamed path's order (drawn on the CPU)
         self.scale, self.shift = normalizer(data, device)
@@ -517,13 +518,12 @@ DEVICE_SHARE = 0.25  # an in-memory training set over this share of a GPU's memo
 
 
 def resident(data: DataSplits, device: torch.device) -> bool:
-    """Whether the training images go to the device whole (today's fast path), or stream a batch at a time:
-    a mapped dataset (`nas.data.shards`) always streams; an in-memory one on a GPU streams when it is over
-    `DEVICE_SHARE` of the device's memory (several packed trials share a GPU)."""
-    if data.mapped:
-        return False
+    """Whether the training images go to the device whole (the fast path of small sets), or stream a batch at a
+    time. On a GPU a set streams when it is over `DEVICE_SHARE` of the device's memory (several packed trials
+    share a GPU), whether it is in memory or mapped; on a CPU a mapped set (`nas.data.shards`) always streams
+    (read from the page cache that every trial of the node shares: no private copy per trial)."""
     if device.type != "cuda":
-        return True
+        return not data.mapped
     total = torch.cuda.get_device_properties(device).total_memory
     return data.train_x.numel() * data.train_x.element_size() <= DEVICE_SHARE * total
 

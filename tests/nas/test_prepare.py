@@ -237,6 +237,22 @@ def test_shard_images_index_like_the_concatenated_arrays(tmp_path):
     assert np.array_equal(got.numpy(), whole[order.numpy()])
 
 
+def test_a_node_local_cache_copies_each_shard_once_by_its_checksum(tmp_path, monkeypatch):
+    prepare(Options("digits", 8, shard_size=500), tmp_path / "nfs", log=lambda line: None)
+    monkeypatch.setenv("NASGRAPH_SHARD_CACHE", str(tmp_path / "cache"))
+    m = Manifest.read(tmp_path / "nfs")
+    x = load_dataset(f"shards:{tmp_path / 'nfs'}").train_x
+    first = x[:10]
+    cached = sorted(p.name for p in (tmp_path / "cache").iterdir())
+    assert cached == sorted(f"{s.sha256}.npy" for s in m.splits["train"])  # each train shard, by its SHA-256
+    mtimes = {p: p.stat().st_mtime_ns for p in (tmp_path / "cache").iterdir()}
+    for shard in m.splits["train"]:
+        (tmp_path / "nfs" / shard.images).unlink()  # from now on only the cache can answer
+    again = load_dataset(f"shards:{tmp_path / 'nfs'}").train_x
+    assert torch.equal(again[:10], first)
+    assert mtimes == {p: p.stat().st_mtime_ns for p in (tmp_path / "cache").iterdir()}  # not copied twice
+
+
 def test_an_image_folder_too_big_for_memory_is_refused_before_decoding_naming_prepare(tmp_path, monkeypatch):
     awkward_folder(tmp_path / "photos")
     monkeypatch.setattr(nas_data.imagefolder, "available_memory", lambda: 10_000)
