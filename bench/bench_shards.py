@@ -3,6 +3,7 @@
     python bench/bench_shards.py throughput     # images/s of an epoch: in memory vs streamed from shards
     python bench/bench_shards.py prepare        # launch.py prepare of 3,000 JPEG photos: 1 vs 2 workers
     python bench/bench_shards.py memory         # a search over shards 3x and 30x the object store
+    python bench/bench_shards.py readahead DIR  # disk bytes read for random batches, page cache dropped (root)
 
 ``throughput``: the same network and seed trained 2 epochs by `nas.trial.train.train_trial` on the same images,
 once held in memory (today's resident path) and once memory-mapped from shards written by `nas.data.prepare`
@@ -19,6 +20,11 @@ prepared at N and 10 N images (0.3 and 3 GB: 3x and 30x the object store); for e
 --address`` with 4 trials of one epoch stopped at 15 s (``--trial-timeout``), sampling every 0.5 s the driver's
 and every Ray worker's RSS split into anonymous memory (private: what a process holds itself) and file pages
 (the mapped shards: page cache, shared by every process on the node). Peak values per run.
+
+``readahead``: 30 random batches of 256 images from a prepared DIR, each arm in a fresh process after
+``sync; echo 3 > /proc/sys/vm/drop_caches`` (root only): the bytes the process read from disk
+(/proc/self/io) with the kernel's default readahead on the maps and with ``madvise(MADV_RANDOM)``
+(`ShardImages.advice`), against the bytes of the images asked for.
 Results: bench/results/shards_<part>.json.
 """
 
@@ -220,9 +226,42 @@ def memory(base: int, trials: int) -> dict[str, Any]:
     return out
 
 
+READ = r"""
+import json, re, sys, time
+from pathlib import Path
+import numpy as np
+from nas.data import load_dataset
+from nas.data.shards import ShardImages
+ShardImages.advice = sys.argv[2] == "random"
+x = load_dataset(f"shards:{sys.argv[1]}").train_x
+io = lambda: int(re.search(r"read_bytes:\s+(\d+)", Path("/proc/self/io").read_text()).group(1))
+before, t0, rng = io(), time.perf_counter(), np.random.default_rng(1)
+for _ in range(30):
+    x.take(rng.integers(0, len(x), 256))
+asked = 30 * 256 * int(np.prod(x.image_shape))
+print(json.dumps({"read_bytes": io() - before, "asked_bytes": asked, "seconds": time.perf_counter() - t0}))
+"""
+
+
+def readahead(folder: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"machine": machine(), "folder": folder, "arms": {}}
+    for arm in ("default", "random", "default", "random"):
+        subprocess.run(["sync"], check=True)
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")  # (root only: PermissionError otherwise)
+        proc = subprocess.run([sys.executable, "-c", READ, folder, arm], capture_output=True, text=True, cwd=ROOT)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        out["arms"].setdefault(arm, []).append(json.loads(proc.stdout))
+        print(arm, proc.stdout.strip(), flush=True)
+    rows = [[arm, statistics.median(r["read_bytes"] for r in runs) / 2**20, runs[0]["asked_bytes"] / 2**20,
+             statistics.median(r["seconds"] for r in runs)] for arm, runs in out["arms"].items()]  # fmt: skip
+    print(table(["readahead", "read from disk MB", "images asked MB", "seconds"], rows))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("part", choices=["throughput", "prepare", "memory"])
+    parser.add_argument("part", choices=["throughput", "prepare", "memory", "readahead"])
+    parser.add_argument("folder", nargs="?", help="readahead: a prepared folder")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--images", type=int, default=3000, help="prepare: JPEGs to write")
     parser.add_argument("--base", type=int, default=25000, help="memory: images of the 1x set (3x64x64: 0.3 GB)")
@@ -232,6 +271,8 @@ def main() -> None:
         result = throughput(args.rounds)
     elif args.part == "prepare":
         result = prepare_speed(args.images)
+    elif args.part == "readahead":
+        result = readahead(args.folder)
     else:
         result = memory(args.base, args.trials)
     write_results(f"shards_{args.part}", result)
