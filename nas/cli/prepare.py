@@ -21,8 +21,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         download=args.download,
     )
-    _start_ray(args)
-    manifest = prepare(opts, args.out, workers=args.workers)
+    manifest = prepare(opts, args.out, workers=args.workers, start=lambda: _start_ray(args))
     counts = ", ".join(f"{split} {manifest.count(split):,}" for split in manifest.splits)
     c, h, w = manifest.shape
     skipped = (
@@ -35,26 +34,9 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
 def _start_ray(args: argparse.Namespace) -> None:
     """Ray for the decoding tasks: the cluster at --address, else a local runtime of --workers CPUs."""
-    if not args.address and _in_driver(args.source):
-        return  # arrays already in memory: nothing to run in parallel
     from nas.engines.ray_tune import init_ray
 
     init_ray(args.address, num_cpus=None if args.address else (args.workers or os.cpu_count() or 1))
-
-
-def _in_driver(text: str) -> bool:
-    """Whether the source is one the driver writes itself (a built-in array dataset or a plugin's)."""
-    from pathlib import Path
-
-    from nas.data.registry import parse_name
-
-    if Path(text).expanduser().is_dir():
-        return False
-    try:
-        entry, _ = parse_name(text)
-    except Exception:  # noqa: BLE001 -- prepare reports a bad name itself, in one line
-        return True
-    return entry.name not in ("imagefolder", "synthetic")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -112,9 +112,12 @@ class Plan:
         }
 
 
-def prepare(opts: Options, out: Path, *, workers: int = 0, log: Log | None = None) -> Manifest:
-    """Prepare ``opts.source`` into ``out`` (see the module docstring); Ray must be initialised by the caller
-    when the plan has shards to decode (an image folder, a synthetic set), else the driver does all."""
+def prepare(
+    opts: Options, out: Path, *, workers: int = 0, log: Log | None = None, start: Callable[[], None] | None = None
+) -> Manifest:
+    """Prepare ``opts.source`` into ``out`` (see the module docstring). Shards to decode (an image folder, a
+    synthetic set) run as Ray tasks: ``start()`` is called first, only then, to start or join the runtime
+    (else Ray must be up); a built-in or plugin's dataset in memory is written by the driver."""
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
     _check(opts)
     out = Path(out).expanduser().resolve()
@@ -143,6 +146,8 @@ def prepare(opts: Options, out: Path, *, workers: int = 0, log: Log | None = Non
     if len(todo) < len(plan.jobs):
         log(f"resuming: {len(plan.jobs) - len(todo)} of {len(plan.jobs)} shards already written")
     started, images = time.perf_counter(), 0
+    if todo and plan.pool is None and start is not None:
+        start()
     for result in _run(plan, todo, out, workers):
         _write_json(state / f"{result['name']}.json", result)
         done[result["name"]] = result

@@ -225,6 +225,11 @@ class SearchState:
             epochs = pending.epochs or self.cfg.train.epochs
             self.progress.epoch(trial_id, metrics, epochs, time.time() - pending.started)
 
+    def trial_note(self, trial_id: str, note: dict[str, Any]) -> None:
+        """A running trial's progress inside its epochs: a line (`Progress.note`)."""
+        if trial_id in self.in_flight:
+            self.progress.note(trial_id, note)
+
     def abandon(self, trial_id: str) -> None:
         """Forget an in-flight trial that will never report (its run was interrupted); it is not recorded."""
         pending = self.in_flight.pop(trial_id, None)

@@ -51,6 +51,21 @@ class Progress:
     def __call__(self, row: dict[str, Any]) -> None:
         self.log(self.line(row))
 
+    def note(self, trial_id: str, note: dict[str, Any]) -> None:
+        """A line for a long trial inside its epochs (`nas.trial.train._Ticker`): where it is, how fast it reads
+        images, and when its training ends (at its rate so far)."""
+        try:
+            epoch, epochs, step, steps = (int(note[k]) for k in ("epoch", "epochs", "step", "steps"))
+            seconds, rate = float(note["seconds"]), float(note["images_per_second"])
+        except (KeyError, TypeError, ValueError):
+            return
+        done, total = (epoch - 1) * steps + step, epochs * steps
+        left = seconds / max(done, 1) * (total - done)
+        self.log(
+            f"  {trial_id} epoch {epoch}/{epochs} step {step}/{steps}  {rate:,.0f} images/s"
+            f"  {duration(seconds)} training so far, ends in ~{duration(left)}"
+        )
+
     def epoch(self, trial_id: str, metrics: dict[str, Any], epochs: int, seconds: float) -> None:
         """A line for a trial's finished epoch once it has run `EPOCH_LINES_AFTER` seconds: where it is, how fast
         it reads images, and when it ends (its mean epoch time so far, times the epochs left)."""

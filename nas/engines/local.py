@@ -57,6 +57,7 @@ class LocalEngine(Engine):
                     train_fn=self.train_fn,
                     init=init,
                     report=functools.partial(state.epoch_done, pending.proposal.trial_id),
+                    progress=functools.partial(state.trial_note, pending.proposal.trial_id),
                 )
             result = trial.result
             if result.status == MISUSE:

@@ -41,6 +41,7 @@ worker (retried once, then ``error``). Without a time limit nothing is hung.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import faulthandler
 import itertools
@@ -71,6 +72,7 @@ import torch  # noqa: E402
 from ray import tune  # noqa: E402
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler  # noqa: E402
 from ray.tune.search import Searcher  # noqa: E402
+from ray.util.queue import Empty, Full, Queue  # noqa: E402
 
 from nas import objectives  # noqa: E402
 from nas.config import SearchConfig  # noqa: E402
@@ -391,7 +393,22 @@ class RecordCallback(tune.Callback):
             shutil.rmtree(checkpoint.path, ignore_errors=True)  # our copy is the one that is kept
 
 
-def _trainable(config: dict[str, Any], data=None, train_cfg=None, shipment=None, parents=None) -> None:
+NOTES_QUEUE = 1000  # progress notes held for the driver; more are dropped (they are only progress lines)
+
+
+def _relay_notes(notes: Queue, state: SearchState, done: threading.Event) -> None:
+    """The driver's side of the trials' progress notes: a line each (`SearchState.trial_note`), until `done`."""
+    while not done.is_set():
+        try:
+            trial_id, note = notes.get(timeout=1.0)
+        except Empty:
+            continue
+        except Exception:  # noqa: BLE001 -- the queue's actor is gone (Ray shutting down): no more lines
+            return
+        state.trial_note(trial_id, note)
+
+
+def _trainable(config: dict[str, Any], data=None, train_cfg=None, shipment=None, parents=None, notes=None) -> None:
     """Ray Tune function trainable: train one genotype, report per epoch, then once with final=True."""
     from nas.engines.base import inherited_weights
 
@@ -413,7 +430,14 @@ def _trainable(config: dict[str, Any], data=None, train_cfg=None, shipment=None,
         finally:
             reporting.clear()
 
-    result, hung = _watched(genotype, data, train_cfg, config["seed"], report, reporting, shipment.train_fn, init)
+    def progress(note: dict[str, Any]) -> None:
+        if notes is not None:
+            with contextlib.suppress(Full):
+                notes.put_nowait((config["trial_id"], note))
+
+    result, hung = _watched(
+        genotype, data, train_cfg, config["seed"], report, reporting, shipment.train_fn, init, progress
+    )
     final = _packed(result.metrics | where, shipment.objective, status=result.status, final=True)
     if hung:
         _retire(final)
@@ -491,20 +515,30 @@ def _unpacked(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def _watched(
-    genotype: Genotype, data, train_cfg, seed: int, report, reporting: threading.Event, train_fn=None, init=None
+    genotype: Genotype,
+    data,
+    train_cfg,
+    seed: int,
+    report,
+    reporting: threading.Event,
+    train_fn=None,
+    init=None,
+    progress=None,
 ):
     """`train_trial` in a thread, ended as ``timeout`` if it runs past the hang limit (see the module docstring)."""
     from nas.trial.train import TrialResult, train_trial
 
     limit = train_cfg.hang_limit()
     if not limit:
-        return train_trial(genotype, data, train_cfg, seed=seed, report=report, train_fn=train_fn, init=init), False
+        return train_trial(
+            genotype, data, train_cfg, seed=seed, report=report, train_fn=train_fn, init=init, progress=progress
+        ), False
     box: dict[str, Any] = {}
 
     def work() -> None:
         try:
             box["result"] = train_trial(
-                genotype, data, train_cfg, seed=seed, report=report, train_fn=train_fn, init=init
+                genotype, data, train_cfg, seed=seed, report=report, train_fn=train_fn, init=init, progress=progress
             )
         except BaseException as e:  # noqa: BLE001 -- handed to the trainable's thread (Tune's stop is SystemExit)
             box["error"] = e
@@ -567,18 +601,23 @@ class RayEngine(Engine):
         if gpus > 0 and train_cfg.device == "auto":  # a trial given a GPU that finds no CUDA fails, not trains on CPU
             train_cfg = dataclasses.replace(train_cfg, device="cuda")
         parents = ParentWeights.remote() if cfg.inherit else None
+        notes = Queue(maxsize=NOTES_QUEUE)  # long trials' progress inside their epochs, read by `_relay_notes`
         trainable = tune.with_parameters(
             _trainable,
             data=_shippable(self.data),
             train_cfg=train_cfg,
             shipment=Shipment.gather(ray.cloudpickle, self.train_fn, tune_metric(cfg)),
             parents=parents,
+            notes=notes,
         )
         trainable = tune.with_resources(trainable, {"cpu": cfg.cpus_per_trial, "gpu": gpus})
         quiet = [logging.getLogger(n) for n in ("ray.tune", "ray.train", "ray.air")]
         levels = [q.level for q in quiet]
         for q in quiet:
             q.setLevel(logging.ERROR)  # our progress lines replace Tune's; its end-of-run analysis has no logs
+        relaying = threading.Event()
+        relay = threading.Thread(target=_relay_notes, args=(notes, state, relaying), name="nasgraph-notes", daemon=True)
+        relay.start()
         try:
             for segment in itertools.count():
                 before = state.recorded
@@ -586,6 +625,8 @@ class RayEngine(Engine):
                 if state.done or self.stopping or state.recorded == before:
                     break  # finished, stopped, or nothing came of a whole experiment (do not spin)
         finally:
+            relaying.set()
+            relay.join(timeout=5)
             for q, level in zip(quiet, levels, strict=True):
                 q.setLevel(level)
             for trial_id in list(state.in_flight):

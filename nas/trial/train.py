@@ -45,6 +45,7 @@ from searchspace.genotype import Genotype, GenotypeError
 SCHEDULES = ("onecycle", "cosine")
 FAULTS = ("", "nan", "oom", "raise", "hang")
 DIVERGED_LOSS = 1e4
+PROGRESS_EVERY = 10.0  # seconds between a long trial's progress notes (`train_trial`'s ``progress``)
 HANG_FACTOR, HANG_GRACE = 2.0, 60.0  # auto hang limit: a trial still running at 2 x max_seconds + 60 s is hung
 
 
@@ -138,6 +139,7 @@ class TrialResult:
 
 
 Report = Callable[[dict[str, Any]], None]
+Notes = Callable[[dict[str, Any]], None]  # a long trial's progress inside its epochs (`_Ticker`)
 TrainFn = Callable[[nn.Module, DataSplits, "TrialContext", Report], Mapping[str, Any]]
 MISUSE = "misuse"  # not a trial status: a train_fn that broke its contract; the search stops with the message
 MEASURED = ("wall_seconds", "peak_memory_mb", "resident_memory_mb")  # what the trial runner measures itself
@@ -186,6 +188,7 @@ def train_trial(
     report: Report | None = None,
     train_fn: TrainFn | None = None,
     init: Mapping[str, torch.Tensor] | None = None,
+    progress: Notes | None = None,
 ) -> TrialResult:
     """Train and evaluate one genotype; never raises for the genotype's or the run's failures.
 
@@ -194,6 +197,8 @@ def train_trial(
     `init`: a parent's trained weights; every tensor whose name and shape the model shares starts
     from it (`nas.trial.inherit`), the share of parameters inherited is the metric ``inherited``.
     `cfg.proxies` are scored on the model as initialised from `seed` before it trains (``proxies``).
+    `progress` hears, every `PROGRESS_EVERY` seconds of the built-in trainer's training, where it is inside
+    its epochs (epoch, step, steps, seconds, images_per_second): `report` comes only after each epoch.
     """
     started = time.perf_counter()
     metrics: dict[str, Any] = {"seed": seed}
@@ -213,6 +218,7 @@ def train_trial(
     run = None
     try:
         run = _Run(genotype, data, cfg, seed, device, init, flops)
+        run.ticker = _Ticker(progress, cfg.epochs, run.steps_per_epoch, run.batch_size)
         if init is not None:
             metrics["inherited"] = run.inherited
         over = _latency(run.net, data, cfg, device, metrics, run.amp, run.fmt)
@@ -377,6 +383,7 @@ class _Run:
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, _lr_lambda(cfg, cfg.epochs * self.steps_per_epoch))
         self.loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
         self.fault = cfg.fault if cfg.fault and random.Random(seed).random() < cfg.fault_rate else ""
+        self.ticker = _Ticker(None, cfg.epochs, self.steps_per_epoch, self.batch_size)
 
     def _compile(self, model: nn.Module) -> nn.Module:
         net = model
@@ -432,6 +439,7 @@ class _Run:
             self.sched.step()
             total += loss.detach().float()
             steps += 1
+            self.ticker.step(epoch, steps)
             if time.perf_counter() > deadline:
                 return total.item() / steps, steps * bs, True
         return total.item() / steps, steps * bs, False
@@ -485,6 +493,26 @@ class _Run:
 
 
 # ------------------------------------------------------------------ the pieces
+
+
+class _Ticker:
+    """Tells `notes` where training is, at most every `PROGRESS_EVERY` seconds (a check of the clock a step)."""
+
+    def __init__(self, notes: Notes | None, epochs: int, steps: int, batch: int) -> None:
+        self.notes, self.epochs, self.steps, self.batch = notes, epochs, steps, batch
+        self.started = self.last = time.perf_counter()
+
+    def step(self, epoch: int, step: int) -> None:
+        if self.notes is None:
+            return
+        now = time.perf_counter()
+        if now - self.last < PROGRESS_EVERY:
+            return
+        self.last = now
+        seconds = now - self.started
+        done = ((epoch - 1) * self.steps + step) * self.batch
+        note = {"epoch": epoch, "epochs": self.epochs, "step": step, "steps": self.steps, "seconds": seconds}
+        self.notes(note | {"images_per_second": done / seconds})
 
 
 def _latency(

@@ -7,6 +7,8 @@ mid-way and the same command again, a search over the shards with ``--resume DIR
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 import pickle
@@ -23,7 +25,7 @@ import torch
 from PIL import Image
 
 import nas.data as nas_data
-from nas.data import DataError, apply_steps, load_dataset
+from nas.data import DataError, apply_steps, load_dataset, synthetic
 from nas.data.prepare import Options, prepare
 from nas.data.shards import Manifest, ShardImages, batches
 
@@ -110,21 +112,19 @@ def test_prepare_an_image_folder_with_awkward_files_then_search_resume_and_expor
     cmyk = apply_steps(odd["cmyk"], m.steps)[:, 8, 8]
     assert cmyk[1] < 30 and cmyk[0] > 200 and cmyk[2] > 200, cmyk  # magenta ink: red and blue light
     # checksums match the files
-    import hashlib
-
     for s in m.splits["train"]:
         assert hashlib.sha256((out / s.images).read_bytes()).hexdigest() == s.sha256
 
     # a search over the shards through Ray, resumed with --resume alone, and exported
     results = tmp_path / "results"
-    search = ["search", "--dataset", f"shards:{out}", "--trials", "3", "--epochs", "2",
+    search = ["search", "--dataset", f"shards:{out}", "--trials", "2", "--epochs", "2",
               "--results-dir", str(results), "--name", "shards"]  # fmt: skip
     proc = run(*search)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    proc = run("search", "--resume", str(results / "shards"), "--trials", "5")
+    proc = run("search", "--resume", str(results / "shards"), "--trials", "3")
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = [json.loads(line) for line in (results / "shards" / "trials.jsonl").read_text().splitlines()]
-    assert len(rows) == 5 and {r["status"] for r in rows} <= {"ok", "duplicate"}, [r.get("error") for r in rows]
+    assert len(rows) == 3 and {r["status"] for r in rows} <= {"ok", "duplicate"}, [r.get("error") for r in rows]
     info = json.loads((results / "shards" / "data.json").read_text())
     assert info["name"] == f"shards:{out}"
     proc = run("export", str(results / "shards"), "--out", str(tmp_path / "export"))
@@ -156,10 +156,14 @@ def test_a_killed_prepare_resumes_where_it_stopped_and_writes_what_an_uninterrup
     for name, st in kept.items():  # what was written before the kill was not written again
         now = (out / f"{name}.x.npy").stat()
         assert (now.st_ino, now.st_mtime_ns) == (st.st_ino, st.st_mtime_ns), name
-    fresh = run("prepare", *spec, "--out", str(tmp_path / "fresh"))
-    assert fresh.returncode == 0, fresh.stderr[-3000:]
-    a, b = Manifest.read(out), Manifest.read(tmp_path / "fresh")
-    assert a.splits == b.splits and a.mean == b.mean and a.count("train") == 12000 and a.count("test") == 2400
+    m = Manifest.read(out)
+    assert m.count("train") == 12000 and m.count("test") == 2400 and not (out / ".prepare").exists()
+    for split, start in (("train", 0), ("test", 12000)):  # each shard as an uninterrupted run writes it
+        for k, shard in enumerate(m.splits[split]):
+            x, _ = synthetic.images(3, 32, 32, 10, start + 250 * k, start + 250 * k + shard.count)
+            buf = io.BytesIO()
+            np.save(buf, x.numpy())
+            assert hashlib.sha256(buf.getvalue()).hexdigest() == shard.sha256, shard
     # the same command once more: nothing to do; other arguments on the same folder: refused in one line
     assert "already prepared" in run("prepare", *spec, "--out", str(out)).stderr
     other = run("prepare", "synthetic:3x32x32:10:500", "--image-size", "32", "--out", str(out))
@@ -282,3 +286,33 @@ def test_a_long_trial_says_each_epoch_where_it_is_and_when_it_ends():
     assert lines == []
     p.epoch("00003", metrics, 6, 40.0)
     assert lines == ["  00003 epoch 2/6  val 0.412  850 images/s  0:40 so far, ends in ~1:20"]
+
+
+def test_a_long_trial_notes_where_it_is_inside_its_epochs(monkeypatch):
+    """The built-in trainer's notes inside the epochs (a 1-epoch trial on a large set said nothing for 15 min)."""
+    import searchspace as ss
+    from nas.driver.ledger import Ledger
+    from nas.driver.progress import Progress
+    from nas.trial import train
+
+    monkeypatch.setattr(train, "PROGRESS_EVERY", 0.0)  # a note every step, instead of every 10 s
+    space = ss.SearchSpace(ops=("conv",), wirings=("chain",), widths=(16,), stages=(2, 2), nodes=(1, 1))
+    notes: list[dict] = []
+    data = load_dataset("digits")
+    result = train.train_trial(space.sample(random.Random(0)), data, train.TrainConfig(epochs=2, latency=False),
+                               progress=notes.append)  # fmt: skip
+    steps = len(data.train_x) // 64  # digits' auto batch: 64
+    assert result.status == "ok" and len(notes) == 2 * steps
+    assert [(n["epoch"], n["step"]) for n in notes[:2]] == [(1, 1), (1, 2)] and notes[-1]["step"] == steps
+    assert all(n["epochs"] == 2 and n["steps"] == steps and n["images_per_second"] > 0 for n in notes)
+    lines: list[str] = []
+    Progress(10, Ledger({"val_acc": "max"}), lines.append).note("00007", notes[0] | {"seconds": 30.0})
+    assert lines[0].startswith(f"  00007 epoch 1/2 step 1/{steps}  ") and lines[0].endswith(
+        f"0:30 training so far, ends in ~{_duration(30.0 * (2 * steps - 1))}"
+    )
+
+
+def _duration(seconds: float) -> str:
+    from nas.formats import duration
+
+    return duration(seconds)
