@@ -39,6 +39,8 @@ MOVED = {
     "nas.results": "nas.record.results",
     "nas.train": "nas.trial.train",
     "nas.owndata": "nas.data.owndata",
+    "nas.trial.data": "nas.data",  # (until issue 33 the datasets were one module of nas/trial)
+    "nas.trial.owndata": "nas.data.owndata",
     "nas.proxies": "nas.trial.proxies",
     "nas.inherit": "nas.trial.inherit",
     "nas.latency": "nas.trial.latency",

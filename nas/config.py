@@ -169,9 +169,14 @@ class SearchConfig:
     @classmethod
     def from_saved(cls, d: dict[str, Any]) -> SearchConfig:
         """A results folder's config.json, with what older ones mean by a key they lack: a search saved before
-        ``asha_by`` ranked its ASHA rungs by one number (`nas.engines.ray_tune`), and resumes doing so."""
+        ``asha_by`` ranked its ASHA rungs by one number (`nas.engines.ray_tune`), and resumes doing so; one saved
+        before the stem followed the input size had a 3x3 stride-1 stem at every size (a new search saves the
+        stem `make_space` chose: `with_stem`)."""
         if isinstance(d, dict) and "asha_by" not in d:
             d = d | {"asha_by": "score"}
+        space = d.get("space") if isinstance(d, dict) else None
+        if isinstance(space, dict) and not space.get("template") and not set(STEM_OPTIONS) & set(space):
+            d = d | {"space": space | {"stem_kernel": 3, "stem_stride": 1}}  # saved before the stem followed the input
         return cls.from_dict(d)
 
 
@@ -374,6 +379,16 @@ def _safe_name(name: str) -> bool:
 
 def _value_of(cfg: SearchConfig, key: str) -> Any:
     return getattr(cfg, key.split("/")[0], None)
+
+
+def with_stem(cfg: SearchConfig, space: ss.SearchSpace) -> SearchConfig:
+    """The config with the stem its space was given (`make_space`) written into its space options, so a resumed
+    search keeps it; the config itself where the stem was the config's own, or the space a template."""
+    if cfg.space.get("template") or set(STEM_OPTIONS) & set(cfg.space):
+        return cfg
+    return dataclasses.replace(
+        cfg, space={**cfg.space, "stem_kernel": space.stem_kernel, "stem_stride": space.stem_stride}
+    )
 
 
 def make_space(cfg: SearchConfig, info: DataInfo) -> ss.SearchSpace:

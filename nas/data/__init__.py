@@ -33,26 +33,38 @@ flip. Crop padding is about 1/8 of the side.
 from __future__ import annotations
 
 from nas.data import cifar, digits, idx, imagefolder, shards, synthetic  # noqa: F401 -- each registers its source
+from nas.data.imagefolder import DEFAULT_IMAGE_SIZE
 from nas.data.load import DEFAULT_DATASET, from_config, load_dataset
 from nas.data.registry import SOURCES, names, register_dataset
 from nas.data.splits import (
     DATA_DIR_ENV,
+    DEFAULT_DATA_DIR,
+    MIN_VAL_PER_CLASS,
     TEST_FRACTION,
     TEST_SEED,
     DataError,
     DataSplits,
+    Step,
     normalizer,
     resolve_data_dir,
     small_validation,
     stratified_split,
 )
-from nas.data.steps import STEP_OPS, apply_steps
-from nas.data.synthetic import parse_synthetic
+from nas.data.steps import IMAGE_EXTENSIONS, RESIZE_STEP, STEP_OPS, apply_steps
+from nas.data.synthetic import SYNTHETIC_DEFAULT, SYNTHETIC_MAX_BYTES, parse_synthetic
 
-__all__ = [
+__all__ = [  # (with the names nas.trial.data had: that path still imports, as this package)
     "DATASETS",
     "DATA_DIR_ENV",
     "DEFAULT_DATASET",
+    "DEFAULT_DATA_DIR",
+    "DEFAULT_IMAGE_SIZE",
+    "IMAGE_EXTENSIONS",
+    "MIN_VAL_PER_CLASS",
+    "RESIZE_STEP",
+    "SYNTHETIC_DEFAULT",
+    "SYNTHETIC_MAX_BYTES",
+    "Step",
     "SOURCES",
     "STEP_OPS",
     "TEST_FRACTION",

@@ -34,6 +34,12 @@ class Listing:
     train: tuple[tuple[Path, int], ...]
     test: tuple[tuple[Path, int], ...] | None
 
+    @property
+    def source(self) -> str:
+        """One sample as the user holds it (`DataSplits.source`)."""
+        root = self.name.removeprefix("imagefolder:")
+        return f"an image file under {root}/<class>/ ({', '.join(IMAGE_EXTENSIONS)}; any mode Pillow opens)"
+
 
 def list_folder(arg: str | None) -> Listing:
     """The files of the folder ``arg`` names, checked: class folders alike in train and test, none empty."""
@@ -67,10 +73,10 @@ def load(req: Request) -> Pool:
         arrays = carve_test(listing.name, x, y)
     else:
         arrays = (x, y, *read_all(listing.test, size))
-    root = listing.name.removeprefix("imagefolder:")
-    source_ = f"an image file under {root}/<class>/ ({', '.join(IMAGE_EXTENSIONS)}; any mode Pillow opens)"
     classes = listing.classes
-    return Pool(listing.name, *arrays, len(classes), True, max(1, size // 8), classes, source_, image_steps(size))
+    return Pool(
+        listing.name, *arrays, len(classes), True, max(1, size // 8), classes, listing.source, image_steps(size)
+    )
 
 
 def read_all(files: tuple[tuple[Path, int], ...], size: int, threads: int | None = None) -> tuple[np.ndarray, ...]:

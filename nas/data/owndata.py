@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from nas.data.registry import register_dataset  # noqa: F401 -- nas.owndata's name, kept importable here
 from nas.data.splits import DataError, DataSplits, channel_stats, stratified_split
 
 SPLITS = ("train", "val", "test")

@@ -45,7 +45,7 @@ from nas.data.imagefolder import list_folder
 from nas.data.registry import Request, parse_name
 from nas.data.shards import MANIFEST, Manifest, Shard
 from nas.data.splits import DataError, DataSplits, Pool, resolve_data_dir, stats_of_histograms
-from nas.data.steps import IMAGE_EXTENSIONS, RESIZE_STEP, image_steps, read_image, resize
+from nas.data.steps import RESIZE_STEP, image_steps, read_image, resize
 
 SHARD_BYTES = 64 * 2**20  # default shard size: at most this many bytes of images ...
 SHARD_IMAGES = 512  # ... and at most this many images (small sets still make enough tasks to run in parallel)
@@ -98,12 +98,11 @@ class Plan:
     subset: dict[str, Any]
     jobs: list[Job]
     pool: Pool | None = None  # a loaded dataset whose rows the jobs name (not saved)
-    labels: dict[str, np.ndarray] = field(default_factory=dict)  # of that pool, after the subset
 
     def key(self, opts: Options) -> dict[str, Any]:
         """What must match for a resume to reuse shards."""
         return {
-            "options": asdict(opts) | {"data_dir": None, "download": False},
+            "options": asdict(opts) | {"source": self.name, "data_dir": None, "download": False},
             "fingerprint": self.fingerprint,
             "shards": [
                 [j.name, len(j.files) or (j.rows[1] - j.rows[0]) or (j.synthetic[5] - j.synthetic[4])]
@@ -120,6 +119,8 @@ def prepare(
     (else Ray must be up); a built-in or plugin's dataset in memory is written by the driver."""
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
     _check(opts)
+    if not isinstance(workers, int) or workers < 0:
+        raise DataError(f"--workers must be an integer >= 0 (0: the runtime's CPUs), got {workers!r}")
     out = Path(out).expanduser().resolve()
     plan = make_plan(opts)
     key = plan.key(opts)
@@ -139,15 +140,26 @@ def prepare(
                 f"{out} holds a prepare in progress with other arguments or another version of the source; "
                 "run that command again, or choose another --out"
             )
+    if plan.pool is None and start is not None:
+        start()  # before anything is written: a runtime that cannot start leaves no folder
+    created = not out.exists()
     state.mkdir(parents=True, exist_ok=True)
     _write_json(state / "plan.json", key)
+    try:
+        return _write(plan, opts, key, out, workers, log)
+    except DataError:
+        if created:  # (a source with no readable image: nothing worth resuming)
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+def _write(plan: Plan, opts: Options, key: dict[str, Any], out: Path, workers: int, log: Log) -> Manifest:
+    state = out / STATE
     done = {j.name: _read_done(state, j.name) for j in plan.jobs}
     todo = [j for j in plan.jobs if done[j.name] is None]
     if len(todo) < len(plan.jobs):
         log(f"resuming: {len(plan.jobs) - len(todo)} of {len(plan.jobs)} shards already written")
     started, images = time.perf_counter(), 0
-    if todo and plan.pool is None and start is not None:
-        start()
     for result in _run(plan, todo, out, workers):
         _write_json(state / f"{result['name']}.json", result)
         done[result["name"]] = result
@@ -160,12 +172,16 @@ def prepare(
     manifest = _manifest(plan, done)
     _write_json(out / MANIFEST, manifest.to_json() | {"prepared_with": key})
     shutil.rmtree(state, ignore_errors=True)
+    for tmp in out.glob(".*.tmp"):  # a task's leftovers: its worker died mid-write and the task ran again
+        tmp.unlink(missing_ok=True)
     return manifest
 
 
 def _check(opts: Options) -> None:
     if not isinstance(opts.image_size, int) or not 1 <= opts.image_size <= 4096:
         raise DataError(f"--image-size must be an integer in [1, 4096], got {opts.image_size!r}")
+    if opts.seed < 0:
+        raise DataError(f"--seed must be an integer >= 0, got {opts.seed}")
     if opts.per_class < 0:
         raise DataError(f"--per-class must be a positive number of images (0: all), got {opts.per_class}")
     if opts.shard_size < 0:
@@ -217,10 +233,15 @@ def make_plan(opts: Options) -> Plan:
         for k, lo in enumerate(range(0, len(rows[split]), per))
     ]
     padding = max(1, round(pool.crop_padding * size / max(h, w)))
+    chosen = Pool(pool.name, pool.train_x[rows["train"]], labels["train"], pool.test_x[rows["test"]],
+                  labels["test"], len(names), pool.flip, pool.crop_padding)  # fmt: skip
+    digest = hashlib.sha256()
+    for array in (chosen.train_x, chosen.train_y, chosen.test_x, chosen.test_y):
+        digest.update(np.ascontiguousarray(array).data)
+    fingerprint = {"name": pool.name, "sha256": digest.hexdigest()}  # of the images chosen: a resume checks them
     plan = Plan(pool.name, (c, size, size), names, len(names), pool.flip, padding, pool.source, steps,
-                {"name": pool.name}, _subset_info(opts, names), jobs)  # fmt: skip
-    plan.pool = Pool(pool.name, pool.train_x[rows["train"]], labels["train"], pool.test_x[rows["test"]],
-                     labels["test"], len(names), pool.flip, pool.crop_padding)  # fmt: skip
+                fingerprint, _subset_info(opts, names), jobs)  # fmt: skip
+    plan.pool = chosen
     return plan
 
 
@@ -255,9 +276,8 @@ def _folder_plan(opts: Options, arg: str | None) -> Plan:
         chosen = [(str(files[i][0]), int(label)) for i, label in zip(idx, new, strict=True)]
         jobs += [Job(split, k, files=chosen[lo : lo + per]) for k, lo in enumerate(range(0, len(chosen), per))]
     root = listing.name.removeprefix("imagefolder:")
-    source = f"an image file under {root}/<class>/ ({', '.join(IMAGE_EXTENSIONS)}; any mode Pillow opens)"
     fingerprint = _folder_fingerprint(root, [f for fs in splits.values() for f, _ in fs])
-    return Plan(listing.name, (3, size, size), names, len(names), True, max(1, size // 8), source,
+    return Plan(listing.name, (3, size, size), names, len(names), True, max(1, size // 8), listing.source,
                 image_steps(size), fingerprint, _subset_info(opts, names), jobs)  # fmt: skip
 
 
@@ -296,11 +316,15 @@ def _pick_classes(names: Sequence[str], opts: Options, what: str) -> tuple[tuple
             raise DataError(f"--classes {k}: {what} has {len(names)} classes; keep between 2 and {len(names)}")
         keep = np.sort(np.random.default_rng(opts.seed).choice(len(names), k, replace=False))
     else:
-        wanted = [c.strip() for c in opts.classes.split(",") if c.strip()]
+        wanted = sorted({c.strip() for c in opts.classes.split(",") if c.strip()})
         unknown = [c for c in wanted if c not in names]
         if unknown:
             raise DataError(f"--classes: {what} has no class {unknown[0]!r}; its classes: {', '.join(names[:20])}")
-        keep = np.array(sorted({list(names).index(c) for c in wanted}))
+        if len(wanted) < 2:
+            raise DataError(
+                f"--classes names {len(wanted)} class; a classifier needs at least 2 (a,b,...) or a count K"
+            )
+        keep = np.array(sorted(list(names).index(c) for c in wanted), dtype=np.int64)
     return tuple(names[i] for i in keep), keep
 
 

@@ -43,18 +43,17 @@ class Source:
     usage: str  # e.g. "imagefolder:PATH"
     takes_arg: bool = False  # whether "name:ARG" is how it is named
     builtin: bool = True
-    resizes: bool = True  # whether image_size and limit apply (a plugin's data and shards decide their own)
     plugin: DatasetFn | None = None  # a plugin's fn(data_dir) -> what `nas.dataset` takes
 
 
 SOURCES: dict[str, Source] = {}
 
 
-def source(name: str, usage: str = "", *, takes_arg: bool = False, resizes: bool = True) -> Callable[[Load], Load]:
+def source(name: str, usage: str = "", *, takes_arg: bool = False) -> Callable[[Load], Load]:
     """Decorator: register a built-in source under ``name``."""
 
     def register(fn: Load) -> Load:
-        SOURCES[name] = Source(name, fn, usage or name, takes_arg, True, resizes)
+        SOURCES[name] = Source(name, fn, usage or name, takes_arg, True)
         return fn
 
     return register
@@ -73,7 +72,7 @@ def register_dataset(name: str, fn: DatasetFn) -> None:
         raise DataError(f"dataset {name!r} is built in; register yours under another name")
     if not callable(fn):
         raise DataError(f"register_dataset({name!r}, fn): fn must be callable, got {type(fn).__name__}")
-    SOURCES[name] = Source(name, None, name, False, False, False, fn)
+    SOURCES[name] = Source(name, None, name, False, False, fn)
 
 
 def parse_name(name: str) -> tuple[Source, str | None]:

@@ -43,7 +43,6 @@ from nas.data.splits import DataError, DataSplits, stratified_split
 FORMAT, VERSION = "nasgraph-shards", 1
 CACHE_ENV = "NASGRAPH_SHARD_CACHE"  # a node-local folder: shards are copied there once and mapped from there
 MANIFEST = "manifest.json"
-SPLITS = ("train", "test")
 
 
 @dataclass(frozen=True)
@@ -190,13 +189,24 @@ class ShardImages:
         return out
 
     def __getitem__(self, key: Any) -> torch.Tensor:
+        if isinstance(key, torch.Tensor):
+            key = key.cpu().numpy()
+        if isinstance(key, np.ndarray) and key.ndim == 0:
+            key = key.item()
         if isinstance(key, int | np.integer):
+            if not -len(self) <= key < len(self):
+                raise IndexError(f"index {key} is out of bounds for {len(self)} images")
             return self.take(np.array([int(key) % len(self)]))[0]
         if isinstance(key, slice):
             return self.take(np.arange(len(self))[key])
-        if isinstance(key, torch.Tensor):
-            key = key.cpu().numpy()
-        return self.take(np.asarray(key, dtype=np.int64))
+        key = np.asarray(key)
+        if key.dtype == np.bool_:
+            if key.shape != (len(self),):
+                raise IndexError(f"a boolean mask of {key.shape} for {len(self)} images")
+            key = np.flatnonzero(key)
+        if key.size and (key.min() < -len(self) or key.max() >= len(self)):
+            raise IndexError(f"indices out of bounds for {len(self)} images")
+        return self.take(np.asarray(key, dtype=np.int64) % max(len(self), 1))
 
     def index_select(self, dim: int, index: torch.Tensor) -> torch.Tensor:
         if dim != 0:
@@ -242,6 +252,11 @@ class ShardImages:
         if arr.dtype != np.uint8 or arr.shape[1:] != self.image_shape:
             raise DataError(
                 f"shards:{self.folder}: {name} holds {arr.dtype} {arr.shape}, expected uint8 (n, *{self.image_shape})"
+            )
+        count = int(self.offsets[self.files.index(name) + 1] - self.offsets[self.files.index(name)])
+        if len(arr) != count:
+            raise DataError(
+                f"shards:{self.folder}: {name} holds {len(arr)} images, the manifest {count}; prepare again"
             )
         if self.advice and hasattr(arr, "_mmap") and hasattr(mmap, "MADV_RANDOM"):
             arr._mmap.madvise(mmap.MADV_RANDOM)  # batches read images at random: no readahead (BENCHMARKS 18)
@@ -304,7 +319,7 @@ def labels(folder: Path, shards: Sequence[Shard]) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
-@source("shards", "shards:DIR", takes_arg=True, resizes=False)
+@source("shards", "shards:DIR", takes_arg=True)
 def load(req: Request) -> DataSplits:
     """A prepared folder as train / val / test splits over its memory-mapped shards."""
     if not req.arg:
@@ -319,6 +334,9 @@ def load(req: Request) -> DataSplits:
         )
     pool_y = labels(folder, m.splits["train"])
     test_y = labels(folder, m.splits["test"])
+    for y in (pool_y, test_y):
+        if len(y) and (y.min() < 0 or y.max() >= m.num_classes):
+            raise DataError(f"shards:{folder}: a label outside 0..{m.num_classes - 1}; prepare again")
     pool = ShardImages(folder, m.splits["train"], m.shape)
     keep = np.arange(len(pool_y))
     if req.limit is not None and req.limit < len(keep):

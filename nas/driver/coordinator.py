@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nas.config import SearchConfig, make_space
+from nas.config import SearchConfig, make_space, with_stem
 from nas.controllers import Controller, Proposal, SpaceExhausted
 from nas.driver.admission import Deduplication, SizeConstraints, SkipLimit
 from nas.driver.ledger import Ledger
@@ -86,9 +86,12 @@ class SearchState:
                 self.cfg = settle_config(self.folder, cfg, resume)
                 self.constraints = SizeConstraints(self.cfg, info)
                 if resume and self.folder.data.exists():
-                    _check_same_data(self.folder.read_data_info(), info)
+                    _check_same_data(self.folder.read_data_info(), info, log)
                 self.folder.write_data_info(info)
                 self.space = make_space(self.cfg, info)
+                if self.fresh and (stemmed := with_stem(self.cfg, self.space)) != self.cfg:
+                    self.cfg = stemmed  # saved with the stem the input size chose: a resume keeps it
+                    self.folder.write_config(self.cfg.to_dict())
                 self.record, rows = Record.open_with_rows(self.folder.record)
                 if controller is None:
                     controller = restore_controller(self.cfg, self.space, info, self.folder, rows, log)
@@ -304,8 +307,9 @@ class SearchState:
         self.close(final=exc[0] is None)
 
 
-def _check_same_data(saved: DataInfo, given: DataInfo) -> None:
-    """A resumed search trains on data of the shape its recorded trials had (SearchError otherwise)."""
+def _check_same_data(saved: DataInfo, given: DataInfo, log: Log = stderr_log) -> None:
+    """A resumed search trains on data of the shape its recorded trials had (SearchError otherwise); other
+    preprocessing steps than its trials had (e.g. an image folder read by an older nasgraph) are a warning."""
 
     def shape(i: DataInfo) -> str:
         return f"{i.in_channels}x{i.input_size[0]}x{i.input_size[1]} images, {i.num_classes} outputs"
@@ -317,4 +321,10 @@ def _check_same_data(saved: DataInfo, given: DataInfo) -> None:
     ):
         raise SearchError(
             f"the data differs from the data this search was made with ({shape(saved)}; given {shape(given)})"
+        )
+    before, now = (i.preprocessing.get("steps") if i.preprocessing else None for i in (saved, given))
+    if before and now and before != now:
+        log(
+            "warning: the data is preprocessed otherwise than when this search was made (preprocessing.json's "
+            "steps differ): trials before and after this resume saw different pixels"
         )

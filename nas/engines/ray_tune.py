@@ -72,7 +72,7 @@ import torch  # noqa: E402
 from ray import tune  # noqa: E402
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler  # noqa: E402
 from ray.tune.search import Searcher  # noqa: E402
-from ray.util.queue import Empty, Full, Queue  # noqa: E402
+from ray.util.queue import Empty, Queue  # noqa: E402
 
 from nas import objectives  # noqa: E402
 from nas.config import SearchConfig  # noqa: E402
@@ -405,7 +405,8 @@ def _relay_notes(notes: Queue, state: SearchState, done: threading.Event) -> Non
             continue
         except Exception:  # noqa: BLE001 -- the queue's actor is gone (Ray shutting down): no more lines
             return
-        state.trial_note(trial_id, note)
+        with contextlib.suppress(Exception):  # a line that cannot be printed stops neither the relay nor the search
+            state.trial_note(trial_id, note)
 
 
 def _trainable(config: dict[str, Any], data=None, train_cfg=None, shipment=None, parents=None, notes=None) -> None:
@@ -431,8 +432,8 @@ def _trainable(config: dict[str, Any], data=None, train_cfg=None, shipment=None,
             reporting.clear()
 
     def progress(note: dict[str, Any]) -> None:
-        if notes is not None:
-            with contextlib.suppress(Full):
+        if notes is not None:  # a progress line only: a full queue, or one whose actor is gone, loses it
+            with contextlib.suppress(Exception):
                 notes.put_nowait((config["trial_id"], note))
 
     result, hung = _watched(
@@ -462,6 +463,8 @@ def over_object_store(data, store_bytes: float) -> str:
         return ""
     name = getattr(data, "name", "the dataset")
     source = name.removeprefix("imagefolder:")
+    if name.startswith("user:"):  # data given from Python: a plugin's register_dataset makes it preparable
+        source = "NAME (your data registered by a --plugin file's nas.register_dataset)"
     return (
         f"{name} holds {need / 2**30:.2f} GiB in memory, over half of the {store_bytes / 2**30:.2f} GiB object "
         f"store of the smallest Ray node; prepare it once into shards that trials memory-map: launch.py prepare "
@@ -627,6 +630,8 @@ class RayEngine(Engine):
         finally:
             relaying.set()
             relay.join(timeout=5)
+            with contextlib.suppress(Exception):
+                notes.shutdown()  # its actor, which would outlive a search run from a notebook
             for q, level in zip(quiet, levels, strict=True):
                 q.setLevel(level)
             for trial_id in list(state.in_flight):

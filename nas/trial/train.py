@@ -371,11 +371,13 @@ class _Run:
         self.inherited = inherit(model, init, tuple(data.train_x.shape[1:])) if init is not None else 0.0
         self.model = model.to(device, memory_format=self.fmt)
         self.net = self._compile(self.model)
-        self.resident = resident(data, device)
-        whole = data.train_x[:] if self.resident and data.mapped else data.train_x  # (a small mapped set, on a GPU)
-        self.train_x = whole.to(device) if self.resident else data.train_x  # else: batches streamed
+        self.resident = resident(data, device, cfg.memory_fraction)
+        if data.mapped:  # open the maps (and fill a node-local cache) now, before training's clock starts
+            for split in (data.train_x, data.val_x, data.test_x):
+                split.take(np.zeros(min(1, len(split)), dtype=np.int64))
+        self.train_x = _on_device(data.train_x, device) if self.resident else data.train_x  # else: streamed
         self.train_y = data.train_y.to(device)
-        self.cpu_gen = torch.Generator().manual_seed(seed)  # the streamed path's order (drawn on the CPU)
+        self.cpu_gen = torch.Generator().manual_seed(seed + ORDER_SEED)  # the streamed path's order (on the CPU)
         self.scale, self.shift = normalizer(data, device)
         self.batch_size = cfg.batch_size or auto_batch_size(len(self.train_x))
         self.steps_per_epoch = max(1, len(self.train_x) // self.batch_size)
@@ -397,6 +399,7 @@ class _Run:
     def fit(self, metrics: dict[str, Any], report: Report | None) -> str:
         cfg, status, train_time, images = self.cfg, "ok", 0.0, 0
         deadline = time.perf_counter() + cfg.max_seconds if cfg.max_seconds else math.inf
+        self.ticker.restart()
         for epoch in range(1, cfg.epochs + 1):
             t0 = time.perf_counter()
             train_loss, seen, timed_out = self._epoch(epoch, deadline)
@@ -496,10 +499,16 @@ class _Run:
 
 
 class _Ticker:
-    """Tells `notes` where training is, at most every `PROGRESS_EVERY` seconds (a check of the clock a step)."""
+    """Tells `notes` where training is, at most every `PROGRESS_EVERY` seconds (a check of the clock a step):
+    seconds since training started, and images trained per second of them (the evaluations between epochs
+    included, as in the time a trial's end is estimated from)."""
 
     def __init__(self, notes: Notes | None, epochs: int, steps: int, batch: int) -> None:
         self.notes, self.epochs, self.steps, self.batch = notes, epochs, steps, batch
+        self.restart()
+
+    def restart(self) -> None:
+        """Training starts now (after the build, the latency measurement and the data's copy)."""
         self.started = self.last = time.perf_counter()
 
     def step(self, epoch: int, step: int) -> None:
@@ -542,18 +551,32 @@ def _latency(
     return ""
 
 
-DEVICE_SHARE = 0.25  # an in-memory training set over this share of a GPU's memory streams from the host instead
+DEVICE_SHARE = 0.25  # a training set over this share of a GPU's memory (of a trial's share) streams from the host
+ORDER_SEED = 7919  # the streamed order's generator: the trial's seed + this (augmentation draws from the seed itself)
 
 
-def resident(data: DataSplits, device: torch.device) -> bool:
+def resident(data: DataSplits, device: torch.device, memory_fraction: float = 0.0) -> bool:
     """Whether the training images go to the device whole (the fast path of small sets), or stream a batch at a
-    time. On a GPU a set streams when it is over `DEVICE_SHARE` of the device's memory (several packed trials
-    share a GPU), whether it is in memory or mapped; on a CPU a mapped set (`nas.data.shards`) always streams
-    (read from the page cache that every trial of the node shares: no private copy per trial)."""
+    time. On a GPU a set streams when it is over `DEVICE_SHARE` of the memory the trial may use (the device's,
+    times ``memory_fraction`` when packed trials cap their share), whether it is in memory or mapped; on a CPU
+    a mapped set (`nas.data.shards`) always streams (read from the page cache that every trial of the node
+    shares: no private copy per trial)."""
     if device.type != "cuda":
         return not data.mapped
-    total = torch.cuda.get_device_properties(device).total_memory
+    total = torch.cuda.get_device_properties(device).total_memory * (memory_fraction or 1.0)
     return data.train_x.numel() * data.train_x.element_size() <= DEVICE_SHARE * total
+
+
+def _on_device(x: Any, device: torch.device) -> torch.Tensor:
+    """A split's images on the device; a mapped one copied there a batch at a time (never whole in host memory)."""
+    if not _mapped(x):
+        return x.to(device)
+    out = torch.empty(tuple(x.shape), dtype=torch.uint8, device=device)
+    lo = 0
+    for batch in batches(x, torch.arange(len(x)), 4096, pin=device.type == "cuda"):
+        out[lo : lo + len(batch)].copy_(batch, non_blocking=True)
+        lo += len(batch)
+    return out
 
 
 def _mapped(x: object) -> bool:

@@ -316,3 +316,54 @@ def _duration(seconds: float) -> str:
     from nas.formats import duration
 
     return duration(seconds)
+
+
+def test_shard_images_refuse_what_a_tensor_refuses(tmp_path):
+    from nas.data.shards import Shard
+
+    np.save(tmp_path / "s.npy", np.arange(4 * 2, dtype=np.uint8).reshape(4, 2, 1, 1))
+    x = ShardImages(tmp_path, [Shard("s.npy", "", 4)], (2, 1, 1))
+    with pytest.raises(IndexError):
+        x[4]
+    assert torch.equal(x[-1], x[3]) and torch.equal(x[torch.tensor(2)], x[2])
+    assert np.array_equal(x[np.array([True, False, False, True])].numpy(), x[[0, 3]].numpy())
+    with pytest.raises(IndexError):
+        x[np.array([0, 9])]
+    short = ShardImages(tmp_path, [Shard("s.npy", "", 5)], (2, 1, 1))  # the manifest says 5, the file holds 4
+    with pytest.raises(DataError, match="holds 4 images, the manifest 5"):
+        short[0]
+
+
+@pytest.mark.parametrize(
+    ("options", "workers", "message"),
+    [
+        (Options("digits", 8, classes=","), 0, "at least 2"),
+        (Options("digits", 8, classes="1"), 0, "keep between 2 and 10"),
+        (Options("digits", 8, classes="4,4"), 0, "at least 2"),
+        (Options("digits", 8, classes="4", seed=-1), 0, "--seed must be an integer >= 0"),
+        (Options("digits", 8), -1, "--workers must be an integer >= 0"),
+        (Options("nosuch", 8), 0, "unknown dataset 'nosuch'"),
+    ],
+)
+def test_bad_prepare_arguments_are_one_line_and_leave_no_folder(tmp_path, options, workers, message):
+    with pytest.raises(DataError, match=message) as info:
+        prepare(options, tmp_path / "out", workers=workers, log=lambda line: None)
+    assert "\n" not in str(info.value) and not (tmp_path / "out").exists()
+
+
+def test_a_new_search_saves_the_stem_its_input_size_chose_and_an_old_config_resumes_with_its_own(tmp_path):
+    import nas
+    from nas.config import SearchConfig
+
+    search = nas.Search(
+        {"dataset": "synthetic:3x40x40:4:80", "trials": 1, "engine": "local", "report_every": 0,
+         "space": {"ops": ["conv"], "wirings": ["chain"], "widths": [8], "stages": [1, 1], "nodes": [1, 1]},
+         "train": {"epochs": 1, "latency": False}},
+        results_dir=tmp_path, progress=False,
+    )  # fmt: skip
+    search.run()
+    saved = json.loads((search.root / "config.json").read_text())["space"]
+    assert (saved["stem_kernel"], saved["stem_stride"]) == (3, 2)  # 40 px: to 20 px before stage 1
+    old = SearchConfig.from_saved({"space": {"widths": [8]}})  # a config.json from before: a 3x3 stride-1 stem
+    assert (old.space["stem_kernel"], old.space["stem_stride"]) == (3, 1)
+    assert SearchConfig.from_saved({"space": {"template": "nb201"}}).space == {"template": "nb201"}
