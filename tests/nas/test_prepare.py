@@ -367,3 +367,33 @@ def test_a_new_search_saves_the_stem_its_input_size_chose_and_an_old_config_resu
     old = SearchConfig.from_saved({"space": {"widths": [8]}})  # a config.json from before: a 3x3 stride-1 stem
     assert (old.space["stem_kernel"], old.space["stem_stride"]) == (3, 1)
     assert SearchConfig.from_saved({"space": {"template": "nb201"}}).space == {"template": "nb201"}
+
+
+PLUGIN = """
+import numpy as np
+import nas
+
+
+def stripes(data_dir):
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 60, (120, 3, 12, 12), dtype=np.uint8)
+    y = np.arange(120) % 3
+    x[y == 1, :, ::2] += 150  # horizontal stripes
+    x[y == 2, :, :, ::2] += 150  # vertical stripes
+    return {"train": (x[:90], y[:90]), "test": (x[90:], y[90:])}
+
+
+nas.register_dataset("stripes", stripes)
+"""
+
+
+def test_a_plugins_dataset_prepares_from_the_command_line(tmp_path):
+    (tmp_path / "plugin.py").write_text(PLUGIN)
+    out = tmp_path / "stripes-16"
+    proc = run("prepare", "stripes", "--plugin", str(tmp_path / "plugin.py"), "--image-size", "16", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    m = Manifest.read(out)
+    assert (m.count("train"), m.count("test"), m.shape, m.num_classes) == (90, 30, (3, 16, 16), 3)
+    assert m.steps[-1]["op"] == "resize" and m.steps[-1]["size"] == [16, 16]  # 12 -> 16, a step of its own
+    y = shard_labels(out, m, "train")
+    assert np.array_equal(np.sort(y), np.sort(np.arange(120)[:90] % 3))
