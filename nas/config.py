@@ -384,8 +384,12 @@ def _value_of(cfg: SearchConfig, key: str) -> Any:
 def with_stem(cfg: SearchConfig, space: ss.SearchSpace) -> SearchConfig:
     """The config with the stem its space was given (`make_space`) written into its space options, so a resumed
     search keeps it; the config itself where the stem was the config's own, or the space a template."""
-    if cfg.space.get("template") or set(STEM_OPTIONS) & set(cfg.space):
-        return cfg
+    if (
+        cfg.space.get("template")
+        or set(STEM_OPTIONS) & set(cfg.space)
+        or (space.stem_kernel, space.stem_stride) == (3, 1)
+    ):
+        return cfg  # (3, 1): the stem of inputs up to 32 px, and what a config without one resumes with
     return dataclasses.replace(
         cfg, space={**cfg.space, "stem_kernel": space.stem_kernel, "stem_stride": space.stem_stride}
     )

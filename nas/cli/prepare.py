@@ -21,7 +21,8 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         download=args.download,
     )
-    manifest = prepare(opts, args.out, workers=args.workers, start=lambda: _start_ray(args))
+    local = args.workers == 1 and not args.address  # one worker here: the driver decodes, no Ray runtime to start
+    manifest = prepare(opts, args.out, workers=args.workers, start=None if local else lambda: _start_ray(args))
     counts = ", ".join(f"{split} {manifest.count(split):,}" for split in manifest.splits)
     c, h, w = manifest.shape
     skipped = (
@@ -62,7 +63,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="images per shard (default 512, fewer where that passes 64 MB)",
     )
-    p.add_argument("--workers", type=int, default=0, help="parallel decoding tasks (default: the runtime's CPUs)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="parallel decoding tasks (default: the runtime's CPUs; 1: this process, no Ray)",
+    )
     p.add_argument("--address", help="Ray cluster address (from `ray start --head`); default: start Ray locally")
     p.add_argument(
         "--data-dir", help="where the built-in datasets are (default $NASGRAPH_DATA or ~/.cache/nasgraph/data)"

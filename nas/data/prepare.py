@@ -116,7 +116,8 @@ def prepare(
 ) -> Manifest:
     """Prepare ``opts.source`` into ``out`` (see the module docstring). Shards to decode (an image folder, a
     synthetic set) run as Ray tasks: ``start()`` is called first, only then, to start or join the runtime
-    (else Ray must be up); a built-in or plugin's dataset in memory is written by the driver."""
+    (else Ray must be up), except with ``workers=1`` and no runtime, where the driver decodes them itself; a
+    built-in or plugin's dataset in memory is written by the driver."""
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
     _check(opts)
     if not isinstance(workers, int) or workers < 0:
@@ -371,6 +372,10 @@ def _run(plan: Plan, jobs: list[Job], out: Path, workers: int):
         return
     import ray
 
+    if workers == 1 and not ray.is_initialized():  # one worker on this machine: the driver decodes, no runtime
+        for job in jobs:
+            yield write_shard(job, str(out), plan.shape[1])
+        return
     if not ray.is_initialized():
         raise DataError("prepare needs a Ray runtime for this source (launch.py prepare starts one)")
     task = ray.remote(num_cpus=1, max_retries=2)(write_shard)

@@ -230,7 +230,7 @@ def _prepared(source: Path, out: Path) -> str:
         "--out",
         str(out),
         "--workers",
-        "2",
+        "1",
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
