@@ -466,10 +466,14 @@ def over_object_store(data, store_bytes: float) -> str:
     if name.startswith("user:"):  # data given from Python: a plugin's register_dataset makes it preparable
         source = "NAME (your data registered by a --plugin file's nas.register_dataset)"
     return (
-        f"{name} holds {need / 2**30:.2f} GiB in memory, over half of the {store_bytes / 2**30:.2f} GiB object "
+        f"{name} holds {_size(need)} in memory, over half of the {_size(store_bytes)} object "
         f"store of the smallest Ray node; prepare it once into shards that trials memory-map: launch.py prepare "
         f"{source} --image-size N --out DIR (on a path every node reads), then --dataset shards:DIR"
     )
+
+
+def _size(n: float) -> str:
+    return f"{n / 2**30:.2f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
 
 
 def _shippable(data) -> dict[str, Any]:
