@@ -169,14 +169,10 @@ class SearchConfig:
     @classmethod
     def from_saved(cls, d: dict[str, Any]) -> SearchConfig:
         """A results folder's config.json, with what older ones mean by a key they lack: a search saved before
-        ``asha_by`` ranked its ASHA rungs by one number (`nas.engines.ray_tune`), and resumes doing so; one saved
-        before the stem followed the input size had a 3x3 stride-1 stem at every size (a new search saves the
-        stem `make_space` chose: `with_stem`)."""
+        ``asha_by`` ranked its ASHA rungs by one number (`nas.engines.ray_tune`), and resumes doing so. (One
+        saved before the stem followed the input size resumes with its 3x3 stride-1 stem: `make_space`.)"""
         if isinstance(d, dict) and "asha_by" not in d:
             d = d | {"asha_by": "score"}
-        space = d.get("space") if isinstance(d, dict) else None
-        if isinstance(space, dict) and not space.get("template") and not set(STEM_OPTIONS) & set(space):
-            d = d | {"space": space | {"stem_kernel": 3, "stem_stride": 1}}  # saved before the stem followed the input
         return cls.from_dict(d)
 
 
@@ -395,9 +391,10 @@ def with_stem(cfg: SearchConfig, space: ss.SearchSpace) -> SearchConfig:
     )
 
 
-def make_space(cfg: SearchConfig, info: DataInfo) -> ss.SearchSpace:
+def make_space(cfg: SearchConfig, info: DataInfo, saved: bool = False) -> ss.SearchSpace:
     """The SearchSpace for this config and dataset (config lists become tuples; tiny inputs get narrow widths and
-    large ones a strided stem unless the config sets them); ConfigError if it cannot be."""
+    large ones a strided stem unless the config sets them; ``saved``: the config of a search being resumed);
+    ConfigError if it cannot be."""
     import random
 
     import searchspace as ss
@@ -411,8 +408,10 @@ def make_space(cfg: SearchConfig, info: DataInfo) -> ss.SearchSpace:
     opts = {k: _tuples(v) for k, v in cfg.space.items()}
     if "widths" not in opts and max(info.input_size) <= 16:
         opts["widths"] = SMALL_INPUT_WIDTHS
-    if not opts.get("template") and not set(STEM_OPTIONS) & set(opts):  # derived again on resume: same data
-        opts["stem_kernel"], opts["stem_stride"] = stem_for(tuple(info.input_size))
+    if not opts.get("template") and not set(STEM_OPTIONS) & set(opts):
+        # a saved config without a stem is a search of inputs up to 32 px, or one made before the stem followed
+        # the input size (a new search saves any other stem: `with_stem`): both had a 3x3 stride-1 stem
+        opts["stem_kernel"], opts["stem_stride"] = (3, 1) if saved else stem_for(tuple(info.input_size))
     try:
         space = ss.SearchSpace(
             **opts, in_channels=info.in_channels, num_classes=info.num_classes, input_size=info.input_size[0]

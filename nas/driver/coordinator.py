@@ -88,7 +88,7 @@ class SearchState:
                 if resume and self.folder.data.exists():
                     _check_same_data(self.folder.read_data_info(), info, log)
                 self.folder.write_data_info(info)
-                self.space = make_space(self.cfg, info)
+                self.space = make_space(self.cfg, info, saved=not self.fresh)
                 if self.fresh and (stemmed := with_stem(self.cfg, self.space)) != self.cfg:
                     self.cfg = stemmed  # saved with the stem the input size chose: a resume keeps it
                     self.folder.write_config(self.cfg.to_dict())

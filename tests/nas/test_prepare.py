@@ -362,9 +362,14 @@ def test_a_new_search_saves_the_stem_its_input_size_chose_and_an_old_config_resu
     search.run()
     saved = json.loads((search.root / "config.json").read_text())["space"]
     assert (saved["stem_kernel"], saved["stem_stride"]) == (3, 2)  # 40 px: to 20 px before stage 1
+    from nas.config import make_space
+    from nas.record.folder import DataInfo
+
+    info = DataInfo(3, 4, (40, 40), "synthetic")
     old = SearchConfig.from_saved({"space": {"widths": [8]}})  # a config.json from before: a 3x3 stride-1 stem
-    assert (old.space["stem_kernel"], old.space["stem_stride"]) == (3, 1)
-    assert SearchConfig.from_saved({"space": {"template": "nb201"}}).space == {"template": "nb201"}
+    assert (make_space(old, info, saved=True).stem_stride, make_space(old, info).stem_stride) == (1, 2)
+    resumed = nas.Search.resume(search.root)  # the saved stem, not derived again
+    assert (resumed.cfg.space["stem_kernel"], resumed.cfg.space["stem_stride"]) == (3, 2)
 
 
 PLUGIN = """
