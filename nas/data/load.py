@@ -10,7 +10,7 @@ import torch
 
 from nas.data.owndata import dataset
 from nas.data.registry import Request, parse_name
-from nas.data.splits import DataError, DataSplits, Pool, channel_stats, resolve_data_dir, stratified_split
+from nas.data.splits import DataError, DataSplits, Pool, channel_stats, resolve_data_dir, train_val_indices
 from nas.data.steps import RESIZE_STEP, resize
 
 DEFAULT_DATASET = "digits"
@@ -60,10 +60,7 @@ def load_dataset(
 def split_pool(pool: Pool, val_fraction: float, seed: int, image_size: int | None, limit: int | None) -> DataSplits:
     """A loaded pool as train / val / test tensors: subset, validation split, resize, channel statistics."""
     train_x, train_y = pool.train_x, pool.train_y
-    if limit is not None and limit < len(train_y):
-        keep = np.sort(np.random.default_rng(seed).permutation(len(train_y))[:limit])
-        train_x, train_y = train_x[keep], train_y[keep]
-    train_idx, val_idx = stratified_split(train_y, val_fraction, seed, pool.name)
+    train_idx, val_idx = train_val_indices(train_y, limit, val_fraction, seed, pool.name)
     xs = [train_x[train_idx], train_x[val_idx], pool.test_x]
     ys = [train_y[train_idx], train_y[val_idx], pool.test_y]
     padding, steps = pool.crop_padding, pool.steps

@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from nas.data.registry import Request, source
-from nas.data.splits import DataError, DataSplits, stratified_split
+from nas.data.splits import DataError, DataSplits, train_val_indices
 
 FORMAT, VERSION = "nasgraph-shards", 1
 CACHE_ENV = "NASGRAPH_SHARD_CACHE"  # a node-local folder: shards are copied there once and mapped from there
@@ -238,10 +238,11 @@ class ShardImages:
             with self._lock:
                 if self._maps is None:
                     cache = os.environ.get(CACHE_ENV)
-                    self._maps = [self._map(f, s, cache) for f, s in zip(self.files, self.sums, strict=True)]
+                    self._maps = [self._map(k, cache) for k in range(len(self.files))]
         return self._maps
 
-    def _map(self, name: str, sha256: str, cache: str | None) -> np.ndarray:
+    def _map(self, k: int, cache: str | None) -> np.ndarray:
+        name, sha256 = self.files[k], self.sums[k]
         path = Path(self.folder) / name
         if cache and sha256:
             path = _cached(path, Path(cache).expanduser(), sha256)
@@ -253,7 +254,7 @@ class ShardImages:
             raise DataError(
                 f"shards:{self.folder}: {name} holds {arr.dtype} {arr.shape}, expected uint8 (n, *{self.image_shape})"
             )
-        count = int(self.offsets[self.files.index(name) + 1] - self.offsets[self.files.index(name)])
+        count = int(self.offsets[k + 1] - self.offsets[k])
         if len(arr) != count:
             raise DataError(
                 f"shards:{self.folder}: {name} holds {len(arr)} images, the manifest {count}; prepare again"
@@ -338,11 +339,7 @@ def load(req: Request) -> DataSplits:
         if len(y) and (y.min() < 0 or y.max() >= m.num_classes):
             raise DataError(f"shards:{folder}: a label outside 0..{m.num_classes - 1}; prepare again")
     pool = ShardImages(folder, m.splits["train"], m.shape)
-    keep = np.arange(len(pool_y))
-    if req.limit is not None and req.limit < len(keep):
-        keep = np.sort(np.random.default_rng(req.seed).permutation(len(keep))[: req.limit])
-    kept, held = stratified_split(pool_y[keep], req.val_fraction, req.seed, f"shards:{folder}")
-    train_idx, val_idx = keep[kept], keep[held]
+    train_idx, val_idx = train_val_indices(pool_y, req.limit, req.val_fraction, req.seed, f"shards:{folder}")
     test = ShardImages(folder, m.splits["test"], m.shape)
     return DataSplits(
         f"shards:{folder}",

@@ -229,6 +229,18 @@ def stratified_split(y: np.ndarray, fraction: float, seed: int, name: str) -> tu
     return np.sort(kept), np.sort(held)
 
 
+def train_val_indices(
+    y: np.ndarray, limit: int | None, val_fraction: float, seed: int, name: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted indices (train, val) into a training pool of labels ``y``: ``limit`` keeps a seeded random subset
+    first (train + val together), then ``val_fraction`` of it is held out, stratified (`stratified_split`)."""
+    keep = np.arange(len(y))
+    if limit is not None and limit < len(keep):
+        keep = np.sort(np.random.default_rng(seed).permutation(len(keep))[:limit])
+    kept, held = stratified_split(y[keep], val_fraction, seed, name)
+    return keep[kept], keep[held]
+
+
 def carve_test(name: str, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
     """Split (x, y) into (train_x, train_y, test_x, test_y) with the fixed test seed."""
     train, test = stratified_split(y, TEST_FRACTION, TEST_SEED, name)
