@@ -140,6 +140,13 @@ class SearchConfig:
             return self.train.epochs
         return self.child_epochs or max(1, self.train.epochs // 2)
 
+    def measures_latency(self) -> bool:
+        """Whether its trials time their inference: ``train.latency`` true or false as given; "auto" (the default)
+        when an objective or ``--max-latency`` needs it (timing new batch shapes costs a trial 1-5 % of its time on
+        a CPU, and cuDNN autotuning of two more shapes on a GPU; BENCHMARKS.md, 19)."""
+        latency = self.train.latency
+        return _latency(self) if latency == "auto" else bool(latency)
+
     def objective_senses(self) -> dict[str, str]:
         """Objectives in order with 'max'/'min' (`nas.objectives.for_controller`)."""
         return objectives.for_controller(self.controller, self.objectives)

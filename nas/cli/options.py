@@ -169,9 +169,26 @@ SEARCH_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
             "help": "zoo architectures or genotype .json files to seed the population, e.g. resnet18_cifar,allcnn_c",
         },
     ),
+    "--latency": (
+        "train.latency",
+        {
+            "action": "store_true",
+            "default": None,
+            "help": "time every trial's inference (latency_ms columns; default: only when --objectives or "
+            "--max-latency need it)",
+        },
+    ),
     "--no-latency": (
         "train.latency",
-        {"action": "store_false", "default": None, "help": "do not time the trials' inference (no latency columns)"},
+        {"action": "store_false", "default": None, "help": "never time the trials' inference (no latency columns)"},
+    ),
+    "--no-cudnn-benchmark": (
+        "train.cudnn_benchmark",
+        {
+            "action": "store_false",
+            "default": None,
+            "help": "CUDA: no cuDNN autotuning per new layer shape (recorded per trial as cudnn_benchmark)",
+        },
     ),
     "--latency-batch": (
         "train.latency_batch",

@@ -5,7 +5,8 @@
   is recorded for the others;
 - `ledger`: the record's rows in memory, counted by status, with the running Pareto front;
 - `resume`: the controller and config restored from a results folder;
-- `progress`: the line per finished trial; `live`: ``report.html`` rewritten while the search runs.
+- `progress`: the line per finished trial; `live`: ``report.html`` rewritten while the search runs;
+- `slots`: how busy the search's --concurrency places for trials were (each row's slot times).
 
 The engines (`nas.engines`) call the coordinator; the record it writes is `nas.record`. The flat
 layout's ``from nas.driver import SearchState`` still works (names of the old module come from

@@ -28,6 +28,7 @@ from nas.driver.ledger import Ledger
 from nas.driver.live import LiveReport
 from nas.driver.progress import Log, Progress, stderr_log
 from nas.driver.resume import restore_controller, settle_config
+from nas.driver.slots import Slots
 from nas.errors import SearchError, StorageError
 from nas.record import results
 from nas.record.folder import DataInfo, ResultsFolder
@@ -55,6 +56,8 @@ class Pending:
     started: float = field(default_factory=time.time)
     inherit_from: str | None = None  # the parent whose trained weights it starts from (--inherit)
     epochs: int = 0  # epochs it trains for (`SearchConfig.trial_epochs`)
+    slot: int = -1  # the search's slot it runs in (`nas.driver.slots`), and how long that slot was idle before it
+    slot_idle: float = 0.0
 
     @property
     def trial_id(self) -> str:
@@ -114,6 +117,7 @@ class SearchState:
         self.skips = SkipLimit(self.max_skips, self.max_slow)
         self.exhausted = ""  # why the controller has nothing left to propose (a finished grid)
         self.in_flight: dict[str, Pending] = {}
+        self.slots = Slots()
         latency = bool(self.cfg.max_latency) or "latency_ms" in self.cfg.objective_senses()
         self.progress = Progress(self.cfg.trials, self.ledger, log, latency)
         self.live = LiveReport(self.root, self.cfg.report_every, log)
@@ -162,6 +166,7 @@ class SearchState:
                     break
                 pending = self._admit(p)
                 if pending is not None:
+                    pending.slot, pending.slot_idle = self.slots.take(pending.started)
                     self.in_flight[p.trial_id] = pending
                     self.skips.admitted()
                     return pending
@@ -205,6 +210,13 @@ class SearchState:
             if weights is not None and status == Status.OK and self.keeps_weights:
                 self.folder.save_weights(trial_id, weights)
             measured = {"params": metrics.get("params", pending.params), "flops": metrics.get("flops", pending.flops)}
+            now = time.time()
+            self.slots.give_back(pending.slot, now)
+            times = {
+                "slot": pending.slot,
+                "slot_idle_seconds": pending.slot_idle,
+                "slot_seconds": now - pending.started,
+            }
             row = self._record(
                 pending.proposal,
                 pending.fingerprint,
@@ -213,6 +225,7 @@ class SearchState:
                 pending.seed,
                 pending.started,
                 inherited_from=pending.inherit_from,
+                times=times,
             )
             for twin in self.dedupe.resolved(pending.fingerprint):
                 self._record_duplicate(twin, pending.fingerprint, row)
@@ -237,6 +250,7 @@ class SearchState:
         """Forget an in-flight trial that will never report (its run was interrupted); it is not recorded."""
         pending = self.in_flight.pop(trial_id, None)
         if pending is not None:
+            self.slots.give_back(pending.slot, time.time())
             self.dedupe.resolved(pending.fingerprint)
 
     def _record(self, p: Proposal, fp: str, status: str, metrics: dict[str, Any], seed=None, started=None, **extra):

@@ -58,8 +58,9 @@ class Engine(ABC):
 
 
 def trial_train_config(cfg: SearchConfig):
-    """The TrainConfig each trial uses: the search's, with its time limit and thread count."""
+    """The TrainConfig each trial uses: the search's, with its time limit, thread count and latency resolved."""
     changes: dict[str, Any] = {"max_seconds": cfg.trial_timeout or cfg.train.max_seconds}
+    changes["latency"] = cfg.measures_latency()
     if not cfg.train.threads:
         changes["threads"] = max(1, int(cfg.cpus_per_trial))
     if cfg.gpus_per_trial and cfg.gpus_per_trial < 1 and not cfg.train.memory_fraction:

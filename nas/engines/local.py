@@ -37,6 +37,7 @@ class LocalEngine(Engine):
             raise SearchError(f"--device: {e}") from None
 
     def run(self, state: SearchState) -> None:
+        from nas.trial.clock import PhaseClock
         from nas.trial.train import MISUSE, train_trial
 
         train_cfg = trial_train_config(state.cfg)
@@ -44,6 +45,7 @@ class LocalEngine(Engine):
             pending = state.propose()
             if pending is None:
                 break
+            clock = PhaseClock("setup")
             init = inherited_weights(state.parent_weights(pending))
             cfg = (
                 replace(train_cfg, epochs=pending.epochs) if pending.epochs not in (0, train_cfg.epochs) else train_cfg
@@ -58,6 +60,7 @@ class LocalEngine(Engine):
                     init=init,
                     report=functools.partial(state.epoch_done, pending.proposal.trial_id),
                     progress=functools.partial(state.trial_note, pending.proposal.trial_id),
+                    clock=clock,
                 )
             result = trial.result
             if result.status == MISUSE:

@@ -412,7 +412,9 @@ def _relay_notes(notes: Queue, state: SearchState, done: threading.Event) -> Non
 def _trainable(config: dict[str, Any], data=None, train_cfg=None, shipment=None, parents=None, notes=None) -> None:
     """Ray Tune function trainable: train one genotype, report per epoch, then once with final=True."""
     from nas.engines.base import inherited_weights
+    from nas.trial.clock import PhaseClock
 
+    clock = PhaseClock("setup")  # the trial's time, from here (`nas.record.row.PHASES`)
     data = _unshipped(data)
     shipment.install()  # the user's ops, where this worker does not know them yet
     genotype = Genotype.from_json(config["genotype"])
@@ -437,19 +439,21 @@ def _trainable(config: dict[str, Any], data=None, train_cfg=None, shipment=None,
                 notes.put_nowait((config["trial_id"], note))
 
     result, hung = _watched(
-        genotype, data, train_cfg, config["seed"], report, reporting, shipment.train_fn, init, progress
+        genotype, data, train_cfg, config["seed"], report, reporting, shipment.train_fn, init, progress, clock
     )
-    final = _packed(result.metrics | where, shipment.objective, status=result.status, final=True)
     if hung:
-        _retire(final)
-    if result.state_dict is None:
-        tune.report(final)
-        return
-    from safetensors.torch import save_file
-
+        _retire(_packed(result.metrics | where, shipment.objective, status=result.status, final=True))
     with tempfile.TemporaryDirectory(prefix="nasgraph-") as folder:
-        save_file(result.state_dict, os.path.join(folder, WEIGHTS_FILE))
-        tune.report(final, checkpoint=tune.Checkpoint.from_directory(folder))
+        checkpoint = None
+        if result.state_dict is not None:
+            from safetensors.torch import save_file
+
+            clock.begin("weights")
+            save_file(result.state_dict, os.path.join(folder, WEIGHTS_FILE))
+            checkpoint = tune.Checkpoint.from_directory(folder)
+            result.metrics |= clock.result()
+        final = _packed(result.metrics | where, shipment.objective, status=result.status, final=True)
+        tune.report(final, checkpoint=checkpoint)
 
 
 STORE_SHARE = 0.5  # an in-memory dataset may fill at most this share of the smallest node's object store
@@ -531,22 +535,20 @@ def _watched(
     train_fn=None,
     init=None,
     progress=None,
+    clock=None,
 ):
     """`train_trial` in a thread, ended as ``timeout`` if it runs past the hang limit (see the module docstring)."""
     from nas.trial.train import TrialResult, train_trial
 
     limit = train_cfg.hang_limit()
+    args = {"seed": seed, "report": report, "train_fn": train_fn, "init": init, "progress": progress, "clock": clock}
     if not limit:
-        return train_trial(
-            genotype, data, train_cfg, seed=seed, report=report, train_fn=train_fn, init=init, progress=progress
-        ), False
+        return train_trial(genotype, data, train_cfg, **args), False
     box: dict[str, Any] = {}
 
     def work() -> None:
         try:
-            box["result"] = train_trial(
-                genotype, data, train_cfg, seed=seed, report=report, train_fn=train_fn, init=init, progress=progress
-            )
+            box["result"] = train_trial(genotype, data, train_cfg, **args)
         except BaseException as e:  # noqa: BLE001 -- handed to the trainable's thread (Tune's stop is SystemExit)
             box["error"] = e
 

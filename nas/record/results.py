@@ -6,6 +6,7 @@
     results.hypervolume(front, ref=[0.0, 5e6])
     results.best(df, max_params=1_000_000)
     results.find_trial(df, "00042")
+    results.time_spent(df)                             # where the search's trial- and slot-seconds went
 
 The rows come from the durable record (`nas.record.jsonl`, ``trials.jsonl``).
 ``trials.parquet`` is a copy for fast loading, rewritten atomically by
@@ -33,6 +34,7 @@ from nas import pareto
 from nas.objectives import FRONT
 from nas.record.folder import Layout
 from nas.record.jsonl import JSONL, Record, RecordError, _jsonl_path, _parse, _read, atomic_file
+from nas.record.row import PHASES
 from nas.status import Status
 
 COLUMNS: dict[str, str] = {
@@ -383,6 +385,61 @@ def proxy_correlation(df: pd.DataFrame, target: str = "val_acc") -> pd.DataFrame
             rho, p = float("nan"), float("nan")
         rows.append({"proxy": column.removeprefix("proxy_"), "spearman": float(rho), "p": float(p), "n": len(pair)})
     return pd.DataFrame(rows, columns=["proxy", "spearman", "p", "n"])
+
+
+def phase_seconds(df: pd.DataFrame) -> pd.DataFrame:
+    """Seconds per phase (`nas.record.row.PHASES`, columns in that order, 0.0 where a trial had no such phase) of
+    each trial that recorded its phases, indexed as `df`; each row adds up to the trial's ``wall_seconds``."""
+    columns = list(PHASES)
+    found: dict[Any, dict[str, float]] = {}
+    if "phases" in df.columns:
+        for index, value in df["phases"].items():
+            phases = _json_mapping(value)
+            if phases:
+                found[index] = phases
+                columns += [k for k in phases if k not in columns]  # (a phase of a newer version: kept)
+    frame = pd.DataFrame.from_dict(found, orient="index", columns=columns, dtype="float64")
+    return frame.fillna(0.0)
+
+
+def _json_mapping(value: Any) -> dict[str, Any] | None:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    return value if isinstance(value, dict) else None
+
+
+SLOT_PARTS = {  # a search's slot-seconds (`nas.driver.slots`), by what the slots were doing
+    "trials": "running trials (their wall_seconds)",
+    "start_and_return": "starting trials and taking their results back (slot_seconds - wall_seconds)",
+    "idle": "no trial (slot_idle_seconds: the driver choosing, Tune asking, the runtime starting)",
+}
+
+
+def time_spent(df: pd.DataFrame) -> pd.DataFrame:
+    """Where a search's time went, one row per part: ``kind`` "phase" (the trials' wall seconds by phase, shares of
+    the trial-seconds of trials that recorded phases) and "slot" (the dispatched trials' slot-seconds by
+    `SLOT_PARTS`, shares of them); columns kind, part, seconds, share. Empty when no row has either."""
+    rows = []
+    phases = phase_seconds(df)
+    total = float(phases.to_numpy().sum())
+    if len(phases) and total > 0:
+        rows += [("phase", name, float(v), float(v) / total) for name, v in phases.sum().items() if v > 0]
+    if {"slot_seconds", "slot_idle_seconds", "wall_seconds"} <= set(df.columns):
+        slotted = df[df["slot_seconds"].notna()]
+        on_slot = slotted["slot_seconds"].astype("float64")
+        wall = slotted["wall_seconds"].astype("float64").fillna(0.0).clip(upper=on_slot)
+        parts = {
+            "trials": float(wall.sum()),
+            "start_and_return": float((on_slot - wall).sum()),
+            "idle": float(slotted["slot_idle_seconds"].astype("float64").fillna(0.0).sum()),
+        }
+        whole = sum(parts.values())
+        if whole > 0:
+            rows += [("slot", name, v, v / whole) for name, v in parts.items()]
+    return pd.DataFrame(rows, columns=["kind", "part", "seconds", "share"])
 
 
 def hypervolume(

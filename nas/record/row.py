@@ -32,10 +32,29 @@ METRICS = (  # what a trial measures, copied into its row (a duplicate copies it
     "latency_batch_ms",  # the same at the serving batch
     "latency_batch",
 )
+PHASES = {  # where a trial's wall time went (a row's "phases", seconds; `nas.trial.clock`): they add up to it
+    "setup": "the worker's preparation: the dataset from Ray's object store, the user's plugins, a parent's weights",
+    "proxies": "zero-cost proxies scored on the untrained network (train.proxies)",
+    "build": "parameters and FLOPs counted, the network built, a parent's weights inherited, traced, its optimizer",
+    "to_device": "the network and the training images to the device (a mapped set's files opened)",
+    "latency": "inference timed at batch 1 and the serving batch (latency_ms; measured when asked or needed)",
+    "first_step": "the first training step: lazy initialisation, kernel choice (cuDNN autotuning on CUDA)",
+    "train": "the other training steps (augmentation included)",
+    "evaluate": "the validation split after each epoch, the test split at the end",
+    "report": "each epoch's result handed to the driver (Ray: until the driver has taken it)",
+    "train_fn": "a user's training function, whole (its own training and evaluation)",
+    "weights": "the trained weights off the device, and written for the driver (Ray)",
+    "cleanup": "the trial's memory freed and its peak read",
+}
+TRIAL_TIMES = (  # what the driver measures of a dispatched trial's slot (`nas.driver.slots`)
+    "slot",  # which of the search's --concurrency slots ran it (0-based)
+    "slot_idle_seconds",  # how long that slot had no trial before this one was dispatched to it
+    "slot_seconds",  # from dispatch to the recorded row: the trial's wall time, plus starting it and taking its result
+)
 ROW_FIELDS = frozenset(  # what trial_row (and the record) write besides a train_fn's own metrics
     {"trial_id", "controller", "parents", "generation", "status", "error", "fingerprint", "genotype", "params",
      "flops", *METRICS, "seed", "finished", "node", "worker", "duplicate_of", "meta", "crc", "curves",
-     "inherited", "inherited_from"}
+     "inherited", "inherited_from", "phases", "cudnn_benchmark", *TRIAL_TIMES}
 )  # fmt: skip
 PROXY_PREFIX = "proxy_"  # a zero-cost proxy's column: proxy_synflow, proxy_snip, ... (`nas.trial.proxies`)
 
@@ -61,8 +80,10 @@ def trial_row(
     started: float | None = None,
     duplicate_of: str | None = None,
     inherited_from: str | None = None,
+    times: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The record row of a finished (or refused) proposal, in `nas.record.results.COLUMNS`' terms."""
+    """The record row of a finished (or refused) proposal, in `nas.record.results.COLUMNS`' terms; `times`: the
+    driver's measures of its slot (`TRIAL_TIMES`)."""
     now = time.time()
     row = {
         "trial_id": proposal.trial_id,
@@ -83,10 +104,13 @@ def trial_row(
     }
     if started is not None and row["wall_seconds"] is None:
         row["wall_seconds"] = now - started
-    if status != Status.DUPLICATE:
-        for key in ("node", "worker"):  # the Ray node, and the worker process, that trained it
+    if status != Status.DUPLICATE:  # (a duplicate took none of its twin's time)
+        for key in ("node", "worker", "phases"):  # the Ray node, the worker process that trained it, its time
             if metrics.get(key):
                 row[key] = metrics[key]
+        if metrics.get("cudnn_benchmark") is not None:  # (CUDA trials) whether cuDNN autotuned its convolutions
+            row["cudnn_benchmark"] = metrics["cudnn_benchmark"]
+        row |= times or {}
     if metrics.get("curves"):  # per-epoch accuracies (`TrainConfig.curves`)
         row["curves"] = metrics["curves"]
     if inherited_from and metrics.get("inherited") is not None:  # started from a parent's trained weights

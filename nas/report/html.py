@@ -34,8 +34,9 @@ from nas import objectives
 from nas.formats import si
 from nas.objectives import FRONT
 from nas.record import results
+from nas.record.row import PHASES
 from nas.report import plots
-from nas.report.text import op_mix
+from nas.report.text import SLOT_WORDS, op_mix, time_lines
 
 REFRESH_SECONDS = 15  # how often a live report reloads itself
 MAX_ARCHITECTURES = 12  # architecture drawings per search, best first along the front
@@ -255,7 +256,7 @@ def _search_section(search: plots.Search) -> list[str]:
         best = "most accurate" if score.name == "val_acc" else f"best by {score.name}"
         parts.append(f'<p class="muted">The {len(drawn)} {_e(best)} of {len(front)} front members.</p>')
     parts.append('<div class="grid">' + "".join(_architecture(row, score) for _, row in drawn.iterrows()) + "</div>")
-    return parts + _proxies(search.trials, score) + _failures(search.trials)
+    return parts + _proxies(search.trials, score) + _time(search.trials) + _failures(search.trials)
 
 
 def _proxies(df: pd.DataFrame, score: plots.Score) -> list[str]:
@@ -272,6 +273,25 @@ def _proxies(df: pd.DataFrame, score: plots.Score) -> list[str]:
         f"{_e(score.label)} over this search's trials: how far a proxy could have stood in for training here.</p>",
         _table(["proxy", "Spearman", "p", "trials"], rows, numeric={1, 2, 3}),
     ]
+
+
+def _time(df: pd.DataFrame) -> list[str]:
+    """Where the search's time went: its trials' seconds by phase, and its slots' by what they were doing."""
+    spent = results.time_spent(df)
+    if spent.empty:
+        return []
+    parts = ["<h3>Where the time went</h3>"]
+    parts += [f'<p class="muted">{_e(line.strip())}</p>' for line in time_lines(df)]
+    phases = spent[spent["kind"] == "phase"].sort_values("seconds", ascending=False, kind="stable")
+    if len(phases):
+        rows = [[r.part, f"{r.seconds:,.1f}", f"{r.share:.1%}", PHASES.get(r.part, "")] for r in phases.itertuples()]
+        parts.append(_table(["phase", "trial-seconds", "share", "what"], rows, numeric={1, 2}))
+    slots = spent[spent["kind"] == "slot"]
+    if len(slots):
+        rows = [[SLOT_WORDS.get(r.part, r.part), f"{r.seconds:,.1f}", f"{r.share:.1%}", results.SLOT_PARTS.get(r.part, "")]
+                for r in slots.itertuples()]  # fmt: skip
+        parts.append(_table(["slots", "slot-seconds", "share", "what"], rows, numeric={1, 2}))
+    return parts
 
 
 def _front_table(front: pd.DataFrame, score: plots.Score = plots.VAL_ACC) -> str:

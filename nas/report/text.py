@@ -60,6 +60,7 @@ def summary(paths: str | Path | list, top: int = 10) -> str:
         lines.append(f"  Pareto front ({described}), {len(front)} trials:")
         lines.extend("    " + ln for ln in pd.DataFrame(columns).to_string(index=False).splitlines())
         lines.extend(_proxies_and_inheritance(part))
+        lines.extend(time_lines(part))
     lines.append(f"results: {', '.join(str(p) for p in ([paths] if isinstance(paths, str | Path) else paths))}")
     return "\n".join(lines)
 
@@ -80,6 +81,27 @@ def _proxies_and_inheritance(part: pd.DataFrame) -> list[str]:
         lines.append(
             f"  {len(share)} trials started from a parent's weights (median {share.median():.0%} of parameters)"
         )
+    return lines
+
+
+SLOT_WORDS = {"trials": "running trials", "start_and_return": "starting them and taking results", "idle": "idle"}
+
+
+def time_lines(part: pd.DataFrame, indent: str = "  ") -> list[str]:
+    """Where one search's time went (`results.time_spent`): 'time: of 1,234 trial-seconds, 71 % train, 12 %
+    evaluate, ...' (phases under 0.5 % left out), and how busy its slots were."""
+    spent = results.time_spent(part)
+    lines = []
+    phases = spent[spent["kind"] == "phase"].sort_values("seconds", ascending=False, kind="stable")
+    if len(phases):
+        shown = ", ".join(f"{r.share:.0%} {r.part}" for r in phases.itertuples() if r.share >= 0.005)
+        lines.append(f"{indent}time: of {phases['seconds'].sum():,.0f} trial-seconds, {shown}")
+    slots = spent[spent["kind"] == "slot"]
+    if len(slots):
+        count = int(part["slot"].max()) + 1 if "slot" in part.columns and part["slot"].notna().any() else 1
+        shown = ", ".join(f"{r.share:.0%} {SLOT_WORDS.get(r.part, r.part)}" for r in slots.itertuples())
+        plural = "s" if count != 1 else ""
+        lines.append(f"{indent}slots: {slots['seconds'].sum():,.0f} slot-seconds over {count} slot{plural}: {shown}")
     return lines
 
 

@@ -38,6 +38,7 @@ from nas.data.shards import batches
 from nas.errors import NasgraphError, first_line
 from nas.record.row import METRICS, ROW_FIELDS
 from nas.trial import latency as nas_latency
+from nas.trial.clock import PhaseClock
 from nas.trial.inherit import inherit
 from nas.trial.proxies import PROXIES, trial_scores
 from searchspace.genotype import Genotype, GenotypeError
@@ -70,7 +71,7 @@ class TrainConfig:
     compile: bool = False  # torch.compile the model (slow start, faster steps)
     cudnn_benchmark: bool = True  # CUDA: cuDNN times its algorithms per new layer shape (BENCHMARKS.md, GPU)
     max_seconds: float = 0.0  # training time limit per trial; 0 = none
-    eval_batch_size: int = 1024
+    eval_batch_size: int = 0  # 0 = auto: on CUDA (or compiled) the training batch, else 1024 (`eval_batches`)
     threads: int = 0  # CPU threads for this trial; 0 = torch's default
     memory_fraction: float = 0.0  # cap on this process's share of GPU memory; 0 = no cap
     keep_weights: bool = True  # return the trained weights
@@ -79,7 +80,9 @@ class TrainConfig:
     hang_seconds: float = 0.0  # a trial still running this long is hung and ended; 0 = auto (see hang_limit)
     curves: bool = False  # record validation and test accuracy after every epoch (a tabular benchmark's curves)
     proxies: tuple[str, ...] = ()  # zero-cost proxies (`nas.trial.proxies`) scored at the trial's initialisation
-    latency: bool = True  # measure inference latency on the trial's device before training (`nas.trial.latency`)
+    latency: bool | str = "auto"  # time inference on the trial's device before training (`nas.trial.latency`): true,
+    # false, or auto: a search measures it when an objective or --max-latency needs it (`SearchConfig.measures_latency`),
+    # a trial trained on its own always
     latency_batch: int = 64  # the serving batch timed besides batch 1 (latency_batch_ms)
     latency_repeats: int = 10  # timed runs per batch size (the median is recorded), within about a second
     max_latency_ms: float = 0.0  # a trial slower than this at batch 1 is rejected before training; 0 = no limit
@@ -94,7 +97,7 @@ class TrainConfig:
             (0.0 <= self.label_smoothing < 1.0, "label_smoothing must be in [0, 1)"),
             (0.0 <= self.momentum < math.inf, "momentum must be a number >= 0"),
             (0.0 <= self.weight_decay < math.inf, "weight_decay must be a number >= 0"),
-            (self.eval_batch_size >= 1, "eval_batch_size must be >= 1"),
+            (self.eval_batch_size >= 0, "eval_batch_size must be >= 0 (0: auto)"),
             (self.threads >= 0, "threads must be >= 0 (0: torch's default)"),
             (0 <= self.max_seconds < math.inf, "max_seconds must be a number >= 0"),
             (_device_ok(self.device), f"device must be auto, cpu, mps, cuda or cuda:N, got {self.device!r}"),
@@ -104,6 +107,7 @@ class TrainConfig:
             (0 <= self.hang_seconds < math.inf, "hang_seconds must be a number >= 0"),
             (set(self.proxies) <= set(PROXIES), f"proxies must be among {', '.join(PROXIES)}"),
             (0 <= self.cpu_bf16_mflops < math.inf, "cpu_bf16_mflops must be a number >= 0"),
+            (self.latency in (True, False, "auto"), f"latency must be true, false or auto, got {self.latency!r}"),
             (self.latency_batch >= 1, "latency_batch must be >= 1"),
             (self.latency_repeats >= 1, "latency_repeats must be >= 1"),
             (0 <= self.max_latency_ms < math.inf, "max_latency_ms must be a number >= 0 (0: no limit)"),
@@ -189,6 +193,7 @@ def train_trial(
     train_fn: TrainFn | None = None,
     init: Mapping[str, torch.Tensor] | None = None,
     progress: Notes | None = None,
+    clock: PhaseClock | None = None,
 ) -> TrialResult:
     """Train and evaluate one genotype; never raises for the genotype's or the run's failures.
 
@@ -199,29 +204,36 @@ def train_trial(
     `cfg.proxies` are scored on the model as initialised from `seed` before it trains (``proxies``).
     `progress` hears, every `PROGRESS_EVERY` seconds of the built-in trainer's training, where it is inside
     its epochs (epoch, step, steps, seconds, images_per_second): `report` comes only after each epoch.
+    `clock`: the trial's clock when its worker started it (`PhaseClock`); ``wall_seconds`` is its whole time, and
+    ``phases`` says where it went (`nas.record.row.PHASES`).
     """
-    started = time.perf_counter()
+    clock = clock or PhaseClock()
+    clock.begin("build")
     metrics: dict[str, Any] = {"seed": seed}
     try:
         params, flops = ss.complexity(genotype, data.in_channels, data.num_classes, data.input_size)
         metrics |= {"params": params, "flops": flops}
     except GenotypeError as e:
-        return TrialResult("invalid", metrics | {"error": str(e), "wall_seconds": time.perf_counter() - started})
+        return TrialResult("invalid", metrics | {"error": str(e)} | clock.result())
     if cfg.proxies:
+        clock.begin("proxies")
         metrics["proxies"] = trial_scores(genotype, data, cfg.proxies, seed, (params, flops))
+        clock.begin("build")
     try:
         device = resolve_device(cfg.device)
     except ValueError as e:  # this worker has no such device
-        return TrialResult("error", metrics | {"error": str(e), "wall_seconds": time.perf_counter() - started})
+        return TrialResult("error", metrics | {"error": str(e)} | clock.result())
+    if device.type == "cuda":
+        metrics["cudnn_benchmark"] = cfg.cudnn_benchmark
     if train_fn is not None:
-        return _own_training(train_fn, genotype, data, cfg, seed, device, report, metrics, started, init)
+        return _own_training(train_fn, genotype, data, cfg, seed, device, report, metrics, clock, init)
     run = None
     try:
-        run = _Run(genotype, data, cfg, seed, device, init, flops)
+        run = _Run(genotype, data, cfg, seed, device, init, flops, clock)
         run.ticker = _Ticker(progress, cfg.epochs, run.steps_per_epoch, run.batch_size)
         if init is not None:
             metrics["inherited"] = run.inherited
-        over = _latency(run.net, data, cfg, device, metrics, run.amp, run.fmt)
+        over = _latency(run.net, data, cfg, device, metrics, clock, run.amp, run.fmt)
         status = "rejected" if over else run.fit(metrics, report)
         if over:
             metrics["error"] = over
@@ -231,14 +243,15 @@ def train_trial(
         status, metrics["error"] = (
             ("oom", f"out of memory: {first_line(e)}") if is_oom(e) else ("error", _error_text(e))
         )
+    clock.begin("weights")
     state = run.weights() if run is not None and status == "ok" and cfg.keep_weights else None
+    clock.begin("cleanup")
     metrics["peak_memory_mb"] = _peak_memory_mb(device)
     del run
     _free_memory(device)
     if device.type == "cuda":  # what this process still holds once the trial is gone (a reused worker keeps it)
         metrics["resident_memory_mb"] = torch.cuda.memory_reserved(device) / 2**20
-    metrics["wall_seconds"] = time.perf_counter() - started
-    return TrialResult(status, metrics, state)
+    return TrialResult(status, metrics | clock.result(), state)
 
 
 def _own_training(
@@ -250,7 +263,7 @@ def _own_training(
     device: torch.device,
     report: Report | None,
     metrics: dict[str, Any],
-    started: float,
+    clock: PhaseClock,
     init: Mapping[str, torch.Tensor] | None = None,
 ) -> TrialResult:
     """A user's ``train_fn(model, data, config, report) -> metrics`` on the built model, as a trial.
@@ -278,12 +291,16 @@ def _own_training(
         model = ss.build(genotype, data.in_channels, data.num_classes)
         if init is not None:
             metrics["inherited"] = inherit(model, init, tuple(data.train_x.shape[1:]))
+        clock.begin("to_device")
+        clock.on(device)
         model = model.to(device)
-        over = _latency(model, data, cfg, device, metrics)
+        over = _latency(model, data, cfg, device, metrics, clock)
         if over:
+            clock.begin("cleanup")
             del model
             _free_memory(device)
-            return TrialResult("rejected", metrics | {"error": over, "wall_seconds": time.perf_counter() - started})
+            return TrialResult("rejected", metrics | {"error": over} | clock.result())
+        clock.begin("train_fn")
         deadline = time.perf_counter() + cfg.max_seconds if cfg.max_seconds else math.inf
         context = TrialContext(cfg, seed, device, genotype, deadline)
         returned = train_fn(model, data, context, checked_report)
@@ -292,6 +309,7 @@ def _own_training(
         except TrainFnError as e:
             return TrialResult(MISUSE, metrics | {"error": str(e)})
         status = "ok"
+        clock.begin("weights")
         if cfg.keep_weights:
             state = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
     except TrainFnError as e:  # from report(): the values it was given
@@ -304,12 +322,12 @@ def _own_training(
     except Exception as e:  # noqa: BLE001 -- every failure inside a train_fn becomes a result
         status = "oom" if is_oom(e) else "error"
         own = dict(reported) | {"error": f"out of memory: {first_line(e)}" if is_oom(e) else _error_text(e)}
+    clock.begin("cleanup")
     del model
     metrics |= own | {"custom": custom_part(own)}
     metrics["peak_memory_mb"] = _peak_memory_mb(device)
     _free_memory(device)
-    metrics["wall_seconds"] = time.perf_counter() - started
-    return TrialResult(status, metrics, state)
+    return TrialResult(status, metrics | clock.result(), state)
 
 
 def own_metrics(values: Any, what: str) -> dict[str, Any]:
@@ -353,24 +371,30 @@ class _Run:
         device: torch.device,
         init: Mapping[str, torch.Tensor] | None = None,
         flops: int = 0,
+        clock: PhaseClock | None = None,
     ):
         self.cfg, self.data, self.device = cfg, data, device
+        self.clock = clock = clock or PhaseClock()
         self.amp = uses_bf16(cfg, device, flops)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
+        torch.manual_seed(seed)
+        last = cfg.channels_last and (device.type == "cuda" or self.amp)
+        self.fmt = torch.channels_last if last else torch.contiguous_format
+        model = ss.build(genotype, data.in_channels, data.num_classes)
+        self.inherited = inherit(model, init, tuple(data.train_x.shape[1:])) if init is not None else 0.0
+        clock.begin("to_device")
+        clock.on(device)
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = cfg.cudnn_benchmark
             if cfg.memory_fraction:
                 torch.cuda.set_per_process_memory_fraction(cfg.memory_fraction, device)
             torch.cuda.reset_peak_memory_stats(device)
-        torch.manual_seed(seed)
         self.gen = torch.Generator(device=device).manual_seed(seed)
-        last = cfg.channels_last and (device.type == "cuda" or self.amp)
-        self.fmt = torch.channels_last if last else torch.contiguous_format
-        model = ss.build(genotype, data.in_channels, data.num_classes)
-        self.inherited = inherit(model, init, tuple(data.train_x.shape[1:])) if init is not None else 0.0
         self.model = model.to(device, memory_format=self.fmt)
+        clock.begin("build")
         self.net = self._compile(self.model)
+        clock.begin("to_device")
         self.resident = resident(data, device, cfg.memory_fraction)
         if data.mapped:  # open the maps (and fill a node-local cache) now, before training's clock starts
             for split in (data.train_x, data.val_x, data.test_x):
@@ -380,6 +404,7 @@ class _Run:
         self.cpu_gen = torch.Generator().manual_seed(seed + ORDER_SEED)  # the streamed path's order (on the CPU)
         self.scale, self.shift = normalizer(data, device)
         self.batch_size = cfg.batch_size or auto_batch_size(len(self.train_x))
+        self.eval_batch, self.eval_padded = eval_batches(cfg, device, self.batch_size)
         self.steps_per_epoch = max(1, len(self.train_x) // self.batch_size)
         self.opt = _optimizer(self.model, cfg)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, _lr_lambda(cfg, cfg.epochs * self.steps_per_epoch))
@@ -399,12 +424,15 @@ class _Run:
     def fit(self, metrics: dict[str, Any], report: Report | None) -> str:
         cfg, status, train_time, images = self.cfg, "ok", 0.0, 0
         deadline = time.perf_counter() + cfg.max_seconds if cfg.max_seconds else math.inf
+        clock = self.clock
         self.ticker.restart()
         for epoch in range(1, cfg.epochs + 1):
+            clock.begin("first_step" if epoch == 1 else "train")
             t0 = time.perf_counter()
             train_loss, seen, timed_out = self._epoch(epoch, deadline)
             train_time += time.perf_counter() - t0
             images += seen
+            clock.begin("evaluate")
             val_acc, val_loss = self.evaluate(self.data.val_x, self.data.val_y)
             metrics |= {"epochs": epoch, "train_loss": train_loss, "val_acc": val_acc, "val_loss": val_loss}
             metrics |= {"train_seconds": train_time, "images_per_second": images / max(train_time, 1e-9)}
@@ -417,11 +445,13 @@ class _Run:
                 status, metrics["error"] = "diverged", f"training loss {train_loss} in epoch {epoch}"
                 break
             if report is not None:
+                clock.begin("report")
                 report(dict(metrics))
             if timed_out:
                 status, metrics["error"] = "timeout", f"stopped at the {cfg.max_seconds:g}s limit in epoch {epoch}"
                 break
         if status == "ok":
+            clock.begin("evaluate")
             metrics["test_acc"], metrics["test_loss"] = self.evaluate(self.data.test_x, self.data.test_y)
         return status
 
@@ -442,6 +472,8 @@ class _Run:
             self.sched.step()
             total += loss.detach().float()
             steps += 1
+            if steps == 1 and epoch == 1:
+                self.clock.begin("train")  # (waits for the first step on CUDA: a trial's first of few waits)
             self.ticker.step(epoch, steps)
             if time.perf_counter() > deadline:
                 return total.item() / steps, steps * bs, True
@@ -473,20 +505,24 @@ class _Run:
 
     @torch.no_grad()
     def evaluate(self, xs: torch.Tensor, ys: torch.Tensor) -> tuple[float, float]:
-        """Accuracy and mean loss (no label smoothing) over a split, in large batches."""
+        """Accuracy and mean loss (no label smoothing) over a split, in batches of `eval_batches`' one size (a short
+        last batch padded to it where new shapes cost: cuDNN autotuning, recompiling)."""
         if len(xs) == 0:
             return math.nan, math.nan
         self.net.eval()
         correct = torch.zeros((), device=self.device)
         loss = torch.zeros((), device=self.device)
-        bs = self.cfg.eval_batch_size
+        bs = self.eval_batch
         parts = batches(xs, torch.arange(len(xs)), bs, pin=self.device.type == "cuda") if _mapped(xs) else None
         for i in range(0, len(xs), bs):
             xb = next(parts) if parts is not None else xs[i : i + bs]  # type: ignore[call-overload]
             x = self._prepare(xb.to(self.device, non_blocking=True))
             y = ys[i : i + bs].to(self.device, non_blocking=True)
+            short = bs - len(x)
+            if short and self.eval_padded:  # the padding's outputs are dropped; eval-mode layers see images alone
+                x = torch.cat([x, x.new_zeros((short, *x.shape[1:]))]).contiguous(memory_format=self.fmt)
             with torch.autocast(self.device.type, torch.bfloat16, enabled=self.amp):
-                out = self.net(x).float()
+                out = self.net(x)[: len(y)].float()
             loss += F.cross_entropy(out, y, reduction="sum")
             correct += (out.argmax(1) == y).sum()
         return correct.item() / len(xs), loss.item() / len(xs)
@@ -530,6 +566,7 @@ def _latency(
     cfg: TrainConfig,
     device: torch.device,
     metrics: dict[str, Any],
+    clock: PhaseClock,
     amp: bool = False,
     fmt: torch.memory_format = torch.contiguous_format,
 ) -> str:
@@ -537,6 +574,7 @@ def _latency(
     `cfg.max_latency_ms`, or "". Timed as the trial evaluates: same device, autocast and memory format."""
     if not cfg.latency:
         return ""
+    clock.begin("latency")
     sample = (data.in_channels, *data.input_size)
     ms = nas_latency.measure(
         model, sample, device, dict.fromkeys((1, cfg.latency_batch)), repeats=cfg.latency_repeats, amp=amp,
@@ -622,6 +660,20 @@ def random_crop(images: torch.Tensor, pad: int, gen: torch.Generator) -> torch.T
     for s in range(1, 2 * pad + 1):
         out = torch.where(dx == s, rows[:, :, :, s : s + w], out)
     return out.contiguous()
+
+
+EVAL_BATCH = 1024  # evaluation's batch where no new shape costs anything (`eval_batches`)
+
+
+def eval_batches(cfg: TrainConfig, device: torch.device, train_batch: int) -> tuple[int, bool]:
+    """Evaluation's batch size, and whether a short last batch is padded to it. Where a new input shape costs time
+    -- cuDNN's autotuning of every convolution on CUDA (``cudnn_benchmark``), a recompile under ``compile`` -- every
+    batch has one shape: the training batch, whose algorithms are already chosen (or ``eval_batch_size``). On a CPU
+    nothing is tuned per shape: large batches (``eval_batch_size`` or `EVAL_BATCH`), the last one as it is."""
+    fixed = device.type == "cuda" or cfg.compile
+    if fixed:
+        return cfg.eval_batch_size or train_batch, True
+    return cfg.eval_batch_size or EVAL_BATCH, False
 
 
 def auto_batch_size(n: int) -> int:

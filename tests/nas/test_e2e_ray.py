@@ -60,6 +60,13 @@ def test_short_search_through_ray_writes_n_rows_with_a_latency_objective(tmp_pat
     assert all(r.get("node") for r in counted(rows))  # trained by Ray workers
     assert all(r["latency_ms"] > 0 and r["latency_batch"] == 64 for r in counted(rows))  # timed on the worker
     assert "Pareto front (val_acc max, latency_ms min)" in out
+    # where each trial's time went, from the worker's setup to its weights written for the driver
+    for r in counted(rows):
+        assert sum(r["phases"].values()) == pytest.approx(r["wall_seconds"], rel=1e-9)
+        assert {"setup", "build", "latency", "first_step", "evaluate", "report", "weights"} <= set(r["phases"])
+        assert r["slot"] in (0, 1) and r["slot_seconds"] >= r["wall_seconds"] and r["slot_idle_seconds"] >= 0
+    assert {r["slot"] for r in counted(rows)} == {0, 1}  # --concurrency 2 (the default): two slots
+    assert "  time: of " in out and "  slots: " in out and "over 2 slots" in out
 
 
 def test_sigkill_mid_search_then_resume_ends_with_exactly_the_requested_trials(tmp_path):

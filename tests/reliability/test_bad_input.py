@@ -103,7 +103,7 @@ CONFIGS = {
     "threads.yaml": (b"train: {threads: -1}\n", "threads must be >= 0"),
     "momentum.yaml": (b"train: {momentum: -5}\n", "momentum must be a number >= 0"),
     "decay.yaml": (b"train: {weight_decay: .nan}\n", "weight_decay must be a number >= 0"),
-    "eval-batch.yaml": (b"train: {eval_batch_size: 0}\n", "eval_batch_size must be >= 1"),
+    "eval-batch.yaml": (b"train: {eval_batch_size: -1}\n", "eval_batch_size must be >= 0"),
     "widths.yaml": (b"space: {widths: abc}\n", "search space:"),
     "stages.yaml": (b"space: {stages: [3, 1]}\n", "search space:"),
     "nodes.yaml": (b"space: {nodes: [0, -1]}\n", "search space:"),
