@@ -63,6 +63,11 @@ class Pending:
     def trial_id(self) -> str:
         return self.proposal.trial_id
 
+    @property
+    def complexity(self) -> tuple[int, int] | None:
+        """(parameters, FLOPs) when admission counted both (a trial need not count them again)."""
+        return (self.params, self.flops) if self.params is not None and self.flops is not None else None
+
 
 class SearchState:
     """One search's folder, record, ledger, filters and controller; see the module docstring."""

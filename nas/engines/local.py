@@ -61,6 +61,7 @@ class LocalEngine(Engine):
                     report=functools.partial(state.epoch_done, pending.proposal.trial_id),
                     progress=functools.partial(state.trial_note, pending.proposal.trial_id),
                     clock=clock,
+                    complexity=pending.complexity,
                 )
             result = trial.result
             if result.status == MISUSE:

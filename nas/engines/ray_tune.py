@@ -210,6 +210,7 @@ class NasSearcher(Searcher):
             "seed": pending.seed,
             "epochs": pending.epochs,
             "inherit": blob is not None,
+            "complexity": pending.complexity,
         }
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
@@ -439,7 +440,17 @@ def _trainable(config: dict[str, Any], data=None, train_cfg=None, shipment=None,
                 notes.put_nowait((config["trial_id"], note))
 
     result, hung = _watched(
-        genotype, data, train_cfg, config["seed"], report, reporting, shipment.train_fn, init, progress, clock
+        genotype,
+        data,
+        train_cfg,
+        config["seed"],
+        report,
+        reporting,
+        shipment.train_fn,
+        init,
+        progress,
+        clock,
+        tuple(config["complexity"]) if config.get("complexity") else None,
     )
     if hung:
         _retire(_packed(result.metrics | where, shipment.objective, status=result.status, final=True))
@@ -536,12 +547,14 @@ def _watched(
     init=None,
     progress=None,
     clock=None,
+    complexity=None,
 ):
     """`train_trial` in a thread, ended as ``timeout`` if it runs past the hang limit (see the module docstring)."""
     from nas.trial.train import TrialResult, train_trial
 
     limit = train_cfg.hang_limit()
     args = {"seed": seed, "report": report, "train_fn": train_fn, "init": init, "progress": progress, "clock": clock}
+    args["complexity"] = complexity
     if not limit:
         return train_trial(genotype, data, train_cfg, **args), False
     box: dict[str, Any] = {}

@@ -194,6 +194,7 @@ def train_trial(
     init: Mapping[str, torch.Tensor] | None = None,
     progress: Notes | None = None,
     clock: PhaseClock | None = None,
+    complexity: tuple[int, int] | None = None,
 ) -> TrialResult:
     """Train and evaluate one genotype; never raises for the genotype's or the run's failures.
 
@@ -205,13 +206,14 @@ def train_trial(
     `progress` hears, every `PROGRESS_EVERY` seconds of the built-in trainer's training, where it is inside
     its epochs (epoch, step, steps, seconds, images_per_second): `report` comes only after each epoch.
     `clock`: the trial's clock when its worker started it (`PhaseClock`); ``wall_seconds`` is its whole time, and
-    ``phases`` says where it went (`nas.record.row.PHASES`).
+    ``phases`` says where it went (`nas.record.row.PHASES`). `complexity`: its (parameters, FLOPs) where the driver
+    counted them already (a --max-flops search), so they are not counted twice.
     """
     clock = clock or PhaseClock()
     clock.begin("build")
     metrics: dict[str, Any] = {"seed": seed}
     try:
-        params, flops = ss.complexity(genotype, data.in_channels, data.num_classes, data.input_size)
+        params, flops = complexity or ss.complexity(genotype, data.in_channels, data.num_classes, data.input_size)
         metrics |= {"params": params, "flops": flops}
     except GenotypeError as e:
         return TrialResult("invalid", metrics | {"error": str(e)} | clock.result())

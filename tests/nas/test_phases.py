@@ -176,3 +176,13 @@ def test_the_time_summary_of_hand_made_rows():
         "  slots: 13 slot-seconds over 2 slots: 77% running trials, 12% starting them and taking results, 12% idle",
     ]
     assert results.time_spent(df.drop(columns=["phases", "slot_seconds"])).empty
+
+
+def test_a_trial_takes_the_drivers_count_of_parameters_and_flops_instead_of_counting_again(digits, monkeypatch):
+    counted = []
+    monkeypatch.setattr(trainer.ss, "complexity", lambda *a: counted.append(a) or (0, 0))
+    result = train_trial(small_net(), digits, TrainConfig(epochs=1, threads=1), complexity=(123, 4567))
+    assert result.status == "ok" and (result.metrics["params"], result.metrics["flops"]) == (123, 4567)
+    assert not counted
+    train_trial(small_net(), digits, TrainConfig(epochs=1, threads=1))
+    assert len(counted) == 1  # without the driver's count, the trial counts
