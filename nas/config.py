@@ -351,7 +351,12 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
     if origin in (types.UnionType, typing.Union):
         if value is None and type(None) in args:
             return None
-        hint = next(a for a in args if a is not type(None))
+        kinds = [a for a in args if a is not type(None)]
+        if len(kinds) > 1 and set(kinds) <= {bool, str}:  # train.latency: true, false or "auto"
+            if type(value) not in kinds:
+                raise ConfigError(f"{key} must be true, false or a name, got {type(value).__name__} {value!r:.60}")
+            return value
+        hint = kinds[0]
         origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin is tuple:
         if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):

@@ -439,19 +439,11 @@ def _trainable(config: dict[str, Any], data=None, train_cfg=None, shipment=None,
             with contextlib.suppress(Exception):
                 notes.put_nowait((config["trial_id"], note))
 
+    counted = tuple(config["complexity"]) if config.get("complexity") else None  # (params, FLOPs) by the driver
     result, hung = _watched(
-        genotype,
-        data,
-        train_cfg,
-        config["seed"],
-        report,
-        reporting,
-        shipment.train_fn,
-        init,
-        progress,
-        clock,
-        tuple(config["complexity"]) if config.get("complexity") else None,
-    )
+        reporting, genotype, data, train_cfg, seed=config["seed"], report=report, train_fn=shipment.train_fn,
+        init=init, progress=progress, clock=clock, complexity=counted,
+    )  # fmt: skip
     if hung:
         _retire(_packed(result.metrics | where, shipment.objective, status=result.status, final=True))
     with tempfile.TemporaryDirectory(prefix="nasgraph-") as folder:
@@ -536,25 +528,12 @@ def _unpacked(result: dict[str, Any]) -> dict[str, Any]:
     return json.loads(result["metrics"]) if "metrics" in result else {}
 
 
-def _watched(
-    genotype: Genotype,
-    data,
-    train_cfg,
-    seed: int,
-    report,
-    reporting: threading.Event,
-    train_fn=None,
-    init=None,
-    progress=None,
-    clock=None,
-    complexity=None,
-):
-    """`train_trial` in a thread, ended as ``timeout`` if it runs past the hang limit (see the module docstring)."""
+def _watched(reporting: threading.Event, genotype: Genotype, data, train_cfg, **args: Any):
+    """`train_trial(genotype, data, train_cfg, **args)` in a thread, ended as ``timeout`` if it runs past the hang
+    limit (see the module docstring); `reporting` is set while it waits for the driver (not hanging)."""
     from nas.trial.train import TrialResult, train_trial
 
     limit = train_cfg.hang_limit()
-    args = {"seed": seed, "report": report, "train_fn": train_fn, "init": init, "progress": progress, "clock": clock}
-    args["complexity"] = complexity
     if not limit:
         return train_trial(genotype, data, train_cfg, **args), False
     box: dict[str, Any] = {}
