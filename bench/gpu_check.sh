@@ -56,6 +56,9 @@ else
     --no-profile --peak-tflops 989 --out "$OUT/bench_trainer_cuda.json"; note trainer $?
 fi
 
+step "a trial's phases, new and repeat, cuDNN autotuning on and off (bench/gpu_phases.py)"
+timeout 150 "$PY" bench/gpu_phases.py --out "$OUT" $DRY; note phases $?
+
 step "packing (bench/bench_packing.py)"
 timeout 160 "$PY" bench/bench_packing.py --trials 8 --epochs 2 --out "$OUT/bench_packing.json" $DRY; note packing $?
 

@@ -273,11 +273,14 @@ def _append_line(fd: int, line: bytes, path: Path) -> None:
 
     A line written whole stays when an interrupt (Ctrl-C, SIGTERM) arrives during its fsync: a reader
     may already have seen it, and it is a finished trial (resume replays it); only a failed write or
-    a failed fsync (the disk said no) rolls the line back.
+    a failed fsync (the disk said no) rolls the line back. A short write (a disk filling up) is followed
+    by one write of the rest, which either finishes the line or says why not (no space left on device).
     """
     size = os.fstat(fd).st_size
     try:
         written = os.write(fd, line)
+        if 0 < written < len(line):
+            written += os.write(fd, line[written:])
         if written != len(line):
             raise OSError(errno.EIO, f"short write ({written} of {len(line)} bytes)", str(path))
         os.fsync(fd)

@@ -35,8 +35,8 @@ METRICS = (  # what a trial measures, copied into its row (a duplicate copies it
 PHASES = {  # where a trial's wall time went (a row's "phases", seconds; `nas.trial.clock`): they add up to it
     "setup": "the worker's preparation: the dataset from Ray's object store, the user's plugins, a parent's weights",
     "proxies": "zero-cost proxies scored on the untrained network (train.proxies)",
-    "build": "parameters and FLOPs counted, the network built, a parent's weights inherited, traced, its optimizer",
-    "to_device": "the network and the training images to the device (a mapped set's files opened)",
+    "build": "parameters and FLOPs counted, the network built, a parent's weights inherited, traced",
+    "to_device": "the network and the training images to the device (a mapped set's files opened), its optimizer",
     "latency": "inference timed at batch 1 and the serving batch (latency_ms; measured when asked or needed)",
     "first_step": "the first training step: lazy initialisation, kernel choice (cuDNN autotuning on CUDA)",
     "train": "the other training steps (augmentation included)",

@@ -49,7 +49,10 @@ class PhaseClock:
 
     def _close(self) -> None:
         if self.cuda is not None:
-            torch.cuda.synchronize(self.cuda)
+            try:
+                torch.cuda.synchronize(self.cuda)
+            except RuntimeError:  # a device broken by the trial's own failure: that failure is the result, not this
+                self.cuda = None
         now = time.perf_counter()
         self.seconds[self.phase] = self.seconds.get(self.phase, 0.0) + (now - self.mark)
         self.mark = now

@@ -426,7 +426,7 @@ class _Run:
     def fit(self, metrics: dict[str, Any], report: Report | None) -> str:
         cfg, status, train_time, images = self.cfg, "ok", 0.0, 0
         deadline = time.perf_counter() + cfg.max_seconds if cfg.max_seconds else math.inf
-        clock = self.clock
+        clock, tested = self.clock, None  # tested: the last epoch's test (accuracy, loss), with curves
         self.ticker.restart()
         for epoch in range(1, cfg.epochs + 1):
             clock.begin("first_step" if epoch == 1 else "train")
@@ -441,7 +441,8 @@ class _Run:
             if cfg.curves:
                 curves = metrics.setdefault("curves", {"val_acc": [], "test_acc": [], "train_seconds": []})
                 curves["val_acc"].append(val_acc)
-                curves["test_acc"].append(self.evaluate(self.data.test_x, self.data.test_y)[0])
+                tested = self.evaluate(self.data.test_x, self.data.test_y)
+                curves["test_acc"].append(tested[0])
                 curves["train_seconds"].append(train_time)
             if not math.isfinite(train_loss) or train_loss > DIVERGED_LOSS:
                 status, metrics["error"] = "diverged", f"training loss {train_loss} in epoch {epoch}"
@@ -452,9 +453,9 @@ class _Run:
             if timed_out:
                 status, metrics["error"] = "timeout", f"stopped at the {cfg.max_seconds:g}s limit in epoch {epoch}"
                 break
-        if status == "ok":
+        if status == "ok":  # (ok: every epoch ran, so with curves the last epoch's test is the final weights')
             clock.begin("evaluate")
-            metrics["test_acc"], metrics["test_loss"] = self.evaluate(self.data.test_x, self.data.test_y)
+            metrics["test_acc"], metrics["test_loss"] = tested or self.evaluate(self.data.test_x, self.data.test_y)
         return status
 
     def _epoch(self, epoch: int, deadline: float) -> tuple[float, int, bool]:

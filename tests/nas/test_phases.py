@@ -186,3 +186,21 @@ def test_a_trial_takes_the_drivers_count_of_parameters_and_flops_instead_of_coun
     assert not counted
     train_trial(small_net(), digits, TrainConfig(epochs=1, threads=1))
     assert len(counted) == 1  # without the driver's count, the trial counts
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a CUDA device that fails to synchronise")
+def test_a_device_that_cannot_synchronise_does_not_turn_a_result_into_a_crash():
+    clock = PhaseClock("train", torch.device("cuda", 0))  # (here: a CUDA build of torch without a GPU)
+    with pytest.raises(RuntimeError):
+        torch.cuda.synchronize(torch.device("cuda", 0))  # what the clock meets
+    clock.begin("cleanup")
+    assert clock.cuda is None and set(clock.result()["phases"]) == {"train", "cleanup"}
+
+
+def test_with_curves_the_last_epochs_test_is_the_final_one_not_evaluated_twice(digits, monkeypatch):
+    calls = []
+    evaluate = trainer._Run.evaluate
+    monkeypatch.setattr(trainer._Run, "evaluate", lambda self, xs, ys: calls.append(len(xs)) or evaluate(self, xs, ys))
+    result = train_trial(small_net(), digits, TrainConfig(epochs=2, threads=1, curves=True), seed=0)
+    assert result.status == "ok" and result.metrics["test_acc"] == result.metrics["curves"]["test_acc"][-1]
+    assert calls == [len(digits.val_x), len(digits.test_x)] * 2  # each epoch: validation, test; no test again after

@@ -25,7 +25,7 @@ HOSTILE = "<script>alert(1)</script>"
 def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder with two real searches: a (evolution, seeded with a zoo net) and b (random)."""
     tmp = tmp_path_factory.mktemp("results")
-    common = ["search", "--engine", "local", "--trials", "6", "--epochs", "1", "--limit", "300"]
+    common = ["search", "--engine", "local", "--trials", "6", "--epochs", "1", "--limit", "300", "--latency"]
     assert main([*common, "--results-dir", str(tmp), "--name", "a", "--init", "highway_cnn"]) == 0
     assert main([*common, "--results-dir", str(tmp), "--name", "b", "--controller", "random"]) == 0
     return tmp

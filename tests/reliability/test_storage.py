@@ -260,3 +260,29 @@ def test_an_interrupt_during_the_fsync_of_a_whole_line_keeps_the_line(tmp_path, 
     record.close()
     monkeypatch.setattr(results.os, "fsync", real_fsync)
     assert [r["trial_id"] for r in Record.open(tmp_path / "trials.jsonl").rows()] == ["00001", "00002"]
+
+
+def test_a_short_write_is_followed_by_the_rest_which_says_the_disk_is_full(tmp_path, monkeypatch):
+    """A disk filling up mid-line: the kernel takes part of the line, then refuses the rest with ENOSPC, which is
+    what the user is told (not "short write"); the part is rolled back."""
+    from nas.record import jsonl
+
+    path = tmp_path / "trials.jsonl"
+    path.write_bytes(b'{"a":1}\n')
+    real_write, calls = os.write, []
+
+    def filling(fd, data):
+        calls.append(len(data))
+        if len(calls) == 1:
+            return real_write(fd, data[:5])  # the last free bytes
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(jsonl.os, "write", filling)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    try:
+        with pytest.raises(OSError) as caught:
+            jsonl._append_line(fd, b'{"b":2}\n', path)
+    finally:
+        os.close(fd)
+    assert caught.value.errno == errno.ENOSPC and caught.value.filename == str(path)
+    assert calls == [8, 3] and path.read_bytes() == b'{"a":1}\n'
