@@ -421,13 +421,14 @@ SLOT_PARTS = {  # a search's slot-seconds (`nas.driver.slots`), by what the slot
 def time_spent(df: pd.DataFrame) -> pd.DataFrame:
     """Where a search's time went, one row per part: ``kind`` "phase" (the trials' wall seconds by phase, shares of
     the trial-seconds of trials that recorded phases) and "slot" (the dispatched trials' slot-seconds by
-    `SLOT_PARTS`, shares of them); columns kind, part, seconds, share. Empty when no row has either."""
+    `SLOT_PARTS`, shares of them); columns kind, part, seconds, share. Empty when no trial recorded its phases (a
+    table engine's lookups, a record of an older version)."""
     rows = []
     phases = phase_seconds(df)
     total = float(phases.to_numpy().sum())
     if len(phases) and total > 0:
         rows += [("phase", name, float(v), float(v) / total) for name, v in phases.sum().items() if v > 0]
-    if {"slot_seconds", "slot_idle_seconds", "wall_seconds"} <= set(df.columns):
+    if rows and {"slot_seconds", "slot_idle_seconds", "wall_seconds"} <= set(df.columns):
         slotted = df[df["slot_seconds"].notna()]
         on_slot = slotted["slot_seconds"].astype("float64")
         wall = slotted["wall_seconds"].astype("float64").fillna(0.0).clip(upper=on_slot)
