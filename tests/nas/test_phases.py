@@ -205,3 +205,21 @@ def test_with_curves_the_last_epochs_test_is_the_final_one_not_evaluated_twice(d
     result = train_trial(small_net(), digits, TrainConfig(epochs=2, threads=1, curves=True), seed=0)
     assert result.status == "ok" and result.metrics["test_acc"] == result.metrics["curves"]["test_acc"][-1]
     assert calls == [len(digits.val_x), len(digits.test_x)] * 2  # each epoch: validation, test; no test again after
+
+
+def test_cudnn_autotuning_is_a_flag_and_a_cuda_trials_row_records_it():
+    from nas.cli.options import build_parser, given_options
+    from nas.controllers import Proposal
+    from nas.record.row import trial_row
+
+    args = build_parser().parse_args(["search", "--no-cudnn-benchmark", "--latency"])
+    given = given_options(args)
+    assert given["train"] == {"latency": True, "cudnn_benchmark": False}
+    assert SearchConfig.from_dict(given).train.cudnn_benchmark is False
+    proposal = Proposal("00001", small_net())
+    row = trial_row(proposal, "random", "fp", "ok", {"cudnn_benchmark": False, "phases": {"train": 1.0}})
+    assert row["cudnn_benchmark"] is False and row["phases"] == {"train": 1.0}
+    cpu = trial_row(proposal, "random", "fp", "ok", {})
+    assert "cudnn_benchmark" not in cpu and "phases" not in cpu
+    twin = trial_row(proposal, "random", "fp", "duplicate", {"phases": {"train": 1.0}}, times={"slot": 0})
+    assert "phases" not in twin and "slot" not in twin  # a duplicate took none of its twin's time
