@@ -225,8 +225,8 @@ def train_trial(
         device = resolve_device(cfg.device)
     except ValueError as e:  # this worker has no such device
         return TrialResult("error", metrics | {"error": str(e)} | clock.result())
-    if device.type == "cuda":
-        metrics["cudnn_benchmark"] = cfg.cudnn_benchmark
+    if device.type == "cuda":  # set for a train_fn's trial too: the row says what its convolutions ran with
+        torch.backends.cudnn.benchmark = metrics["cudnn_benchmark"] = cfg.cudnn_benchmark
     if train_fn is not None:
         return _own_training(train_fn, genotype, data, cfg, seed, device, report, metrics, clock, init)
     run = None
@@ -388,7 +388,6 @@ class _Run:
         clock.begin("to_device")
         clock.on(device)
         if device.type == "cuda":
-            torch.backends.cudnn.benchmark = cfg.cudnn_benchmark
             if cfg.memory_fraction:
                 torch.cuda.set_per_process_memory_fraction(cfg.memory_fraction, device)
             torch.cuda.reset_peak_memory_stats(device)
