@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from nas.objectives import FRONT, counts
+from nas.status import Status
 
 
 def pareto_mask(values: np.ndarray, maximize: Sequence[bool]) -> np.ndarray:
@@ -244,7 +245,7 @@ class Leaders:
         self.best: dict[str, Any] | None = None
 
     def add(self, row: dict[str, Any]) -> None:
-        if row.get("status") != "ok" or not counts(row, self.senses):  # not trained, or not a result
+        if row.get("status") != Status.OK or not counts(row, self.senses):  # not trained, or not a result
             return
         key = self._key(row)
         if self.best is None or key > self._key(self.best):

@@ -34,3 +34,4 @@ DISPATCHED = frozenset(
 NOT_DISPATCHED = frozenset({Status.REJECTED, Status.DUPLICATE})  # logged, never sent to a worker
 EVALUATED = frozenset({Status.OK, Status.STOPPED, Status.DUPLICATE})  # statuses whose metrics count for a controller
 TRAINED = frozenset({Status.OK, Status.STOPPED})  # trials that produced a trained network
+FAILED = DISPATCHED - TRAINED  # dispatched, but did not train to a result (diverged, oom, invalid, error, timeout)

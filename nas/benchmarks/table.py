@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.errors import NasgraphError
+from nas.status import DISPATCHED, Status
 
 META_KEY = b"nasgraph"
 FORMAT = "nasgraph-table/1"
@@ -71,7 +72,7 @@ class Entry:
 
     def final(self, key: str) -> list[float]:
         """The last epoch's value of `key` (val_acc or test_acc) for each seed that trained."""
-        return [curve[-1] for curve, s in zip(getattr(self, key), self.statuses, strict=True) if s == "ok"]
+        return [curve[-1] for curve, s in zip(getattr(self, key), self.statuses, strict=True) if s == Status.OK]
 
     def mean(self, key: str) -> float:
         values = self.final(key)
@@ -189,7 +190,6 @@ def collect(runs: Sequence[str | Path]) -> tuple[list[Entry], dict[str, Any]]:
 
     from nas.record import results
     from nas.record.folder import Layout
-    from nas.status import DISPATCHED
 
     configs = []
     by_fp: dict[str, Entry] = {}
@@ -203,7 +203,7 @@ def collect(runs: Sequence[str | Path]) -> tuple[list[Entry], dict[str, Any]]:
         epochs = int(cfg.get("train", {}).get("epochs", 1))
         df = results.load(run)
         ran = df[df["status"].isin(sorted(DISPATCHED))]
-        if "curves" not in ran.columns or ran.loc[ran["status"] == "ok", "curves"].isna().any():
+        if "curves" not in ran.columns or ran.loc[ran["status"] == Status.OK, "curves"].isna().any():
             raise TableError(f"{run}: its trials have no per-epoch curves; run the grid with train.curves: true")
         for row in ran.itertuples():
             e = by_fp.get(row.fingerprint)
@@ -215,7 +215,7 @@ def collect(runs: Sequence[str | Path]) -> tuple[list[Entry], dict[str, Any]]:
                 raise TableError(
                     f"{run}: trial {row.trial_id} has another genotype under fingerprint {row.fingerprint}"
                 )
-            if row.status == "ok":
+            if row.status == Status.OK:
                 curves = row.curves if isinstance(row.curves, dict) else json.loads(row.curves)
                 val, test = [float(x) for x in curves["val_acc"]], [float(x) for x in curves["test_acc"]]
                 seconds = float(curves["train_seconds"][-1])

@@ -11,7 +11,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from nas.pareto import Leaders
-from nas.status import DISPATCHED, Status
+from nas.status import DISPATCHED, FAILED
 
 if TYPE_CHECKING:
     pass
@@ -39,7 +39,7 @@ class Ledger:
     @property
     def failed(self) -> int:
         """Dispatched trials that did not train to a result (diverged, oom, invalid, error, timeout)."""
-        return self.dispatched - self.counts[Status.OK] - self.counts[Status.STOPPED]
+        return sum(self.counts[s] for s in FAILED)
 
     def keep_set(self) -> set[str]:
         """Trials whose weights are kept: the Pareto front (default val_acc, params) and the best."""

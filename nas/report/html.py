@@ -37,6 +37,7 @@ from nas.record import results
 from nas.record.row import PHASES
 from nas.report import plots
 from nas.report.text import SLOT_WORDS, op_mix, time_lines
+from nas.status import Status
 
 REFRESH_SECONDS = 15  # how often a live report reloads itself
 MAX_ARCHITECTURES = 12  # architecture drawings per search, best first along the front
@@ -329,7 +330,7 @@ def _architecture(row: pd.Series, score: plots.Score | None = None) -> str:
 
 def _failures(df: pd.DataFrame) -> list[str]:
     """Trials that did not finish ok, grouped by status and error message."""
-    failed = df[(df["status"] != "ok").to_numpy(dtype=bool, na_value=False)]
+    failed = df[(df["status"] != Status.OK).to_numpy(dtype=bool, na_value=False)]
     if failed.empty:
         return []
     errors = failed.assign(error=failed["error"].fillna("")).groupby(["status", "error"], sort=False)["trial_id"]

@@ -29,6 +29,7 @@ from nas import objectives
 from nas.formats import si
 from nas.record import results
 from nas.record.folder import Layout
+from nas.status import Status
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -170,7 +171,7 @@ def read_config(path: Path) -> dict[str, Any]:
 def plotted(df: pd.DataFrame, x: str = "params", score: Score = VAL_ACC) -> pd.DataFrame:
     """The ok trials with a finite score (validation accuracy, or the search's own metric) and a positive x value
     (what the figures show)."""
-    ok = df[(df["status"] == "ok").to_numpy(dtype=bool, na_value=False)]
+    ok = df[(df["status"] == Status.OK).to_numpy(dtype=bool, na_value=False)]
     if score.name not in ok.columns or x not in ok.columns:
         return ok[:0]
     values = ok[x].to_numpy(dtype="float64", na_value=np.nan)
@@ -185,7 +186,7 @@ def has_latency(df: pd.DataFrame, score: Score = VAL_ACC) -> bool:
 
 def left_out(df: pd.DataFrame, shown: int) -> str:
     """What the title says about trials not shown, e.g. 'not shown: 2 rejected, 1 oom'."""
-    counts = df.loc[df["status"] != "ok", "status"].value_counts()
+    counts = df.loc[df["status"] != Status.OK, "status"].value_counts()
     parts = [f"{k} {s}" for s, k in counts.items()]
     other = len(df) - shown - int(counts.sum())
     if other:
@@ -275,7 +276,7 @@ def best_so_far_figure(df: pd.DataFrame, score: Score = VAL_ACC) -> Figure:
     for (search, part), color in zip(df.groupby("search", sort=False), _colors(), strict=False):
         part = part.sort_values("trial", kind="stable")
         n = np.arange(1, len(part) + 1)
-        ok = (part["status"] == "ok").to_numpy(dtype=bool, na_value=False)
+        ok = (part["status"] == Status.OK).to_numpy(dtype=bool, na_value=False)
         values = _floats(part[score.name]) if score.name in part.columns else np.full(len(part), np.nan)
         acc = np.where(ok, values, np.nan)
         sign = 1.0 if score.sense == "max" else -1.0  # the best of a min metric is the cummax of its negation
@@ -289,7 +290,7 @@ def best_so_far_figure(df: pd.DataFrame, score: Score = VAL_ACC) -> Figure:
     ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True, min_n_ticks=1))
     ax.set_xlabel("trial (order of completion)")
     _score_axis(ax, f"best {score.label} so far", np.concatenate(accuracies), score)
-    ok_total = int((df["status"] == "ok").sum())
+    ok_total = int((df["status"] == Status.OK).sum())
     best_of = "highest" if score.sense == "max" else "lowest"
     ax.set_title(
         f"Best {_mpl(score.label)} so far ({best_of}; circles: a new best)\n"
@@ -317,7 +318,7 @@ def render_architecture(row: pd.Series, path: str | os.PathLike[str], score: Sco
 def trial_title(row: pd.Series, score: Score | None = None) -> str:
     """One line naming a trial and its results, e.g. 'demo 00009: val 95.1%, test 92.8%, 1.36M params, 37.7M FLOPs'."""
     bits = [f"{row.get('search', '')} trial {row.get('trial_id')}".strip()]
-    if row.get("status") != "ok":
+    if row.get("status") != Status.OK:
         bits.append(str(row.get("status")))
     for key, label in (("val_acc", "val"), ("test_acc", "test")):
         if _finite(row.get(key)):
