@@ -13,7 +13,7 @@ Trials read it through `ShardImages`: the shards are opened with ``numpy.load(mm
 batch is a gather from the page cache, which every trial on a node shares; nothing of the set goes
 through Ray's object store (a `ShardImages` pickles as file names and an index), and on a CPU no process
 holds more of it than the batches it is working on (on a GPU a set under a quarter of the device's memory
-is copied there whole, as in-memory sets are: `nas.trial.train.resident`). The labels (8 bytes an image) are read whole. The
+is copied there whole, as in-memory sets are: `nas.trial.images.resident`). The labels (8 bytes an image) are read whole. The
 validation split is carved from the training pool by index (stratified, ``val_fraction``, ``seed``),
 and ``limit`` keeps a seeded subset, as for every dataset; the test split is the prepared one.
 

@@ -17,10 +17,8 @@ does not build ``invalid``, the time limit ``timeout``, anything else
 
 from __future__ import annotations
 
-import gc
 import math
 import random
-import resource
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
@@ -35,10 +33,35 @@ from torch import nn
 import searchspace as ss
 from nas.data import DataSplits, normalizer
 from nas.data.shards import batches
-from nas.errors import NasgraphError, first_line
-from nas.record.row import METRICS, ROW_FIELDS
+from nas.errors import first_line
 from nas.trial import latency as nas_latency
 from nas.trial.clock import PhaseClock
+from nas.trial.contract import (  # noqa: F401 -- MEASURED, RESERVED, RESERVED_PREFIX: re-exported
+    MEASURED,
+    MISUSE,
+    RESERVED,
+    RESERVED_PREFIX,
+    Report,
+    TimeUp,
+    TrainFn,
+    TrainFnError,
+    TrialContext,
+    custom_part,
+    own_metrics,
+)
+from nas.trial.devices import device_ok, free_memory, is_oom, peak_memory_mb, resolve_device
+from nas.trial.images import (  # noqa: F401 -- DEVICE_SHARE, EVAL_BATCH, random_crop: re-exported
+    DEVICE_SHARE,
+    EVAL_BATCH,
+    ORDER_SEED,
+    augment,
+    auto_batch_size,
+    eval_batches,
+    mapped,
+    on_device,
+    random_crop,
+    resident,
+)
 from nas.trial.inherit import inherit
 from nas.trial.proxies import PROXIES, trial_scores
 from searchspace.genotype import Genotype, GenotypeError
@@ -100,7 +123,7 @@ class TrainConfig:
             (self.eval_batch_size >= 0, "eval_batch_size must be >= 0 (0: auto)"),
             (self.threads >= 0, "threads must be >= 0 (0: torch's default)"),
             (0 <= self.max_seconds < math.inf, "max_seconds must be a number >= 0"),
-            (_device_ok(self.device), f"device must be auto, cpu, mps, cuda or cuda:N, got {self.device!r}"),
+            (device_ok(self.device), f"device must be auto, cpu, mps, cuda or cuda:N, got {self.device!r}"),
             (0.0 <= self.memory_fraction <= 1.0, "memory_fraction must be in [0, 1]"),
             (self.fault in FAULTS, f"fault must be one of {', '.join(repr(f) for f in FAULTS)}"),
             (0.0 <= self.fault_rate <= 1.0, "fault_rate must be in [0, 1]"),
@@ -142,46 +165,7 @@ class TrialResult:
         return cls("timeout", {"error": error, "wall_seconds": seconds})
 
 
-Report = Callable[[dict[str, Any]], None]
 Notes = Callable[[dict[str, Any]], None]  # a long trial's progress inside its epochs (`_Ticker`)
-TrainFn = Callable[[nn.Module, DataSplits, "TrialContext", Report], Mapping[str, Any]]
-MISUSE = "misuse"  # not a trial status: a train_fn that broke its contract; the search stops with the message
-MEASURED = ("wall_seconds", "peak_memory_mb", "resident_memory_mb")  # what the trial runner measures itself
-# names a train_fn's metrics may not use: the record's own fields (but the metrics a trainer reports), the
-# columns results.load adds, and the keys of a trial's report to Tune (`nas.engines.ray_tune._packed`)
-RESERVED = (ROW_FIELDS - set(METRICS)) | set(MEASURED) | {"search", "trial", "custom", "final", "retire", "metrics"}
-RESERVED_PREFIX = "proxy_"  # the record's columns of zero-cost proxies (`nas.record.row.PROXY_PREFIX`)
-
-
-@dataclass(frozen=True)
-class TrialContext:
-    """What a training function knows about its trial: the search's `TrainConfig` (its fields read
-    through: ``config.epochs``, ``config.lr``...), the trial's seed, the device the model is on, the
-    genotype, and the time limit (`time_left`; `report` ends the trial once it has run out)."""
-
-    train: TrainConfig
-    seed: int
-    device: torch.device
-    genotype: Genotype
-    deadline: float = math.inf  # time.perf_counter() at which the time limit is reached
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_") or name == "train":
-            raise AttributeError(name)
-        return getattr(self.train, name)
-
-    def time_left(self) -> float:
-        """Seconds left under the trial's time limit (inf without one)."""
-        return self.deadline - time.perf_counter()
-
-
-class _TimeUp(BaseException):
-    """Raised by `report` in a train_fn past its time limit (a BaseException: a train_fn's except Exception
-    must not swallow it)."""
-
-
-class TrainFnError(NasgraphError, TypeError):
-    """A training function that broke its contract (returned no metrics, or a non-number)."""
 
 
 def train_trial(
@@ -248,9 +232,9 @@ def train_trial(
     clock.begin("weights")
     state = run.weights() if run is not None and status == "ok" and cfg.keep_weights else None
     clock.begin("cleanup")
-    metrics["peak_memory_mb"] = _peak_memory_mb(device)
+    metrics["peak_memory_mb"] = peak_memory_mb(device)
     del run
-    _free_memory(device)
+    free_memory(device)
     if device.type == "cuda":  # what this process still holds once the trial is gone (a reused worker keeps it)
         metrics["resident_memory_mb"] = torch.cuda.memory_reserved(device) / 2**20
     return TrialResult(status, metrics | clock.result(), state)
@@ -285,7 +269,7 @@ def _own_training(
         if report is not None:
             report(metrics | reported | {"custom": custom_part(reported)})
         if time.perf_counter() > deadline:
-            raise _TimeUp
+            raise TimeUp
 
     model = None
     state = None
@@ -300,7 +284,7 @@ def _own_training(
         if over:
             clock.begin("cleanup")
             del model
-            _free_memory(device)
+            free_memory(device)
             return TrialResult("rejected", metrics | {"error": over} | clock.result())
         clock.begin("train_fn")
         deadline = time.perf_counter() + cfg.max_seconds if cfg.max_seconds else math.inf
@@ -316,7 +300,7 @@ def _own_training(
             state = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
     except TrainFnError as e:  # from report(): the values it was given
         return TrialResult(MISUSE, metrics | {"error": str(e)})
-    except _TimeUp:
+    except TimeUp:
         status, own = "timeout", dict(reported)
         own["error"] = f"stopped at the {cfg.max_seconds:g}s limit (at a report)"
     except GenotypeError as e:
@@ -327,38 +311,9 @@ def _own_training(
     clock.begin("cleanup")
     del model
     metrics |= own | {"custom": custom_part(own)}
-    metrics["peak_memory_mb"] = _peak_memory_mb(device)
-    _free_memory(device)
+    metrics["peak_memory_mb"] = peak_memory_mb(device)
+    free_memory(device)
     return TrialResult(status, metrics | clock.result(), state)
-
-
-def own_metrics(values: Any, what: str) -> dict[str, Any]:
-    """A train_fn's metrics checked: a non-empty mapping of identifier names to numbers (floats or ints;
-    numpy and 0-d tensor numbers are converted; NaN and infinity become None). TrainFnError otherwise."""
-    if not isinstance(values, Mapping) or not values:
-        got = "an empty mapping" if isinstance(values, Mapping) else f"{type(values).__name__} {values!r:.60}"
-        raise TrainFnError(
-            f"{what} {got}; a train_fn returns a dict of metric names to numbers, e.g. {{'val_acc': 0.9}}"
-        )
-    out: dict[str, Any] = {}
-    for key, v in values.items():
-        reserved = isinstance(key, str) and (key in RESERVED or key.startswith(RESERVED_PREFIX))
-        if not isinstance(key, str) or not key.isidentifier() or reserved:
-            why = "is a field the search records itself" if reserved else "is not an identifier"
-            raise TrainFnError(f"{what} the metric name {key!r}, which {why}")
-        if isinstance(v, torch.Tensor) and v.numel() == 1:
-            v = v.item()
-        elif isinstance(v, np.generic):
-            v = v.item()
-        if isinstance(v, bool) or not isinstance(v, int | float):
-            raise TrainFnError(f"{what} {key}={v!r:.60} ({type(v).__name__}); metrics must be numbers")
-        out[key] = v if isinstance(v, int) or math.isfinite(v) else None
-    return out
-
-
-def custom_part(metrics: Mapping[str, Any]) -> dict[str, Any]:
-    """The metrics that are not the built-in trainer's own (kept in the record under their names)."""
-    return {k: v for k, v in metrics.items() if k not in METRICS and k != "error"}
 
 
 class _Run:
@@ -400,7 +355,7 @@ class _Run:
         if data.mapped:  # open the maps (and fill a node-local cache) now, before training's clock starts
             for split in (data.train_x, data.val_x, data.test_x):
                 split.take(np.zeros(min(1, len(split)), dtype=np.int64))
-        self.train_x = _on_device(data.train_x, device) if self.resident else data.train_x  # else: streamed
+        self.train_x = on_device(data.train_x, device) if self.resident else data.train_x  # else: streamed
         self.train_y = data.train_y.to(device)
         self.cpu_gen = torch.Generator().manual_seed(seed + ORDER_SEED)  # the streamed path's order (on the CPU)
         self.scale, self.shift = normalizer(data, device)
@@ -515,7 +470,7 @@ class _Run:
         correct = torch.zeros((), device=self.device)
         loss = torch.zeros((), device=self.device)
         bs = self.eval_batch
-        parts = batches(xs, torch.arange(len(xs)), bs, pin=self.device.type == "cuda") if _mapped(xs) else None
+        parts = batches(xs, torch.arange(len(xs)), bs, pin=self.device.type == "cuda") if mapped(xs) else None
         for i in range(0, len(xs), bs):
             xb = next(parts) if parts is not None else xs[i : i + bs]  # type: ignore[call-overload]
             x = self._prepare(xb.to(self.device, non_blocking=True))
@@ -591,38 +546,6 @@ def _latency(
     return ""
 
 
-DEVICE_SHARE = 0.25  # a training set over this share of a GPU's memory (of a trial's share) streams from the host
-ORDER_SEED = 7919  # the streamed order's generator: the trial's seed + this (augmentation draws from the seed itself)
-
-
-def resident(data: DataSplits, device: torch.device, memory_fraction: float = 0.0) -> bool:
-    """Whether the training images go to the device whole (the fast path of small sets), or stream a batch at a
-    time. On a GPU a set streams when it is over `DEVICE_SHARE` of the memory the trial may use (the device's,
-    times ``memory_fraction`` when packed trials cap their share), whether it is in memory or mapped; on a CPU
-    a mapped set (`nas.data.shards`) always streams (read from the page cache that every trial of the node
-    shares: no private copy per trial)."""
-    if device.type != "cuda":
-        return not data.mapped
-    total = torch.cuda.get_device_properties(device).total_memory * (memory_fraction or 1.0)
-    return data.train_x.numel() * data.train_x.element_size() <= DEVICE_SHARE * total
-
-
-def _on_device(x: Any, device: torch.device) -> torch.Tensor:
-    """A split's images on the device; a mapped one copied there a batch at a time (never whole in host memory)."""
-    if not _mapped(x):
-        return x.to(device)
-    out = torch.empty(tuple(x.shape), dtype=torch.uint8, device=device)
-    lo = 0
-    for batch in batches(x, torch.arange(len(x)), 4096, pin=device.type == "cuda"):
-        out[lo : lo + len(batch)].copy_(batch, non_blocking=True)
-        lo += len(batch)
-    return out
-
-
-def _mapped(x: object) -> bool:
-    return not isinstance(x, torch.Tensor)
-
-
 def uses_bf16(cfg: TrainConfig, device: torch.device, flops: int) -> bool:
     """Whether a trial trains in bf16 autocast: on CUDA when `cfg.bf16`; on a CPU with native bf16 (AVX512-BF16
     or AMX) for networks of at least `cfg.cpu_bf16_mflops` forward MFLOPs per image -- smaller ones are
@@ -638,52 +561,6 @@ def cpu_has_bf16() -> bool:
     """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX tiles)."""
     cpu = getattr(torch, "cpu", None)
     return bool(cpu and (cpu._is_avx512_bf16_supported() or cpu._is_amx_tile_supported()))
-
-
-def augment(images: torch.Tensor, data: DataSplits, gen: torch.Generator) -> torch.Tensor:
-    """Random crop with zero padding (and a horizontal flip if the dataset allows), for a whole uint8 set."""
-    out = random_crop(images, data.crop_padding, gen) if data.crop_padding else images
-    if data.flip:
-        mask = torch.rand(len(out), device=out.device, generator=gen) < 0.5
-        out = torch.where(mask.view(-1, 1, 1, 1), out.flip(3), out)
-    return out
-
-
-def random_crop(images: torch.Tensor, pad: int, gen: torch.Generator) -> torch.Tensor:
-    """Each image shifted by up to `pad` pixels each way, zeros filling in: two passes of 2*pad+1 masked copies."""
-    n, _, h, w = images.shape
-    padded = F.pad(images, (pad, pad, pad, pad))
-    dy = torch.randint(0, 2 * pad + 1, (n, 1, 1, 1), device=images.device, generator=gen)
-    dx = torch.randint(0, 2 * pad + 1, (n, 1, 1, 1), device=images.device, generator=gen)
-    rows = padded[:, :, 0:h, :]
-    for s in range(1, 2 * pad + 1):
-        rows = torch.where(dy == s, padded[:, :, s : s + h, :], rows)
-    out = rows[:, :, :, 0:w]
-    for s in range(1, 2 * pad + 1):
-        out = torch.where(dx == s, rows[:, :, :, s : s + w], out)
-    return out.contiguous()
-
-
-EVAL_BATCH = 1024  # evaluation's batch where no new shape costs anything (`eval_batches`)
-
-
-def eval_batches(cfg: TrainConfig, device: torch.device, train_batch: int) -> tuple[int, bool]:
-    """Evaluation's batch size, and whether a short last batch is padded to it. Where a new input shape costs time
-    -- cuDNN's autotuning of every convolution on CUDA (``cudnn_benchmark``), a recompile under ``compile`` -- every
-    batch has one shape: the training batch, whose algorithms are already chosen (or ``eval_batch_size``). On a CPU
-    nothing is tuned per shape: large batches (``eval_batch_size`` or `EVAL_BATCH`), the last one as it is."""
-    fixed = device.type == "cuda" or cfg.compile
-    if fixed:
-        return cfg.eval_batch_size or train_batch, True
-    return cfg.eval_batch_size or EVAL_BATCH, False
-
-
-def auto_batch_size(n: int) -> int:
-    """About 20 steps per epoch: the largest power of two <= n / 20, within [32, 512]."""
-    size = 32
-    while size * 2 <= min(512, n // 20):
-        size *= 2
-    return size
 
 
 def _optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -716,62 +593,6 @@ def _inject(fault: str, loss: torch.Tensor) -> torch.Tensor:
     if fault == "hang":
         time.sleep(10**6)
     return loss
-
-
-def _device_ok(name: str) -> bool:
-    """Whether a device name is well formed (availability is checked where the trial runs)."""
-    if name == "auto":
-        return True
-    try:
-        return torch.device(name).type in ("cpu", "cuda", "mps")
-    except (RuntimeError, TypeError):
-        return False
-
-
-def resolve_device(name: str) -> torch.device:
-    """'auto' means CUDA when available, else CPU; a CUDA index this machine lacks is refused.
-
-    A CUDA device always comes back with its index (``cuda`` -> ``cuda:0``, or whichever is current):
-    ``torch.cuda.set_per_process_memory_fraction`` refuses an index-less device.
-    """
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(name)
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"device {name!r} requested but CUDA is not available")
-        count = torch.cuda.device_count()
-        if device.index is not None and device.index >= count:
-            gpus = "cuda:0" if count == 1 else f"cuda:0 .. cuda:{count - 1}"
-            raise ValueError(f"device {name!r} requested but this machine has {count} CUDA device(s) ({gpus})")
-        if device.index is None:
-            device = torch.device("cuda", torch.cuda.current_device())
-    return device
-
-
-def is_oom(e: BaseException) -> bool:
-    """CUDA OOM, or a CPU allocation failure."""
-    text = str(e)
-    return isinstance(e, torch.OutOfMemoryError) or "out of memory" in text or "can't allocate memory" in text
-
-
-def _peak_memory_mb(device: torch.device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # process peak RSS (KiB on Linux)
-
-
-def _free_memory(device: torch.device) -> None:
-    """Release what a finished trial held. Its tensors go with their last reference; collecting the young
-    generations catches the cycles it may leave (a hook, a traceback) for well under a millisecond, where a
-    full collection of a process with torch, pandas and matplotlib loaded took 115-240 ms here, a third of
-    a small trial. On CUDA the full collection stays: the caching allocator can give back only blocks no
-    tensor holds, and ``resident_memory_mb`` is read right after."""
-    if device.type == "cuda":
-        gc.collect()
-        torch.cuda.empty_cache()
-    else:
-        gc.collect(1)
 
 
 def _error_text(e: BaseException) -> str:
