@@ -8,12 +8,15 @@ import math
 import types
 import typing
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from nas import objectives
+from nas.controllers import Controller
+from nas.controllers.fixed import Fixed
 from nas.errors import NasgraphError, one_line
+from nas.registry import CONTROLLERS, OptionError, RegistryError
 from nas.trial.proxies import PROXIES
 from nas.trial.train import TrainConfig
 
@@ -22,8 +25,6 @@ if typing.TYPE_CHECKING:
     from nas.record.folder import DataInfo
 
 ENGINES = ("ray", "local")
-PROXY_CONTROLLERS = ("evolution", "random", "local_search")  # the controllers that sample at random
-INHERIT_CONTROLLERS = ("evolution", "local_search")  # the controllers whose proposals have a trained parent
 KEEP_WEIGHTS = ("front", "all", "none")
 ASHA_BY = ("objectives", "score")  # what an ASHA rung ranks by (`SearchConfig.asha_by`)
 
@@ -34,7 +35,9 @@ STEM_OPTIONS = ("stem_kernel", "stem_stride")  # a config's space that sets eith
 
 
 DEFAULT_VAL_FRACTION = 0.1
-DEFAULT_POPULATION = 8  # evolution's population, unless the tournament variant's 2 x sample is larger
+# The controller options of the flat layout before issue 35 (``population: 20`` beside ``controller: evolution``),
+# still read from config files, old config.json and keyword arguments into the controller's own options
+LEGACY_CONTROLLER_KEYS = ("population", "patience", "sample", "variant", "mutations", "init")
 # digits has 1,437 training images: 30 % held out gives 431 validation images, so that accuracy moves in steps of
 # 0.23 % rather than 0.7 %, and two training seeds rank architectures alike (BENCHMARKS.md, the digits-cell table)
 VAL_FRACTIONS = {"digits": 0.3}
@@ -52,7 +55,9 @@ class SearchConfig:
     """Everything a search needs; the resolved config is saved as results/<name>/config.json."""
 
     name: str = ""  # results folder name; default: <dataset>-<controller>
-    controller: str = "evolution"  # evolution, random, tpe, nsga2, local_search, grid
+    controller: str = "evolution"  # a registered controller (`nas.registry.CONTROLLERS`; --help lists them)
+    controller_options: Any = None  # its options dataclass, or a mapping of them; None: its defaults. A config
+    # file says ``controller: {name: evolution, population: 20}``
     dataset: str = "digits"  # digits, mnist, fashion_mnist, cifar10, cifar100, imagefolder:PATH, synthetic
     data_dir: str | None = None  # where torchvision datasets live (default ~/.cache/nasgraph/data)
     download: bool = False  # let torchvision download the dataset
@@ -82,13 +87,6 @@ class SearchConfig:
     trial_timeout: float = 0.0  # seconds of training per trial; 0 = no limit
     keep_weights: str = "front"  # front (Pareto front + most accurate), all, none
     report_every: int = 5  # rewrite report.html every this many finished trials while the search runs; 0: at the end
-    population: int | None = None  # evolution: population size P (None: 8, or 2 x sample for the tournament
-    # variant, so `--variant tournament --sample 25` fits); nsga2 likewise; local_search: random starts
-    patience: int = 20  # local_search: neighbours in a row that do not improve before a restart
-    sample: int = 3  # evolution: tournament size S
-    variant: str = "aging"  # evolution: aging (Real et al.) or tournament (seeds' Algorithm 1)
-    mutations: int = 1  # evolution: d in max(d - t, 1) mutations per child (tournament variant)
-    init: tuple[str, ...] = ()  # zoo architectures to seed the initial population
     proxy: str = "synflow"  # the zero-cost proxy (`nas.trial.proxies`) that warmup and proxy_filter rank by
     warmup: int = 0  # score this many random architectures by the proxy; the first `population` random
     # proposals are the best of them (evolution's initial population, local search's starts, random's first)
@@ -99,10 +97,19 @@ class SearchConfig:
     plugins: tuple[str, ...] = ()  # Python files run before the search (their ops, zoo entries, datasets)
     train_fn: str = ""  # module.name of the search's own training function (Python API); "" = the built-in one
     train: TrainConfig = field(default_factory=TrainConfig)
+    # keyword arguments of the flat layout (`LEGACY_CONTROLLER_KEYS`), read into controller_options; not fields
+    population: InitVar[int | None] = None
+    patience: InitVar[int | None] = None
+    sample: InitVar[int | None] = None
+    variant: InitVar[str | None] = None
+    mutations: InitVar[int | None] = None
+    init: InitVar[tuple[str, ...] | None] = None
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, *legacy: Any) -> None:
         self._fill_defaults()
-        for check in CHECKS:  # in order: the first value not allowed is the one reported
+        CHECKS[0].apply(self)  # the controller, whose options come next
+        self._controller_options(dict(zip(LEGACY_CONTROLLER_KEYS, legacy, strict=True)))
+        for check in CHECKS[1:]:  # in order: the first value not allowed is the one reported
             check.apply(self)
         try:
             objectives.senses(self.objectives)
@@ -114,13 +121,44 @@ class SearchConfig:
         """Defaults that depend on other options (before the checks, which see them)."""
         if self.val_fraction is None:
             object.__setattr__(self, "val_fraction", VAL_FRACTIONS.get(self.dataset, DEFAULT_VAL_FRACTION))
-        if self.population is None:
-            tournament = self.controller == "evolution" and self.variant == "tournament"
-            object.__setattr__(
-                self, "population", max(DEFAULT_POPULATION, 2 * self.sample) if tournament else DEFAULT_POPULATION
-            )
         if self.max_latency is None and self.train.max_latency_ms:  # given as a training option
             object.__setattr__(self, "max_latency", self.train.max_latency_ms)
+
+    def _controller_options(self, legacy: dict[str, Any]) -> None:
+        """controller_options as the controller's own dataclass: from a mapping, the options of another
+        controller (those it shares), or the flat keyword arguments; ConfigError naming a value not allowed."""
+        entry = controller_entry(self.controller)
+        given = self.controller_options
+        legacy = {k: v for k, v in legacy.items() if v is not None and k in _names(entry)}
+        if type(given) is entry.options and not legacy:
+            return
+        if dataclasses.is_dataclass(given):  # another controller's (dataclasses.replace of the controller)
+            given = {k: v for k, v in dataclasses.asdict(given).items() if k in _names(entry)}
+        if given is not None and not isinstance(given, dict):
+            raise ConfigError(f"controller_options must be a mapping of options, got {type(given).__name__}")
+        values = dict(given or {}) | legacy
+        unknown = sorted(set(values) - _names(entry))
+        if unknown:
+            own = ", ".join(sorted(_names(entry))) or "none"
+            raise ConfigError(f"unknown option controller.{unknown[0]} of {self.controller}; its options: {own}")
+        values = _coerce_fields(entry.options, values, "controller.")
+        try:
+            object.__setattr__(self, "controller_options", entry.make_options(values))
+        except (OptionError, RegistryError) as e:
+            raise ConfigError(f"controller.{e}" if isinstance(e, OptionError) else str(e)) from None
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"controller {self.controller}: {one_line(e)}") from None
+
+    def __getattr__(self, name: str) -> Any:
+        """The flat layout's names (``cfg.population``) read the controller's options."""
+        options = self.__dict__.get("controller_options")
+        if name in LEGACY_CONTROLLER_KEYS and options is not None:
+            return getattr(options, name, None)  # (None: an option this controller does not have)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def controller_class(self) -> type[Controller]:
+        """The class its controller is (``train``: `Fixed`, ``launch.py train``'s)."""
+        return Fixed if self.controller == Fixed.name else CONTROLLERS.get(self.controller).load()
 
     def _derive(self) -> None:
         """What follows from the checked options: the trial's latency limit, the name, the proxy to record."""
@@ -149,14 +187,16 @@ class SearchConfig:
 
     def objective_senses(self) -> dict[str, str]:
         """Objectives in order with 'max'/'min' (`nas.objectives.for_controller`)."""
-        return objectives.for_controller(self.controller, self.objectives)
+        return objectives.for_controller(self.controller_class().default_objectives, self.objectives)
 
     def front_senses(self) -> dict[str, str]:
         """The front reports and kept weights use (`nas.objectives.front`)."""
         return objectives.front(self.objectives)
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain data (config.json): ``controller`` is ``{name: ..., OPTION: ...}``."""
         d = dataclasses.asdict(self)
+        d["controller"] = {"name": self.controller} | d.pop("controller_options")
         d["train"] = self.train.to_dict()
         return d
 
@@ -166,7 +206,24 @@ class SearchConfig:
         if not isinstance(d, dict):
             raise ConfigError(f"a config must be a mapping of option names to values, got {type(d).__name__}")
         d = dict(d)
+        plugins = d.get("plugins") or ()
+        if isinstance(plugins, list | tuple) and all(isinstance(p, str) for p in plugins):
+            from nas.plugins import load_all
+
+            load_all(plugins)  # first: what they register (a controller, an engine...) is named below
         train = d.pop("train", {})
+        legacy = {k: d.pop(k) for k in LEGACY_CONTROLLER_KEYS if k in d}
+        controller = d.get("controller", "evolution")
+        if isinstance(controller, dict):  # controller: {name: evolution, population: 20}
+            options = dict(controller)
+            d["controller"] = options.pop("name", "evolution")
+            d["controller_options"] = options
+        if "controller_options" in d and not isinstance(d["controller_options"], dict):
+            raise ConfigError(f"controller options must be a mapping, got {d['controller_options']!r:.60}")
+        name = d.get("controller", "evolution")
+        if legacy and isinstance(name, str) and name in CONTROLLERS:
+            named = _names(CONTROLLERS.get(name))  # old files hold every controller's: keep its own
+            d["controller_options"] = {k: v for k, v in legacy.items() if k in named} | d.get("controller_options", {})
         kwargs = _coerce_fields(cls, d, "")
         if not isinstance(train, dict):
             raise ConfigError(f"train must be a mapping of training options, got {type(train).__name__}")
@@ -181,6 +238,10 @@ class SearchConfig:
         if isinstance(d, dict) and "asha_by" not in d:
             d = d | {"asha_by": "score"}
         return cls.from_dict(d)
+
+
+for _key in LEGACY_CONTROLLER_KEYS:  # so that `cfg.population` reads the controller's options (`__getattr__`)
+    delattr(SearchConfig, _key)
 
 
 @dataclass(frozen=True)
@@ -199,9 +260,25 @@ class Check:
 
 
 def _controllers() -> tuple[str, ...]:
-    from nas.controllers import CONTROLLERS
+    return CONTROLLERS.names()
 
-    return tuple(CONTROLLERS)
+
+def controller_entry(name: str):
+    """The registry entry of a controller name (``train``: `Fixed`, with no options)."""
+    if name == Fixed.name:
+        from nas.registry import Entry
+
+        return Entry("controller", Fixed.name, Fixed)
+    return CONTROLLERS.get(name)
+
+
+def _names(entry) -> set[str]:
+    return {f.name for f in entry.fields()}
+
+
+def _able(trait: str) -> list[str]:
+    """The registered controllers with a capability (`Controller.samples_at_random`, `has_parents`)."""
+    return [e.name for e in CONTROLLERS if getattr(e.load(), trait)]
 
 
 def _latency(c: SearchConfig) -> bool:
@@ -267,13 +344,6 @@ CHECKS: tuple[Check, ...] = (
     Check("asha_by", lambda c: c.asha_by in ASHA_BY, f"one of {', '.join(ASHA_BY)}"),
     Check("trial_timeout", lambda c: 0 <= c.trial_timeout < math.inf, "a number >= 0 (seconds)"),
     Check("report_every", lambda c: c.report_every >= 0, "an integer >= 0 (finished trials; 0: only at the end)"),
-    Check("population", lambda c: type(c.population) is int and c.population >= 2, "an integer >= 2"),
-    Check("patience", lambda c: c.patience >= 1, "an integer >= 1"),
-    Check(
-        "sample",
-        lambda c: 1 <= c.sample <= c.population,
-        lambda c: f"between 1 and the population ({c.population}; pass --population too)",
-    ),
     Check("name", lambda c: not c.name or _safe_name(c.name), "letters, digits, '.', '_' and '-' only"),
     Check("proxy", lambda c: c.proxy in PROXIES, f"one of {', '.join(PROXIES)}"),
     Check("warmup", lambda c: c.warmup >= 0, "an integer >= 0 (architectures scored by the proxy; 0: no warm-up)"),
@@ -286,16 +356,17 @@ CHECKS: tuple[Check, ...] = (
     Check("child_epochs", lambda c: c.child_epochs >= 0, "an integer >= 0 (0: half of the epochs)"),
     Check(
         lambda c: "warmup" if c.warmup else "proxy_filter",
-        lambda c: not (c.warmup or c.proxy_filter) or c.controller in PROXY_CONTROLLERS,
+        lambda c: not (c.warmup or c.proxy_filter) or c.controller_class().samples_at_random,
         lambda c: (
-            f"0 with controller {c.controller}; warm-up and the proxy filter work with {', '.join(PROXY_CONTROLLERS)}"
+            f"0 with controller {c.controller}; warm-up and the proxy filter work with "
+            f"{', '.join(_able('samples_at_random'))}"
         ),
     ),
     Check(
         "inherit",
-        lambda c: not c.inherit or c.controller in INHERIT_CONTROLLERS,
+        lambda c: not c.inherit or c.controller_class().has_parents,
         lambda c: (
-            f"off with controller {c.controller}: only {', '.join(INHERIT_CONTROLLERS)} propose children "
+            f"off with controller {c.controller}: only {', '.join(_able('has_parents'))} propose children "
             "of a trained parent"
         ),
     ),

@@ -10,13 +10,6 @@ from typing import Any
 SENSES: dict[str, str] = {"val_acc": "max", "params": "min", "flops": "min", "latency_ms": "min"}  # built in
 ALIASES: dict[str, str] = {"latency": "latency_ms"}  # objective names users may write for a column
 FRONT: dict[str, str] = {"val_acc": "max", "params": "min"}  # the front that reports and kept weights use
-SINGLE_OBJECTIVE_CONTROLLERS = (
-    "tpe",
-    "random",
-    "local_search",
-    "predictor",
-    "grid",
-)  # optimize val_acc alone unless told otherwise
 
 
 def senses(names: Iterable[str] = ()) -> dict[str, str]:
@@ -54,11 +47,12 @@ def front(names: Iterable[str] = ()) -> dict[str, str]:
     return chosen if any(n not in SENSES or n == "latency_ms" for n in chosen) else dict(FRONT)
 
 
-def for_controller(controller: str, names: Iterable[str] = ()) -> dict[str, str]:
-    """What a controller optimizes: the names given, else val_acc (tpe, random) or the front's objectives."""
+def for_controller(default: Iterable[str] | None, names: Iterable[str] = ()) -> dict[str, str]:
+    """What a controller optimizes: the names given, else its own `default_objectives` (tpe, random: val_acc),
+    else (None) the front's objectives."""
     names = tuple(names)
-    if not names and controller in SINGLE_OBJECTIVE_CONTROLLERS:
-        names = ("val_acc",)
+    if not names and default:
+        names = tuple(default)
     return senses(names)
 
 

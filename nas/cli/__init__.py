@@ -14,17 +14,35 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 from nas.cli.args import EXIT_BAD_INPUT, UsageError
 from nas.cli.export import cmd_export
-from nas.cli.options import SEARCH_OPTIONS, build_parser
+from nas.cli.options import build_parser, search_options
 from nas.cli.prepare import cmd_prepare
 from nas.cli.search import cmd_search
 from nas.cli.show import cmd_ops, cmd_plot, cmd_show
 from nas.cli.train import cmd_train
 from nas.errors import NasgraphError, one_line
 
-__all__ = ["EXIT_BAD_INPUT", "SEARCH_OPTIONS", "UsageError", "build_parser", "main"]
+__all__ = ["EXIT_BAD_INPUT", "UsageError", "build_parser", "main", "search_options"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SEARCH_OPTIONS":  # every search flag, as `nas.cli.options.search_options` (plugins' included)
+        return search_options()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def load_plugins_named(argv: list[str]) -> None:
+    """Run the ``--plugin FILE.py`` files of a command line, and those of a ``--config`` file's ``plugins``,
+    before the parser is built, so what they register (a controller, an engine, an export format) has its name
+    and flags in it. (Resume loads the saved ones: `nas.config.SearchConfig.from_dict`.)"""
+    from nas.plugins import load_all
+
+    paths = [v for flag, v in zip(argv, argv[1:], strict=False) if flag == "--plugin"]
+    paths += [a.split("=", 1)[1] for a in argv if a.startswith("--plugin=")]
+    load_all(paths)
 
 
 COMMANDS = {
@@ -41,6 +59,7 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     """Entry point of launch.py and the `nasgraph` command."""
     try:
+        load_plugins_named(sys.argv[1:] if argv is None else argv)  # first: their controllers' flags and names
         args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)
     except NasgraphError as e:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import types
 from typing import Any
 
 from nas.cli.args import (
@@ -18,16 +19,9 @@ from nas.cli.args import (
     proxy_list,
 )
 
-# option -> (SearchConfig key, or "train.<key>" / "space.<key>")
-SEARCH_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
-    "--controller": (
-        "controller",
-        {
-            "choices": ["evolution", "random", "tpe", "nsga2", "local_search", "predictor", "grid"],  # (tested)
-            "help": "search algorithm (default: evolution); local_search: hill climbing with restarts; predictor: "
-            "an MLP ensemble ranks mutations of the best (BANANAS); grid: every architecture of a finite space once",
-        },
-    ),
+# option -> (SearchConfig key, or "train.<key>" / "space.<key>"); with those the registries add
+# (`search_options`): --controller and each controller's options ("controller.<key>")
+FIXED_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "--dataset": (
         "dataset",
         {
@@ -136,37 +130,12 @@ SEARCH_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
         "keep_weights",
         {"choices": ["front", "all", "none"], "help": "which trials' weights to keep (default front)"},
     ),
-    "--population": (
-        "population",
-        {
-            "type": positive_int,
-            "help": "evolution/nsga2 population size (default 8; evolution --variant tournament: 2 x --sample); "
-            "local_search: random starts",
-        },
-    ),
-    "--patience": (
-        "patience",
-        {"type": positive_int, "help": "local_search: neighbours without improvement before a restart (default 20)"},
-    ),
-    "--sample": ("sample", {"type": positive_int, "help": "evolution tournament size (default 3)"}),
-    "--variant": (
-        "variant",
-        {"choices": ["aging", "tournament"], "help": "evolution: aging (Real et al.) or tournament (seeds)"},
-    ),
-    "--mutations": ("mutations", {"type": positive_int, "help": "evolution: d in max(d - t, 1) mutations per child"}),
     "--mutation-kinds": (
         "space.mutation_kinds",
         {
             "type": csv,
-            "help": "mutations evolution and local_search draw from (default: all); seeds = op_change,"
+            "help": "mutations {has_parents} draw from (default: all); seeds = op_change,"
             "kernel_change,add_node, the seeds' layer type change, filter size change and layer addition",
-        },
-    ),
-    "--init": (
-        "init",
-        {
-            "type": csv,
-            "help": "zoo architectures or genotype .json files to seed the population, e.g. resnet18_cifar,allcnn_c",
         },
     ),
     "--latency": (
@@ -218,7 +187,7 @@ SEARCH_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
         {
             "type": positive_int,
             "help": "score N random architectures by the proxy before the search; the first --population random "
-            "proposals are the best of them (evolution, random, local_search)",
+            "proposals are the best of them ({samples_at_random})",
         },
     ),
     "--proxy-filter": (
@@ -231,7 +200,7 @@ SEARCH_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
             "action": "store_true",
             "default": None,
             "help": "a mutated child starts from its parent's trained weights where names and shapes match "
-            "(evolution, local_search), and trains --child-epochs",
+            "({has_parents}), and trains --child-epochs",
         },
     ),
     "--child-epochs": (
@@ -272,6 +241,69 @@ SEARCH_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
+def search_options() -> dict[str, tuple[str, dict[str, Any]]]:
+    """Every search flag: the fixed ones and those of the registered controllers (plugins' included)."""
+    from nas.registry import CONTROLLERS
+
+    choices = list(CONTROLLERS.names())
+    lines = "; ".join(f"{e.name}: {e.summary}" for e in CONTROLLERS if e.summary)
+    options = {
+        "--controller": ("controller", {"choices": choices, "help": f"search algorithm (default: evolution); {lines}"})
+    }
+    able = {
+        t: ", ".join(e.name for e in CONTROLLERS if getattr(e.load(), t)) for t in ("samples_at_random", "has_parents")
+    }
+    fixed = {flag: (key, kw | {"help": _named(kw["help"], able)}) for flag, (key, kw) in FIXED_OPTIONS.items()}
+    return options | controller_flags() | fixed
+
+
+def _named(text: str, able: dict[str, str]) -> str:
+    for trait, names in able.items():
+        text = text.replace("{" + trait + "}", names)
+    return text
+
+
+def controller_flags() -> dict[str, tuple[str, dict[str, Any]]]:
+    """A flag per option of the registered controllers (`nas.registry.option`); one flag for an option several
+    declare (--population), its help naming each."""
+    from nas.registry import CONTROLLERS
+
+    flags: dict[str, tuple[str, dict[str, Any]]] = {}
+    for entry in CONTROLLERS:
+        for f in entry.fields():
+            flag = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
+            key, kw = flags.get(flag, (f"controller.{f.name}", _flag_kind(f, entry.options)))
+            said = f"{entry.name}: {f.metadata.get('help', '')}"
+            kw["help"] = f"{kw['help']}; {said}" if "help" in kw else said
+            flags[flag] = (key, kw)
+    return flags
+
+
+def _flag_kind(f: Any, owner: type) -> dict[str, Any]:
+    """argparse's type, action or choices for an options field, from its annotation and metadata."""
+    import typing
+
+    hint = typing.get_type_hints(owner)[f.name]
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    base = args[0] if typing.get_origin(hint) in (types.UnionType, typing.Union) and args else hint
+    if "choices" in f.metadata:
+        return {"choices": list(f.metadata["choices"])}
+    if base is bool:
+        return {"action": "store_true", "default": None}
+    if typing.get_origin(base) is tuple:
+        return {"type": csv, "metavar": f.metadata.get("metavar", "A,B,...")}
+    kinds = {int: positive_int, float: float, str: str}
+    return {"type": f.metadata.get("type", kinds.get(base, str))} | (
+        {"metavar": f.metadata["metavar"]} if "metavar" in f.metadata else {}
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SEARCH_OPTIONS":  # (computed: plugins loaded since may have registered more)
+        return search_options()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="launch.py", description="nasgraph: neural architecture search over classic CNN blocks.")
     sub = parser.add_subparsers(dest="command", parser_class=Parser, required=True)
@@ -282,7 +314,8 @@ def build_parser() -> Parser:
     s.add_argument("--name", help="results folder name (default <dataset>-<controller>)")
     s.add_argument("--results-dir", default="results", help="parent folder of results (default ./results)")
     s.add_argument("--resume", metavar="DIR", help="continue the search in this results folder")
-    for flag, (_, kw) in SEARCH_OPTIONS.items():
+    options = search_options()
+    for flag, (_, kw) in options.items():
         s.add_argument(flag, **kw)
     t = sub.add_parser(
         "train",
@@ -293,7 +326,7 @@ def build_parser() -> Parser:
     t.add_argument("--name", help="results folder name (default train-<architecture>)")
     t.add_argument("--results-dir", default="results")
     for flag in ("--dataset", "--data-dir", "--download", "--limit", "--image-size", "--seed", "--engine", "--address"):
-        t.add_argument(flag, **SEARCH_OPTIONS[flag][1])
+        t.add_argument(flag, **options[flag][1])
     for flag in (
         "--epochs",
         "--batch-size",
@@ -304,7 +337,7 @@ def build_parser() -> Parser:
         "--cpus-per-trial",
         "--plugin",
     ):
-        t.add_argument(flag, **SEARCH_OPTIONS[flag][1])
+        t.add_argument(flag, **options[flag][1])
     ex = sub.add_parser(
         "export",
         help="export a trial as standalone PyTorch code + weights",
@@ -345,28 +378,34 @@ def given_options(args: argparse.Namespace) -> dict[str, Any]:
     data: dict[str, Any] = load_config_file(args.config) if args.config else {}
     data.setdefault("train", {})
     data.setdefault("space", {})
-    for flag, (key, _) in SEARCH_OPTIONS.items():
-        value = getattr(args, flag.lstrip("-").replace("-", "_"))
+    chosen: dict[str, Any] = {}  # controller options given as flags
+    for flag, (key, _) in search_options().items():
+        value = getattr(args, flag.lstrip("-").replace("-", "_"), None)
         if value is None:
             continue
-        if "." in key:
+        if key.startswith("controller."):
+            chosen[key.removeprefix("controller.")] = list(value) if isinstance(value, tuple) else value
+        elif "." in key:
             section, sub = key.split(".", 1)
             if isinstance(data[section], dict):  # otherwise SearchConfig says what is wrong with it
                 data[section] = dict(data[section]) | {sub: list(value) if isinstance(value, tuple) else value}
         else:
             data[key] = list(value) if isinstance(value, tuple) else value
-    if getattr(args, "name", None):  # (not in SEARCH_OPTIONS: `train` has its own --name)
+    if chosen:
+        named = data.get("controller", "evolution")
+        data["controller"] = (dict(named) if isinstance(named, dict) else {"name": named}) | chosen
+    if getattr(args, "name", None):  # (not in the search options: `train` has its own --name)
         data["name"] = args.name
     return data
 
 
 def flag_of(key: str) -> str:
     """The command-line flag of a config key, or the key as a config-file option."""
-    for flag, (option, _) in SEARCH_OPTIONS.items():
+    for flag, (option, _) in search_options().items():
         if option == key:
             return flag
     return f"option {key!r}"
 
 
 def empty_search_args() -> dict[str, Any]:
-    return {flag.lstrip("-").replace("-", "_"): None for flag in SEARCH_OPTIONS} | {"name": None}
+    return {flag.lstrip("-").replace("-", "_"): None for flag in search_options()} | {"name": None}

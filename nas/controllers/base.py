@@ -1,7 +1,10 @@
 """The ask/tell interface every controller implements, and what it exchanges.
 
 A controller proposes genotypes (`ask`) and observes how they did (`tell`),
-possibly with several proposals outstanding at once. Its whole state is JSON
+possibly with several proposals outstanding at once. A new one is a subclass
+implementing `propose` (and, if it learns, `observe`), registered by name with
+`nas.register_controller` and made by the search through `Controller.create`
+from its options dataclass and the search's `Setting`. Its whole state is JSON
 (`state_dict` / `load_state_dict`), so a search killed at any point resumes
 with it intact. Randomness comes only from the controller's seeded generator.
 Controllers are plain Python: they import neither torch nor Ray.
@@ -9,14 +12,17 @@ Controllers are plain Python: they import neither torch nor Ray.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nas import objectives as objective_senses
+from nas.registry import CONTROLLERS, RegistryError
 from nas.status import EVALUATED
 from searchspace.genotype import Genotype
 
@@ -24,6 +30,7 @@ if TYPE_CHECKING:
     from searchspace.space import SearchSpace
 
 
+POPULATION = 8  # the default population (evolution, NSGA-II), random starts (local search) and warm-up keep
 Scorer = Callable[[Sequence[Genotype]], list[float]]  # zero-cost proxy scores, larger is better (NaN: worst)
 
 
@@ -42,10 +49,36 @@ class Proposal:
     meta: Mapping[str, Any] = field(default_factory=dict)  # e.g. the mutations applied, Optuna's trial number
 
 
+@dataclass(frozen=True)
+class Setting:
+    """What a search gives each controller it makes, besides the controller's own options."""
+
+    space: SearchSpace
+    seed: int = 0
+    objectives: Mapping[str, str] | None = None  # name -> "max"/"min", in order
+    warmup: int = 0  # zero-cost proxies (`samples_at_random` controllers): see `Controller.fresh`
+    proxy_filter: int = 0
+    journal: Path | None = None  # a file beside the results for a controller's own store (Optuna's study)
+    study_name: str = "nasgraph"
+    genotype: Callable[[str], Genotype] | None = None  # a zoo name or genotype .json -> a genotype of this space
+
+
 class Controller(ABC):
     """Proposes genotypes and learns from their results."""
 
-    name = "controller"
+    name = "controller"  # set by `nas.register_controller` to the registered name
+    samples_at_random = False  # proposes random samples of the space, so warm-up and the proxy filter apply
+    has_parents = False  # proposes mutated children of trained trials, so they may inherit weights (--inherit)
+    default_objectives: tuple[str, ...] | None = ("val_acc",)  # what it optimizes unless told; None: the front's
+
+    @classmethod
+    def create(cls, options: Any, setting: Setting) -> Controller:
+        """A new controller from its registered options dataclass and the search's setting (override to map
+        options the constructor names differently)."""
+        kwargs = dataclasses.asdict(options)
+        if cls.samples_at_random and (setting.warmup or setting.proxy_filter):
+            kwargs |= {"warmup": setting.warmup, "proxy_filter": setting.proxy_filter}
+        return cls(setting.space, setting.seed, setting.objectives, **kwargs)
 
     def __init__(
         self,
@@ -81,7 +114,7 @@ class Controller(ABC):
     def ask(self) -> Proposal:
         """The next genotype to evaluate (other proposals may still be running)."""
         self.asked += 1
-        proposal = self._propose(f"{self.asked:05d}")
+        proposal = self.propose(f"{self.asked:05d}")
         self.pending[proposal.trial_id] = proposal
         return proposal
 
@@ -101,7 +134,7 @@ class Controller(ABC):
         proposal = self.pending.pop(trial_id, None)
         if proposal is None:
             proposal = Proposal(trial_id, genotype) if genotype is not None else None
-        self._observe(trial_id, status, dict(metrics or {}), proposal)
+        self.observe(trial_id, status, dict(metrics or {}), proposal)
 
     def drop_pending(self) -> list[str]:
         """Forget proposals that will never be told (a resumed search); returns their ids."""
@@ -110,10 +143,10 @@ class Controller(ABC):
         return gone
 
     @abstractmethod
-    def _propose(self, trial_id: str) -> Proposal:
+    def propose(self, trial_id: str) -> Proposal:
         """A new proposal with this id."""
 
-    def _observe(self, trial_id: str, status: str, metrics: dict[str, Any], proposal: Proposal | None) -> None:
+    def observe(self, trial_id: str, status: str, metrics: dict[str, Any], proposal: Proposal | None) -> None:
         """What a subclass learns from one result (proposal None: unknown to this controller)."""
         return None  # random search learns nothing
 
@@ -210,6 +243,23 @@ class Controller(ABC):
     def objective_vector(self, metrics: Mapping[str, Any]) -> list[float]:
         """Metrics in objective order, each turned so that larger is better (`nas.objectives.larger_better`)."""
         return objective_senses.larger_better(metrics, self.objectives)
+
+
+def register_controller(name: str, *, options: type | None = None, summary: str = "") -> Callable[[type], type]:
+    """Decorator: make ``--controller name`` (a config's ``controller: {name: ..., OPTION: ...}``) this
+    `Controller` subclass, built by its `Controller.create` from ``options``, a frozen dataclass whose fields
+    (`nas.registry.option`) are its config keys and flags. The class's docstring is its line in ``--help``."""
+
+    def decorate(cls: type) -> type:
+        if not (isinstance(cls, type) and issubclass(cls, Controller)):
+            raise RegistryError(f"register_controller({name!r}): {cls!r:.60} is not a subclass of nas.Controller")
+        if getattr(cls.propose, "__isabstractmethod__", False):
+            raise RegistryError(f"register_controller({name!r}): {cls.__name__} does not implement propose(trial_id)")
+        CONTROLLERS.register(name, options=options, summary=summary)(cls)
+        cls.name = name
+        return cls
+
+    return decorate
 
 
 def _key(score: float | None) -> float:

@@ -17,12 +17,14 @@ proposes from the initial genotypes, then at random.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nas.controllers.base import Controller, Proposal
+from nas.controllers.base import POPULATION, Controller, Proposal, Setting, register_controller
 from nas.pareto import nsga_keys
+from nas.registry import check, option
 from searchspace.genotype import Genotype
 
 if TYPE_CHECKING:
@@ -31,10 +33,50 @@ if TYPE_CHECKING:
 VARIANTS = ("aging", "tournament")
 
 
-class Evolution(Controller):
-    """Regularized evolution over a SearchSpace."""
+@dataclass(frozen=True)
+class EvolutionOptions:
+    population: int | None = option(
+        None, "population size P (default 8; --variant tournament: 2 x --sample, so a tournament of 25 fits)"
+    )
+    sample: int = option(3, "tournament size S (default 3)")
+    variant: str = option("aging", "aging (Real et al.) or tournament (the seeds' Algorithm 1)", choices=VARIANTS)
+    mutations: int = option(1, "d in max(d - t, 1) mutations per child (tournament variant; default 1)")
+    init: tuple[str, ...] = option(
+        (), "zoo architectures or genotype .json files to seed the population, e.g. resnet18_cifar,allcnn_c"
+    )
 
-    name = "evolution"
+    def __post_init__(self) -> None:
+        if self.population is None:
+            big = 2 * self.sample if self.variant == "tournament" and type(self.sample) is int else 0
+            object.__setattr__(self, "population", max(POPULATION, big))
+        check(type(self.population) is int and self.population >= 2, "population", "an integer >= 2", self.population)
+        check(
+            1 <= self.sample <= self.population,
+            "sample",
+            f"between 1 and the population ({self.population}; pass --population too)",
+            self.sample,
+        )
+        check(self.variant in VARIANTS, "variant", f"one of {', '.join(VARIANTS)}", self.variant)
+
+
+@register_controller("evolution", options=EvolutionOptions)
+class Evolution(Controller):
+    """Regularized (aging) evolution, Real et al. 2019, or the seeds' tournament variant."""
+
+    samples_at_random = True
+    has_parents = True
+    default_objectives = None  # the front's: val_acc and params
+
+    @classmethod
+    def create(cls, options: EvolutionOptions, setting: Setting) -> Evolution:
+        if options.init and setting.genotype is None:
+            raise ValueError("evolution: init names architectures, and this search cannot resolve them")
+        init = [setting.genotype(name) for name in options.init] if options.init else []
+        proxies = {"warmup": setting.warmup, "proxy_filter": setting.proxy_filter}
+        return cls(
+            setting.space, setting.seed, setting.objectives, options.population, options.sample, options.variant,
+            options.mutations, init, list(options.init), **proxies,
+        )  # fmt: skip
 
     def __init__(
         self,
@@ -67,7 +109,7 @@ class Evolution(Controller):
 
     # ------------------------------------------------------------ ask / tell
 
-    def _propose(self, trial_id: str) -> Proposal:
+    def propose(self, trial_id: str) -> Proposal:
         if self.asked <= self.population_size or not self.population:
             index = self.asked - 1
             if index < len(self.init):
@@ -114,7 +156,7 @@ class Evolution(Controller):
             g = self._parsed[member["trial_id"]] = Genotype.from_dict(member["genotype"])
         return g
 
-    def _observe(self, trial_id: str, status: str, metrics: dict[str, Any], proposal: Proposal | None) -> None:
+    def observe(self, trial_id: str, status: str, metrics: dict[str, Any], proposal: Proposal | None) -> None:
         if proposal is None or not self.counts(status, metrics):
             return
         self.population.append(

@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 class Fixed(Controller):
     """Proposes the given genotypes one after another, then repeats the last."""
 
-    name = "train"
+    name = "train"  # (``launch.py train``'s controller, not registered: a search cannot choose it)
+    default_objectives = None
 
     def __init__(self, space: SearchSpace, genotypes: Sequence[Genotype], origin: str = "", seed: int = 0):
         super().__init__(space, seed)
@@ -24,6 +25,6 @@ class Fixed(Controller):
         self.genotypes = list(genotypes)
         self.origin = origin
 
-    def _propose(self, trial_id: str) -> Proposal:
+    def propose(self, trial_id: str) -> Proposal:
         g = self.genotypes[min(self.asked, len(self.genotypes)) - 1]
         return Proposal(trial_id, g, (), 0, {"origin": self.origin} if self.origin else {})

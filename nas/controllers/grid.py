@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from nas.controllers.base import Controller, Proposal, SpaceExhausted
+from nas.controllers.base import Controller, Proposal, SpaceExhausted, register_controller
 from nas.errors import SearchError
 from searchspace.choosers import TooLarge
 from searchspace.fingerprint import same_architecture
@@ -22,10 +22,9 @@ if TYPE_CHECKING:
     from searchspace.space import SearchSpace
 
 
+@register_controller("grid")
 class Grid(Controller):
-    """Proposes each architecture of a finite space once; see the module docstring."""
-
-    name = "grid"
+    """Every architecture of a finite space once (a tabular benchmark's sweep)."""
 
     def __init__(self, space: SearchSpace, seed: int = 0, objectives: Mapping[str, str] | None = None):
         super().__init__(space, seed, objectives)
@@ -35,7 +34,7 @@ class Grid(Controller):
         self.redo: dict[str, list[int]] = {}  # the same, of proposals dropped before they were told (on resume)
         self._known: dict[str, list[Genotype]] = {}
 
-    def _propose(self, trial_id: str) -> Proposal:
+    def propose(self, trial_id: str) -> Proposal:
         while self.redo:
             path = self.redo.pop(next(iter(self.redo)))
             g, _ = self.space.leaf(list(path))
@@ -70,7 +69,7 @@ class Grid(Controller):
         twins.append(g)
         return True
 
-    def _observe(self, trial_id: str, status: str, metrics: dict[str, Any], proposal: Proposal | None) -> None:
+    def observe(self, trial_id: str, status: str, metrics: dict[str, Any], proposal: Proposal | None) -> None:
         self.outstanding.pop(trial_id, None)
         self.redo.pop(trial_id, None)
         if proposal is not None:  # (a rebuilt state replaying the record: what was trained is not proposed again)

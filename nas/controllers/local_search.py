@@ -16,19 +16,38 @@ like evolution: with several proposals outstanding, each is a neighbour of the c
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from nas.controllers.base import Controller, Proposal
+from nas.controllers.base import POPULATION, Controller, Proposal, Setting, register_controller
+from nas.registry import check, option
 from searchspace.genotype import Genotype
 
 if TYPE_CHECKING:
     from searchspace.space import SearchSpace
 
 
-class LocalSearch(Controller):
-    """Hill climbing with restarts; see the module docstring."""
+@dataclass(frozen=True)
+class LocalSearchOptions:
+    population: int = option(POPULATION, "random architectures before the first climb (default 8)")
+    patience: int = option(20, "neighbours in a row without improvement before a restart (default 20)")
 
-    name = "local_search"
+    def __post_init__(self) -> None:
+        check(type(self.population) is int and self.population >= 2, "population", "an integer >= 2", self.population)
+        check(self.patience >= 1, "patience", "an integer >= 1", self.patience)
+
+
+@register_controller("local_search", options=LocalSearchOptions)
+class LocalSearch(Controller):
+    """Hill climbing with restarts (White et al. 2020)."""
+
+    samples_at_random = True
+    has_parents = True
+
+    @classmethod
+    def create(cls, options: LocalSearchOptions, setting: Setting) -> LocalSearch:
+        proxies = {"warmup": setting.warmup, "proxy_filter": setting.proxy_filter}
+        return cls(setting.space, setting.seed, setting.objectives, options.population, options.patience, **proxies)
 
     def __init__(
         self,
@@ -52,7 +71,7 @@ class LocalSearch(Controller):
         self.restart_id: str | None = None  # the random proposal that starts the next climb
         self.climbs = 0
 
-    def _propose(self, trial_id: str) -> Proposal:
+    def propose(self, trial_id: str) -> Proposal:
         if self.center is not None and self.asked > self.n_init:
             parent = Genotype.from_dict(self.center["genotype"])
             child, kind = self._neighbour(parent)
@@ -73,7 +92,7 @@ class LocalSearch(Controller):
         self.tried.append(child.fingerprint())
         return child, kind
 
-    def _observe(self, trial_id: str, status: str, metrics: dict[str, Any], proposal: Proposal | None) -> None:
+    def observe(self, trial_id: str, status: str, metrics: dict[str, Any], proposal: Proposal | None) -> None:
         if proposal is None:
             return
         evaluated = self.counts(status, metrics)

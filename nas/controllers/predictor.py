@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nas.controllers.base import Controller, Proposal
+from nas.controllers.base import Controller, Proposal, register_controller
 from nas.controllers.encoding import encode
 from nas.objectives import COSTS
 from searchspace.genotype import Genotype, GenotypeError
@@ -42,10 +42,9 @@ Costs = Callable[[Sequence[Genotype], Sequence[str]], list[Mapping[str, float]]]
 PARENTS = 10  # the best architectures whose mutations are the candidates (BANANAS: 10)
 
 
+@register_controller("predictor")
 class Predictor(Controller):
-    """An ensemble of MLPs ranks mutations of the best architectures; see the module docstring."""
-
-    name = "predictor"
+    """An MLP ensemble ranks mutations of the best architectures (BANANAS-like)."""
 
     def __init__(
         self,
@@ -79,7 +78,7 @@ class Predictor(Controller):
 
     # ------------------------------------------------------------ ask / tell
 
-    def _propose(self, trial_id: str) -> Proposal:
+    def propose(self, trial_id: str) -> Proposal:
         if len(self.history) < self.n_init or len(self.trained) < 2:
             genotype, meta = self.fresh()
             return Proposal(trial_id, genotype, (), 0, meta)
@@ -93,7 +92,7 @@ class Predictor(Controller):
         meta = {"origin": "predictor", "predicted": pick["predicted"], "round": self.rounds}
         return Proposal(trial_id, Genotype.from_dict(pick["genotype"]), (), self.rounds, meta)
 
-    def _observe(self, trial_id: str, status: str, metrics: dict[str, Any], proposal: Proposal | None) -> None:
+    def observe(self, trial_id: str, status: str, metrics: dict[str, Any], proposal: Proposal | None) -> None:
         if proposal is None or proposal.genotype is None:
             return
         self.trained.add(proposal.genotype.fingerprint())

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.config import SearchConfig
-from nas.controllers import Controller, make_controller
+from nas.controllers import Controller, Setting
 from nas.driver.progress import Log
 from nas.errors import SearchError
 from nas.record.folder import DataInfo, ResultsFolder
@@ -104,28 +104,19 @@ def restore_controller(
 def new_controller(
     cfg: SearchConfig, space: SearchSpace, info: DataInfo, folder: ResultsFolder | None = None
 ) -> Controller:
-    """A fresh controller of the config's kind, with its options (without a folder, Optuna's study is in memory)."""
-    options: dict[str, Any] = {}
-    if cfg.controller == "evolution":
-        options = {
-            "population": cfg.population,
-            "sample": cfg.sample,
-            "variant": cfg.variant,
-            "mutations": cfg.mutations,
-            "init": [init_genotype(name, space, info) for name in cfg.init],
-            "init_names": list(cfg.init),
-        }
-    elif cfg.controller == "local_search":
-        options = {"init": cfg.population, "patience": cfg.patience}
-    if cfg.controller in ("evolution", "local_search", "random") and (cfg.warmup or cfg.proxy_filter):
-        options |= {"warmup": cfg.warmup, "proxy_filter": cfg.proxy_filter}
-        if cfg.controller == "random":
-            options["warm_keep"] = cfg.population
-    elif cfg.controller in ("tpe", "nsga2"):
-        options = {"storage": folder.journal, "study_name": cfg.name} if folder is not None else {}
-        if cfg.controller == "nsga2":
-            options["population"] = cfg.population
-    return make_controller(cfg.controller, space, cfg.seed, cfg.objective_senses(), **options)
+    """A fresh controller of the config's kind, made by its `Controller.create` from its options (without a
+    folder, a controller's own store, Optuna's study, is in memory)."""
+    setting = Setting(
+        space,
+        cfg.seed,
+        cfg.objective_senses(),
+        cfg.warmup,
+        cfg.proxy_filter,
+        folder.journal if folder is not None else None,
+        cfg.name,
+        lambda name: init_genotype(name, space, info),
+    )
+    return cfg.controller_class().create(cfg.controller_options, setting)
 
 
 def init_genotype(name: str, space: SearchSpace, info: DataInfo) -> Genotype:

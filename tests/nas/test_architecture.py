@@ -100,7 +100,16 @@ def test_the_nas_package_has_no_import_cycle():
 
 # nas/'s packages and shared modules from the bottom up: each imports only from its own layer or below
 LAYERS = (
-    ("_compat", "errors", "status", "objectives", "pareto", "formats", "plugins"),  # shared, no torch/pandas
+    (
+        "_compat",
+        "errors",
+        "status",
+        "objectives",
+        "pareto",
+        "formats",
+        "plugins",
+        "registry",
+    ),  # shared, no torch/pandas
     ("record", "controllers"),  # what a search leaves; what proposes (neither knows the other)
     ("benchmarks", "report"),  # tables of results; reading results for people
     ("data",),  # datasets: sources, prepared shards, preprocessing steps

@@ -95,7 +95,7 @@ def test_config_file_then_flags(tmp_path, capsys):
     )
     assert code == 0
     saved = json.loads((tmp_path / "c" / "config.json").read_text())
-    assert saved["controller"] == "random" and saved["trials"] == 2 and saved["space"]["wirings"] == ["chain"]
+    assert saved["controller"]["name"] == "random" and saved["trials"] == 2 and saved["space"]["wirings"] == ["chain"]
     assert len([r for r in Record.open(tmp_path / "c").rows() if r["status"] == "ok"]) == 2
     out = capsys.readouterr().out
     assert "Pareto front" in out and str(tmp_path / "c") in out
@@ -199,7 +199,8 @@ def test_the_readme_recipe_for_the_seeds_algorithm_1_runs_as_written(tmp_path):
     quick = [*QUICK, "--limit", "100", "--report-every", "0", "--no-latency"]  # (the later --limit wins)
     assert main([*args, "--trials", "54", *quick, "--results-dir", str(tmp_path), "--name", "alg1"]) == 0
     saved = json.loads((tmp_path / "alg1" / "config.json").read_text())
-    assert (saved["variant"], saved["population"], saved["sample"], saved["mutations"]) == ("tournament", 50, 25, 3)
+    ctrl = saved["controller"]  # (config.json keeps a controller's options with it since issue 35)
+    assert (ctrl["variant"], ctrl["population"], ctrl["sample"], ctrl["mutations"]) == ("tournament", 50, 25, 3)
     assert saved["space"]["mutation_kinds"] == ["seeds"]
     rows = Record.open(tmp_path / "alg1").rows()
     randoms = [i for i, r in enumerate(rows) if r["meta"].get("origin") == "random"]
