@@ -245,7 +245,7 @@ def op_sources(classes: Iterable[Any], taken: set[str]) -> tuple[list[str], list
                         f"op {_op_name(op)!r} uses {ref} from {value.__module__}, which model.py cannot carry; "
                         "define it in the op's own file"
                     )
-            elif _plain(value):
+            elif _is_literal(value):
                 if ref in taken:
                     raise PluginError(
                         f"op {_op_name(op)!r}: its {ref!r} has the name of a value model.py already defines"
@@ -300,7 +300,8 @@ def _importable(module: str) -> bool:
     return top in ("torch", "torchvision") or top in sys.stdlib_module_names
 
 
-def _plain(value: Any) -> bool:
+def _is_literal(value: Any) -> bool:
+    """Whether model.py can define it as ``NAME = repr(value)``: None, bool, int, float, str, or tuples of them."""
     if isinstance(value, bool | int | float | str | type(None)):
         return True
-    return isinstance(value, tuple) and all(_plain(v) for v in value)
+    return isinstance(value, tuple) and all(_is_literal(v) for v in value)

@@ -103,7 +103,7 @@ class Record:
             raise ValueError(f"{self.path}: the record is closed")
         if not isinstance(row, Mapping):
             raise TypeError(f"a trial row must be a dict, got {type(row).__name__}")
-        plain = _plain({k: v for k, v in row.items() if k != "crc"}, "row")
+        plain = _json_data({k: v for k, v in row.items() if k != "crc"}, "row")
         body = canonical_json(plain)  # the line is the canonical JSON with "crc" added last
         crc = f"{zlib.crc32(body.encode()):08x}"
         line = f'{body[:-1]}{"," if plain else ""}"crc":"{crc}"}}\n'
@@ -314,22 +314,22 @@ def _fsync_dir(folder: Path) -> None:
             os.close(fd)
 
 
-def _plain(value: Any, where: str) -> Any:
+def _json_data(value: Any, where: str) -> Any:
     """Value as plain JSON data: str keys, lists, Python scalars; NaN and inf become None."""
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, str):
         return str(value)
     if type(value).__module__ == "numpy" and hasattr(value, "tolist"):  # arrays and scalars (no numpy import)
-        return _plain(value.tolist(), where)
+        return _json_data(value.tolist(), where)
     if isinstance(value, int):
         return int(value)
     if isinstance(value, float):
         return float(value) if math.isfinite(value) else None
     if isinstance(value, Mapping):
-        return {_key(k, where): _plain(v, f"{where}[{k!r}]") for k, v in value.items()}
+        return {_key(k, where): _json_data(v, f"{where}[{k!r}]") for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return [_json_data(v, f"{where}[{i}]") for i, v in enumerate(value)]
     raise TypeError(
         f"cannot store a {type(value).__name__} at {where} in a trial record; use JSON data "
         "(str, int, float, bool, None, lists, dicts; genotypes via to_dict())"
