@@ -21,6 +21,8 @@ way for all -- or ready `DataSplits`:
   (`nas.register_dataset`, kept in the same registry);
 - `steps`: preprocessing steps as data, and `apply_steps`, which the image readers decode with and a
   server can reproduce the network's input with.
+- `shipping`: a dataset on its way to Ray's workers: its tensors as numpy arrays the object store maps,
+  and whether it fits the store (no Ray import).
 
 Rules for every source: ``limit`` keeps a seeded random subset of the training pool *before* the
 validation split (train + val together hold at most ``limit`` images; the test set is kept whole);

@@ -7,19 +7,31 @@ asks the cluster (a token-less request in a child process) whether it requires a
 turns that mode on, before Ray is imported, when the user has not chosen a mode and a token is at
 hand in one of the places Ray's documentation names (``RAY_AUTH_TOKEN``, the file
 ``RAY_AUTH_TOKEN_PATH`` names, ``~/.ray/auth_token``). The token itself is never read out or printed.
+
+Also without Ray, for the Ray engine (`nas.engines.ray_tune`): `held_stderr` holds back what Ray's C++ client
+writes while it joins (read for the reason when the join fails), and `choose_gpus` shares the runtime's GPUs
+among the concurrent trials.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import os
 import socket
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nas.errors import SearchError, last_line
+
+if TYPE_CHECKING:
+    from nas.config import SearchConfig
 
 TOKEN_HELP = (
     "run `ray get-auth-token` on the head node and save what it prints to ~/.ray/auth_token on this machine "
@@ -139,3 +151,76 @@ def private_token_file(existed: bool) -> None:
 
 def missing_token_message(address: str) -> str:
     return f"--address {address}: the cluster requires Ray's token authentication and this machine has no token; {TOKEN_HELP}"
+
+
+class Held:
+    """What was written to file descriptor 2 inside `held_stderr`, once the block has ended."""
+
+    def __init__(self) -> None:
+        self.content = ""
+
+    def text(self) -> str:
+        return self.content
+
+
+@contextmanager
+def held_stderr() -> Iterator[Held]:
+    """File descriptor 2 into a temporary file for the block (Ray's C++ logging writes there directly)."""
+    held = Held()
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(prefix="nasgraph-ray-") as f:
+        os.dup2(f.fileno(), 2)
+        try:
+            yield held
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            f.seek(0)
+            held.content = f.read().decode(errors="replace")
+
+
+def choose_gpus(cfg: SearchConfig, available: float) -> tuple[float, str | None]:
+    """GPUs per trial, and a line saying what was chosen when the user did not choose (None otherwise).
+
+    Given ``--gpus-per-trial``, that is it. Not given: none for ``--device cpu`` or a runtime without GPUs;
+    otherwise the runtime's GPUs shared evenly by the concurrent trials (1 GPU and ``--concurrency 2``: 0.5
+    each, two trials packed on the GPU; 4 GPUs and 2 trials: 1 each). Ray hides the GPUs from a trial that
+    reserves none, so a CUDA device with no GPU reserved, or no GPU in the runtime, is a SearchError here
+    rather than trials that quietly train on the CPU.
+    """
+    device = cfg.train.device
+    if cfg.gpus_per_trial is not None:
+        gpus = float(cfg.gpus_per_trial)
+        if gpus > available:
+            have = f"the Ray runtime has {available:g} GPUs now (`ray status` lists its resources)"
+            if cfg.address:  # a cluster may grow (an autoscaler, nodes still joining): Ray waits for them
+                return gpus, f"warning: --gpus-per-trial {gpus:g} but {have}; trials wait until GPUs join"
+            raise SearchError(f"--gpus-per-trial {gpus:g}: {have}")
+        if gpus == 0 and device.startswith("cuda"):
+            raise SearchError(
+                f"--device {device} with --gpus-per-trial 0: Ray hides the GPUs from a trial that reserves none; "
+                "pass --gpus-per-trial 1 (or 0.5 to pack two trials on a GPU)"
+            )
+        if gpus == 0 and available > 0 and device == "auto":  # e.g. a search saved before the GPU default
+            return 0.0, (
+                f"GPUs: {available:g} in the Ray runtime, but --gpus-per-trial 0 keeps the trials on the CPU "
+                "(pass --gpus-per-trial to use them)"
+            )
+        return gpus, None
+    if available <= 0:
+        if device.startswith("cuda"):
+            raise SearchError(f"--device {device}: the Ray runtime has no GPU (`ray status` lists its resources)")
+        return 0.0, None
+    if device in ("cpu", "mps"):
+        return 0.0, None
+    per = 1 / math.ceil(cfg.concurrency / available) if available >= 1 else available / cfg.concurrency
+    packed = f", {round(1 / per)} trials per GPU" if per < 1 else ""
+    idle = (
+        f"; --concurrency {math.floor(available)} would use them all" if cfg.concurrency < math.floor(available) else ""
+    )
+    return per, (
+        f"GPUs: {available:g} in the Ray runtime, so each of the {cfg.concurrency} concurrent trials gets "
+        f"{per:g} GPU{packed} (--gpus-per-trial chooses{idle})"
+    )

@@ -25,11 +25,12 @@ Hung trials. ``--trial-timeout`` (``TrainConfig.max_seconds``) is cooperative:
 the training loop checks it between steps, so a trial stuck inside a step --
 a deadlock, a stalled collective, ``fault: hang`` -- never reaches the check.
 The trainable therefore runs `train_trial` in a thread of the worker and
-watches it. Once the trial has run ``TrainConfig.hang_limit()`` seconds (2 x
-the time limit + 60 s, or ``train.hang_seconds``), the trainable reports a
-final result with status ``timeout``, the reason and ``retire=True``, and when
-the driver has taken it, the worker process ends itself (the stuck thread
-cannot be stopped, and a reused worker must not carry it). The driver records
+watches it (`nas.trial.watchdog`). Once the trial has run
+``TrainConfig.hang_limit()`` seconds (2 x the time limit + 60 s, or
+``train.hang_seconds``), the trainable reports a final result with status
+``timeout``, the reason and ``retire=True``, and when the driver has taken
+it, the worker process ends itself (the stuck thread cannot be stopped, and
+a reused worker must not carry it). The driver records
 the trial as ``timeout`` on that result (`RecordCallback.on_trial_result`);
 Tune then sees a dead worker and requeues the trial, and the scheduler
 (`_RetireHung`) stops that retry before it starts, so a doomed architecture
@@ -43,7 +44,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import faulthandler
 import itertools
 import json
 import logging
@@ -54,7 +54,6 @@ import sys
 import tempfile
 import threading
 import time
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -66,9 +65,7 @@ os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")  # the CLI's handlers call RayEngine.stop; _StopWhenAsked acts
 
-import numpy as np  # noqa: E402
 import ray  # noqa: E402
-import torch  # noqa: E402
 from ray import tune  # noqa: E402
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler  # noqa: E402
 from ray.tune.search import Searcher  # noqa: E402
@@ -76,9 +73,12 @@ from ray.util.queue import Empty, Queue  # noqa: E402
 
 from nas import objectives  # noqa: E402
 from nas.config import SearchConfig  # noqa: E402
+from nas.data.shipping import STORE_SHARE, over_object_store  # noqa: E402, F401 -- STORE_SHARE: re-exported
+from nas.data.shipping import shippable as _shippable  # noqa: E402 -- (its name here before nas.data.shipping)
+from nas.data.shipping import unshipped as _unshipped  # noqa: E402
 from nas.driver.coordinator import SearchState  # noqa: E402
 from nas.engines.base import Engine, trial_train_config  # noqa: E402
-from nas.engines.cluster import check_reachable  # noqa: E402
+from nas.engines.cluster import check_reachable, choose_gpus, held_stderr  # noqa: E402
 from nas.engines.halving import Rungs  # noqa: E402
 from nas.errors import (
     SearchError,  # noqa: E402
@@ -87,11 +87,10 @@ from nas.errors import (
 from nas.plugins import Shipment  # noqa: E402
 from nas.record.folder import atomic_write, storage_errors  # noqa: E402
 from nas.trial.train import MISUSE  # noqa: E402
+from nas.trial.watchdog import HANG_BACKSTOP_S, HANG_POLL_S, watched  # noqa: E402, F401 -- HANG_*: re-exported
 from searchspace.genotype import Genotype  # noqa: E402
 
 WEIGHTS_FILE = "weights.safetensors"
-HANG_BACKSTOP_S = 30.0  # faulthandler ends a worker this long after the hang limit if the watchdog could not
-HANG_POLL_S = 0.2  # how often the trainable looks at its training thread
 EXIT_HUNG_WORKER = 75  # exit status of a worker process that ends itself because it holds a hung trial
 SCORE = "score"  # Tune's metric (`tune_metric`), larger is better (`_packed`)
 SEGMENT_TRIALS = 500  # trials per Tune experiment: Tune keeps each experiment's trials in memory (see RayEngine)
@@ -126,7 +125,7 @@ def join_cluster(address: str, options: dict[str, Any]) -> None:
 
     if prefer_token_auth(address) == "missing":  # (the CLI asks first, before Ray is imported)
         raise SearchError(missing_token_message(address))
-    with _held_stderr() as held:
+    with held_stderr() as held:
         try:
             ray.init(address=address, **options)
             error = None
@@ -150,34 +149,6 @@ def join_cluster(address: str, options: dict[str, Any]) -> None:
             ) from None
         raise SearchError(missing_token_message(address)) from None
     raise SearchError(f"--address {address}: could not join the Ray cluster ({last_line(str(error))})") from None
-
-
-class _Held:
-    """What was written to file descriptor 2 inside `_held_stderr`, once the block has ended."""
-
-    def __init__(self) -> None:
-        self.content = ""
-
-    def text(self) -> str:
-        return self.content
-
-
-@contextmanager
-def _held_stderr() -> Iterator[_Held]:
-    """File descriptor 2 into a temporary file for the block (Ray's C++ logging writes there directly)."""
-    held = _Held()
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile(prefix="nasgraph-ray-") as f:
-        os.dup2(f.fileno(), 2)
-        try:
-            yield held
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            f.seek(0)
-            held.content = f.read().decode(errors="replace")
 
 
 class NasSearcher(Searcher):
@@ -440,7 +411,7 @@ def _trainable(config: dict[str, Any], data=None, train_cfg=None, shipment=None,
                 notes.put_nowait((config["trial_id"], note))
 
     counted = tuple(config["complexity"]) if config.get("complexity") else None  # (params, FLOPs) by the driver
-    result, hung = _watched(
+    result, hung = watched(
         reporting, genotype, data, train_cfg, seed=config["seed"], report=report, train_fn=shipment.train_fn,
         init=init, progress=progress, clock=clock, complexity=counted,
     )  # fmt: skip
@@ -457,50 +428,6 @@ def _trainable(config: dict[str, Any], data=None, train_cfg=None, shipment=None,
             result.metrics |= clock.result()
         final = _packed(result.metrics | where, shipment.objective, status=result.status, final=True)
         tune.report(final, checkpoint=checkpoint)
-
-
-STORE_SHARE = 0.5  # an in-memory dataset may fill at most this share of the smallest node's object store
-
-
-def over_object_store(data, store_bytes: float) -> str:
-    """Why ``data`` cannot go through Ray's object store of ``store_bytes`` (each node holds a copy, and the store
-    spills to disk past 80 %), naming ``launch.py prepare``; "" when it fits or the data is memory-mapped."""
-    need = data.nbytes() if hasattr(data, "nbytes") else 0
-    if not store_bytes or need <= STORE_SHARE * store_bytes:
-        return ""
-    name = getattr(data, "name", "the dataset")
-    source = name.removeprefix("imagefolder:")
-    if name.startswith("user:"):  # data given from Python: a plugin's register_dataset makes it preparable
-        source = "NAME (your data registered by a --plugin file's nas.register_dataset)"
-    return (
-        f"{name} holds {_size(need)} in memory, over half of the {_size(store_bytes)} object "
-        f"store of the smallest Ray node; prepare it once into shards that trials memory-map: launch.py prepare "
-        f"{source} --image-size N --out DIR (on a path every node reads), then --dataset shards:DIR"
-    )
-
-
-def _size(n: float) -> str:
-    return f"{n / 2**30:.2f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
-
-
-def _shippable(data) -> dict[str, Any]:
-    """The dataset as Ray ships it to workers: its fields, with the tensors as numpy arrays.
-
-    Ray maps numpy arrays from the object store's shared memory without copying; torch tensors it
-    deserializes by copying, on every trial (about 0.1 s and one more copy of the images in memory per
-    trial for CIFAR-sized data).
-    """
-    fields = {f.name: getattr(data, f.name) for f in dataclasses.fields(data)}
-    return {k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in fields.items()}
-
-
-def _unshipped(shipped: dict[str, Any]):
-    """The DataSplits of `_shippable`, its tensors sharing the (read-only) arrays; training never writes to them."""
-    from nas.data import DataSplits
-
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-        return DataSplits(**{k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in shipped.items()})
 
 
 def _packed(metrics: dict[str, Any], objective: tuple[str, str] = ("val_acc", "max"), **flags: Any) -> dict[str, Any]:
@@ -526,36 +453,6 @@ def _packed(metrics: dict[str, Any], objective: tuple[str, str] = ("val_acc", "m
 def _unpacked(result: dict[str, Any]) -> dict[str, Any]:
     """The metrics of a `_packed` report."""
     return json.loads(result["metrics"]) if "metrics" in result else {}
-
-
-def _watched(reporting: threading.Event, genotype: Genotype, data, train_cfg, **args: Any):
-    """`train_trial(genotype, data, train_cfg, **args)` in a thread, ended as ``timeout`` if it runs past the hang
-    limit (see the module docstring); `reporting` is set while it waits for the driver (not hanging)."""
-    from nas.trial.train import TrialResult, train_trial
-
-    limit = train_cfg.hang_limit()
-    if not limit:
-        return train_trial(genotype, data, train_cfg, **args), False
-    box: dict[str, Any] = {}
-
-    def work() -> None:
-        try:
-            box["result"] = train_trial(genotype, data, train_cfg, **args)
-        except BaseException as e:  # noqa: BLE001 -- handed to the trainable's thread (Tune's stop is SystemExit)
-            box["error"] = e
-
-    thread = threading.Thread(target=work, name="nasgraph-trial", daemon=True)
-    faulthandler.dump_traceback_later(limit + HANG_BACKSTOP_S, exit=True)  # if even this thread cannot run
-    started = time.monotonic()
-    thread.start()
-    while thread.is_alive() and (time.monotonic() - started < limit or reporting.is_set()):
-        thread.join(HANG_POLL_S)
-    faulthandler.cancel_dump_traceback_later()
-    if "error" in box:
-        raise box["error"]
-    if "result" in box:
-        return box["result"], False
-    return TrialResult.hung(time.monotonic() - started, limit, "its worker was retired"), True
 
 
 def _retire(final: dict[str, Any]) -> None:
@@ -636,51 +533,6 @@ class RayEngine(Engine):
                 state.abandon(trial_id)
         if self.failure is not None:
             raise self.failure
-
-
-def choose_gpus(cfg: SearchConfig, available: float) -> tuple[float, str | None]:
-    """GPUs per trial, and a line saying what was chosen when the user did not choose (None otherwise).
-
-    Given ``--gpus-per-trial``, that is it. Not given: none for ``--device cpu`` or a runtime without GPUs;
-    otherwise the runtime's GPUs shared evenly by the concurrent trials (1 GPU and ``--concurrency 2``: 0.5
-    each, two trials packed on the GPU; 4 GPUs and 2 trials: 1 each). Ray hides the GPUs from a trial that
-    reserves none, so a CUDA device with no GPU reserved, or no GPU in the runtime, is a SearchError here
-    rather than trials that quietly train on the CPU.
-    """
-    device = cfg.train.device
-    if cfg.gpus_per_trial is not None:
-        gpus = float(cfg.gpus_per_trial)
-        if gpus > available:
-            have = f"the Ray runtime has {available:g} GPUs now (`ray status` lists its resources)"
-            if cfg.address:  # a cluster may grow (an autoscaler, nodes still joining): Ray waits for them
-                return gpus, f"warning: --gpus-per-trial {gpus:g} but {have}; trials wait until GPUs join"
-            raise SearchError(f"--gpus-per-trial {gpus:g}: {have}")
-        if gpus == 0 and device.startswith("cuda"):
-            raise SearchError(
-                f"--device {device} with --gpus-per-trial 0: Ray hides the GPUs from a trial that reserves none; "
-                "pass --gpus-per-trial 1 (or 0.5 to pack two trials on a GPU)"
-            )
-        if gpus == 0 and available > 0 and device == "auto":  # e.g. a search saved before the GPU default
-            return 0.0, (
-                f"GPUs: {available:g} in the Ray runtime, but --gpus-per-trial 0 keeps the trials on the CPU "
-                "(pass --gpus-per-trial to use them)"
-            )
-        return gpus, None
-    if available <= 0:
-        if device.startswith("cuda"):
-            raise SearchError(f"--device {device}: the Ray runtime has no GPU (`ray status` lists its resources)")
-        return 0.0, None
-    if device in ("cpu", "mps"):
-        return 0.0, None
-    per = 1 / math.ceil(cfg.concurrency / available) if available >= 1 else available / cfg.concurrency
-    packed = f", {round(1 / per)} trials per GPU" if per < 1 else ""
-    idle = (
-        f"; --concurrency {math.floor(available)} would use them all" if cfg.concurrency < math.floor(available) else ""
-    )
-    return per, (
-        f"GPUs: {available:g} in the Ray runtime, so each of the {cfg.concurrency} concurrent trials gets "
-        f"{per:g} GPU{packed} (--gpus-per-trial chooses{idle})"
-    )
 
 
 def _tuner(state: SearchState, engine: Engine, trainable, segment: int, parents=None) -> tune.Tuner:

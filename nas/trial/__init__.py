@@ -7,7 +7,8 @@
 - `clock`: where the trial's time went, its ``phases`` (`nas.record.row.PHASES`);
 - `proxies`: zero-cost proxies, scores of the untrained network;
 - `inherit`: a child's weights from its parent's, where they fit;
-- `latency`: inference latency on the device the trial runs on.
+- `latency`: inference latency on the device the trial runs on;
+- `watchdog`: a trial in a thread, ended as ``timeout`` once it runs past its hang limit.
 
 An engine (`nas.engines`) runs these in a worker; none of them knows about the search around it.
 """
