@@ -49,6 +49,7 @@ MOVED = {
     "nas.table": "nas.benchmarks.table",
     "nas.nb201": "nas.benchmarks.nb201",
     "nas.cluster": "nas.engines.cluster",
+    "nas.formats": "nas.human",  # (until issue 35; `nas.exporter.formats` is the export formats)
 }
 
 

@@ -1,4 +1,4 @@
-"""What the driver prints while a search runs, and the number formats the reports share."""
+"""What the driver prints while a search runs (its numbers formatted by `nas.human`, as the reports' are)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from nas.driver.ledger import Ledger
-from nas.formats import accuracy, duration, si
+from nas.human import accuracy, duration, si
 from nas.status import Status
 
 Log = Callable[[str], None]

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from nas import objectives
-from nas.formats import si
+from nas.human import si
 from nas.objectives import FRONT
 from nas.record import results
 from nas.record.row import PHASES

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from nas import objectives
-from nas.formats import si
+from nas.human import si
 from nas.record import results
 from nas.record.folder import Layout
 from nas.status import Status

@@ -106,7 +106,7 @@ LAYERS = (
         "status",
         "objectives",
         "pareto",
-        "formats",
+        "human",
         "plugins",
         "registry",
     ),  # shared, no torch/pandas

@@ -10,7 +10,7 @@ import matplotlib.image
 import pytest
 
 from nas.cli import main
-from nas.formats import si
+from nas.human import si
 from nas.record import results
 from nas.record.jsonl import Record
 from nas.report import html as html_report

@@ -311,7 +311,7 @@ def test_a_long_trial_notes_where_it_is_inside_its_epochs(monkeypatch):
 
 
 def _duration(seconds: float) -> str:
-    from nas.formats import duration
+    from nas.human import duration
 
     return duration(seconds)
 

@@ -1,4 +1,4 @@
-"""Number formats shared by the progress lines, the figures and the reports."""
+"""Numbers as people read them (27.1k, 0:42, 0.973): the progress lines', the figures' and the reports' formats."""
 
 from __future__ import annotations
 
