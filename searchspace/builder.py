@@ -74,7 +74,7 @@ def merge_inputs(m: MergePlan) -> list[tuple[int, str, int, int, int]]:
 
 
 class Network(nn.Module):
-    """stem -> stages -> classifier head, built from a genotype."""
+    """stem -> stages -> classifier head (`searchspace.layers.Classifier`), built from a genotype."""
 
     def __init__(self, plan: NetPlan, genotype: Genotype):
         super().__init__()

@@ -16,9 +16,10 @@ Semantics, in one place:
   input apply it; every other node runs at stride 1. Inputs that arrive at a
   merge with another width or resolution pass through a 1x1 projection
   (conv + BatchNorm, as ResNet's projection shortcut).
-- The head is ``adaptive average pool to pool_size x pool_size -> flatten ->
-  [dropout -> FC -> act] * len(hidden) -> dropout -> FC(num_classes)``;
-  ``pool_size=1`` is global average pooling.
+- The head pools to ``pool_size x pool_size`` (``pool_size=1`` is global
+  average pooling), then runs its hidden FC layers and the output FC, with
+  dropout after each hidden layer or, with none, before the output FC; the
+  exact structure is `searchspace.layers.Classifier`'s, which builds it.
 """
 
 from __future__ import annotations
@@ -208,11 +209,11 @@ class Stage:
 
 @dataclass(frozen=True)
 class Head:
-    """Classifier: adaptive average pool, then [FC -> act]*K -> FC."""
+    """The classifier head's genes; `searchspace.layers.Classifier` builds it and states its structure."""
 
     pool_size: int = 1  # spatial size after adaptive average pooling; 1 = global average pooling
     hidden: tuple[int, ...] = ()  # widths of the hidden fully connected layers
-    dropout: float = 0.0  # dropout before every fully connected layer
+    dropout: float = 0.0  # dropout rate after each hidden layer, or before the only FC (0 = none)
     act: str = "relu"  # activation after each hidden layer
 
     def to_dict(self) -> dict[str, Any]:

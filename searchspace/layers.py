@@ -392,10 +392,12 @@ class Combine(nn.Module):
 
 
 class Classifier(nn.Module):
-    """Adaptive average pool -> flatten -> [FC -> act -> dropout]*K -> FC; with no hidden layer, dropout -> FC.
+    """Adaptive avg pool -> flatten -> [FC -> act -> dropout] * len(hidden) -> FC; no hidden layer: dropout -> FC.
 
+    The head's one definition: its genes (`Head`), the README and the exported model's comments refer here.
     Dropout acts on the hidden fully-connected layers, "except for the output layer" (seeds 002): VGG and
-    AlexNet have two, as in the papers; a global-pool head (GoogLeNet) has one, before its only FC.
+    AlexNet have two, as in the papers; a global-pool head (GoogLeNet) has one, before its only FC. A dropout
+    of 0 adds no Dropout module.
     """
 
     def __init__(self, in_ch: int, num_classes: int, pool_size=1, hidden=(), dropout=0.0, act="relu"):

@@ -93,7 +93,7 @@ def _net_class(class_name: str, fp: str, plan: NetPlan, g: Genotype, stages: lis
     for s in stages:
         lines.append(f"        # {s.title}: {s.about}")
         lines += [f"        {ln}" for ln in s.init]
-    lines += ["        # classifier", f"        self.head = {_head(g, plan)}", ""]
+    lines += ["        # classifier head (its structure: Classifier)", f"        self.head = {_head(g, plan)}", ""]
     lines += ["    def forward(self, x: torch.Tensor) -> torch.Tensor:"]
     lines += [f"        x = self.{s.method}(x)" for s in stages]
     lines += ["        return self.head(x)"]
