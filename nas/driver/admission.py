@@ -3,11 +3,11 @@
 In the manner of NNI's strategy middleware (``Filter``, ``Deduplication``, ``FailureHandler``):
 
 - `Deduplication`: a proposal whose architecture was already trained (isomorphic stage graphs, see
-  `searchspace.fingerprint`) is recorded as a duplicate with its twin's metrics; one whose twin is in
-  flight waits for it. An architecture whose training failed with ``error`` is tried once more (maybe
-  a lost worker), then its failure stands: later proposals of it are duplicates.
+  `searchspace.fingerprint`) is recorded as a duplicate with its twin's metrics (`duplicate_metrics`);
+  one whose twin is in flight waits for it. An architecture whose training failed with ``error`` is
+  tried once more (maybe a lost worker), then its failure stands: later proposals of it are duplicates.
 - `SizeConstraints`: ``--max-params`` / ``--max-flops``, and whether the genotype builds at this input
-  size; a proposal that fails is recorded as rejected.
+  size; a proposal that fails is recorded as rejected (`SizeConstraints.check`).
 - `SkipLimit`: too many proposals in a row that were not trained end the search.
 
 No file access and no torch at import (the constraints count parameters through `searchspace`).
@@ -21,12 +21,15 @@ from typing import TYPE_CHECKING, Any
 import searchspace as ss
 from nas.errors import SearchError
 from nas.record.folder import DataInfo
-from nas.status import DISPATCHED, Status
-from searchspace.genotype import Genotype
+from nas.record.row import METRICS, custom_metrics, proxy_scores
+from nas.status import DISPATCHED, EVALUATED, Status
+from searchspace.genotype import Genotype, GenotypeError
 
 if TYPE_CHECKING:
     from nas.config import SearchConfig
     from nas.controllers import Proposal
+
+UNTRAINED = ("params", "flops", "latency_ms", "latency_batch_ms", "latency_batch")  # measured before training
 
 
 class Deduplication:
@@ -64,6 +67,19 @@ class Deduplication:
         return self.waiting.pop(fp, [])
 
 
+def duplicate_metrics(twin: dict[str, Any]) -> dict[str, Any]:
+    """What a duplicate's row copies from its twin's: the results of a twin that was evaluated; of a failed one
+    its error and what is known without training."""
+    if twin.get("status") in EVALUATED:
+        copied: tuple[str, ...] = (*METRICS, "params", "flops")
+        metrics = {k: twin.get(k) for k in copied} | {"custom": custom_metrics(twin)}
+    else:  # a failed twin's accuracy, losses (a diverged net's chance level) and own metrics are no result: its
+        metrics = {k: twin.get(k) for k in UNTRAINED}  # repeat copies what is known without training, no more
+    metrics["error"] = twin.get("error", "")
+    metrics["proxies"] = proxy_scores(twin)
+    return metrics
+
+
 class SizeConstraints:
     """Whether a genotype builds at the input size and fits --max-params / --max-flops."""
 
@@ -98,6 +114,16 @@ class SizeConstraints:
             else:
                 out.append({"params": float(ss.count_params(g, info.in_channels, info.num_classes))})
         return out
+
+    def check(self, g: Genotype) -> tuple[int | None, int | None, dict[str, Any] | None]:
+        """`measure`'s parameters and FLOPs, and the metrics a rejected genotype is recorded with (None: it passes):
+        it does not build at the input size, or it is over a limit."""
+        try:
+            params, flops = self.measure(g)
+        except GenotypeError as e:
+            return None, None, {"error": f"does not build at this input size: {e}"}
+        reason = self.violation(params, flops)
+        return params, flops, ({"error": reason, "params": params, "flops": flops} if reason else None)
 
     def violation(self, params: int | None, flops: int | None) -> str | None:
         """Why a measured genotype is over a limit, or None."""

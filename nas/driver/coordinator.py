@@ -1,8 +1,10 @@
 """The search driver: proposals in, recorded trials out, whatever engine trains them.
 
 `SearchState` coordinates one search. It holds the results folder (`nas.record.folder`), the durable
-record (`nas.record.jsonl`), the trial ledger (`nas.driver.ledger`), the admission filters (`nas.driver.admission`),
-the controller restored from the folder (`nas.driver.resume`) and the progress lines (`nas.driver.progress`).
+record (`nas.record.jsonl`) and what learns each of its rows (`nas.driver.recorder`: the trial ledger of
+`nas.driver.ledger`, the dedupe filter, the progress lines of `nas.driver.progress`), the admission filters
+(`nas.driver.admission`), the trained weights it keeps (`nas.driver.weights`) and the controller restored
+from the folder (`nas.driver.resume`).
 An engine (`nas.engines`: local, Ray) asks it for the next proposal to train (`propose`) and hands
 back each result (`complete`); nothing here imports torch or Ray.
 
@@ -19,26 +21,27 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nas.config import SearchConfig, make_space, with_stem
 from nas.controllers import Controller, Proposal, SpaceExhausted
-from nas.driver.admission import Deduplication, SizeConstraints, SkipLimit
-from nas.driver.ledger import Ledger
+from nas.driver.admission import UNTRAINED, SizeConstraints, SkipLimit  # noqa: F401 -- UNTRAINED: re-exported
 from nas.driver.live import LiveReport
-from nas.driver.progress import Log, Progress, stderr_log
+from nas.driver.progress import Log, stderr_log
+from nas.driver.recorder import Recorder
 from nas.driver.resume import restore_controller, settle_config
-from nas.driver.slots import Slots
+from nas.driver.slots import InFlight
+from nas.driver.weights import KeptWeights
 from nas.errors import SearchError, StorageError
 from nas.record import results
 from nas.record.folder import DataInfo, ResultsFolder
 from nas.record.jsonl import Record
-from nas.record.row import METRICS, custom_metrics, proxy_scores, trial_row
-from nas.status import EVALUATED, Status
-from searchspace.genotype import GenotypeError
+from nas.status import Status
+
+if TYPE_CHECKING:
+    from searchspace.space import SearchSpace
 
 MAX_CONSECUTIVE_SKIPS = 2000
-UNTRAINED = ("params", "flops", "latency_ms", "latency_batch_ms", "latency_batch")  # measured before training
 MAX_CONSECUTIVE_SLOW = 100
 
 __all__ = ["DataInfo", "Pending", "SearchError", "SearchState", "StorageError"]
@@ -93,20 +96,12 @@ class SearchState:
             with self.folder.storage_errors():
                 self.cfg = settle_config(self.folder, cfg, resume)
                 self.constraints = SizeConstraints(self.cfg, info)
-                if resume and self.folder.data.exists():
-                    _check_same_data(self.folder.read_data_info(), info, log)
-                self.folder.write_data_info(info)
-                self.space = make_space(self.cfg, info, saved=not self.fresh)
-                if self.fresh and (stemmed := with_stem(self.cfg, self.space)) != self.cfg:
-                    self.cfg = stemmed  # saved with the stem the input size chose: a resume keeps it
-                    self.folder.write_config(self.cfg.to_dict())
+                self.cfg, self.space = _with_data(self.folder, self.cfg, info, resume, log)
                 self.record, rows = Record.open_with_rows(self.folder.record)
                 if controller is None:
                     controller = restore_controller(self.cfg, self.space, info, self.folder, rows, log)
                 self.controller = controller
-                if (
-                    scorer is not None
-                ):  # zero-cost proxy scores for warm-up and the proxy filter (`nas.trial.proxies.Scorer`)
+                if scorer is not None:  # zero-cost proxies for warm-up and the proxy filter (`nas.trial.proxies`)
                     self.controller.scorer = scorer
                 if hasattr(self.controller, "costs"):  # the predictor's costs known before training (a table's own)
                     self.controller.costs = self.constraints.costs
@@ -115,16 +110,14 @@ class SearchState:
             if self.fresh:  # a search that never started leaves no folder behind to be --resume'd
                 self.folder.remove()
             raise
-        self.ledger, self.dedupe = Ledger(self.cfg.front_senses()), Deduplication()
-        for row in rows:
-            self._index(row)
+        self.recorder = Recorder(self.cfg, self.record, self.controller, self.folder, rows, log)  # the rows learned
         del rows  # a long record is not kept in memory
+        self.ledger, self.dedupe, self.progress = self.recorder.ledger, self.recorder.dedupe, self.recorder.progress
+        self.weights = KeptWeights(self.cfg, self.folder)  # saved, inherited and pruned (--keep-weights, --inherit)
         self.skips = SkipLimit(self.max_skips, self.max_slow)
         self.exhausted = ""  # why the controller has nothing left to propose (a finished grid)
-        self.in_flight: dict[str, Pending] = {}
-        self.slots = Slots()
-        latency = bool(self.cfg.max_latency) or "latency_ms" in self.cfg.objective_senses()
-        self.progress = Progress(self.cfg.trials, self.ledger, log, latency)
+        self.in_flight = InFlight()  # by trial id, each on a slot
+        self.slots = self.in_flight.slots
         self.live = LiveReport(self.root, self.cfg.report_every, log)
 
     @property
@@ -147,14 +140,11 @@ class SearchState:
         return self.cfg.seed * 1_000_003 + int(trial_id)
 
     def weights_path(self, trial_id: str) -> Path:
-        return self.folder.weights(trial_id)
+        return self.weights.path(trial_id)
 
     def parent_weights(self, pending: Pending) -> bytes | None:
         """The safetensors bytes of the weights `pending` inherits (None: it trains from scratch)."""
-        if pending.inherit_from is None:
-            return None
-        with self.folder.storage_errors():
-            return self.folder.weights(pending.inherit_from).read_bytes()
+        return self.weights.read(pending.inherit_from)
 
     # ------------------------------------------------------------ propose
 
@@ -171,8 +161,7 @@ class SearchState:
                     break
                 pending = self._admit(p)
                 if pending is not None:
-                    pending.slot, pending.slot_idle = self.slots.take(pending.started)
-                    self.in_flight[p.trial_id] = pending
+                    self.in_flight.start(pending)
                     self.skips.admitted()
                     return pending
                 self.skips.skipped()
@@ -184,23 +173,15 @@ class SearchState:
         if self.cfg.dedupe:
             twin = self.dedupe.trained_twin(fp, p.genotype)
             if twin is not None:
-                self._record_duplicate(p, fp, twin)
+                self.recorder.duplicate(p, fp, twin)
                 return None
-            in_flight = [q.proposal for q in self.in_flight.values() if q.fingerprint == fp]
-            if self.dedupe.wait_for_twin(p, fp, in_flight):
+            if self.dedupe.wait_for_twin(p, fp, self.in_flight.twins(fp)):
                 return None
-        try:
-            params, flops = self.constraints.measure(p.genotype)
-        except GenotypeError as e:
-            self._record(p, fp, Status.REJECTED, {"error": f"does not build at this input size: {e}"})
+        params, flops, rejected = self.constraints.check(p.genotype)
+        if rejected is not None:
+            self.recorder.add(p, fp, Status.REJECTED, rejected)
             return None
-        reason = self.constraints.violation(params, flops)
-        if reason:
-            self._record(p, fp, Status.REJECTED, {"error": reason, "params": params, "flops": flops})
-            return None
-        parent = p.parents[0] if self.cfg.inherit and p.parents else None
-        if parent is not None and not self.folder.weights(parent).is_file():
-            parent = None  # its weights are gone (trained before --inherit, or pruned): from scratch
+        parent = self.weights.parent(p)
         epochs = self.cfg.trial_epochs(parent is not None)
         return Pending(p, fp, params, flops, self.trial_seed(p.trial_id), inherit_from=parent, epochs=epochs)
 
@@ -212,28 +193,15 @@ class SearchState:
         """Record a finished trial (fsync'd), tell the controller, resolve waiting twins; returns the row."""
         with self.folder.storage_errors():
             pending = self.in_flight.pop(trial_id)
-            if weights is not None and status == Status.OK and self.keeps_weights:
-                self.folder.save_weights(trial_id, weights)
+            self.weights.save(trial_id, status, weights)
             measured = {"params": metrics.get("params", pending.params), "flops": metrics.get("flops", pending.flops)}
-            now = time.time()
-            self.slots.give_back(pending.slot, now)
-            times = {
-                "slot": pending.slot,
-                "slot_idle_seconds": pending.slot_idle,
-                "slot_seconds": now - pending.started,
-            }
-            row = self._record(
-                pending.proposal,
-                pending.fingerprint,
-                status,
-                metrics | measured,
-                pending.seed,
-                pending.started,
-                inherited_from=pending.inherit_from,
-                times=times,
+            times = self.in_flight.slot_times(pending)
+            extra = {"seed": pending.seed, "started": pending.started, "inherited_from": pending.inherit_from}
+            row = self.recorder.add(
+                pending.proposal, pending.fingerprint, status, metrics | measured, times=times, **extra
             )
             for twin in self.dedupe.resolved(pending.fingerprint):
-                self._record_duplicate(twin, pending.fingerprint, row)
+                self.recorder.duplicate(twin, pending.fingerprint, row)
             self.prune_weights()
             self.skips.finished(status)
         self.live.finished(self.dispatched, self.cfg.trials, len(self.in_flight))
@@ -253,53 +221,21 @@ class SearchState:
 
     def abandon(self, trial_id: str) -> None:
         """Forget an in-flight trial that will never report (its run was interrupted); it is not recorded."""
-        pending = self.in_flight.pop(trial_id, None)
+        pending = self.in_flight.drop(trial_id)
         if pending is not None:
-            self.slots.give_back(pending.slot, time.time())
             self.dedupe.resolved(pending.fingerprint)
 
-    def _record(self, p: Proposal, fp: str, status: str, metrics: dict[str, Any], seed=None, started=None, **extra):
-        row = trial_row(p, self.controller.name, fp, status, metrics, seed=seed, started=started, **extra)
-        stored = self.record.append(row)
-        self._index(stored)
-        self.controller.tell(p.trial_id, status, stored, p.genotype)
-        self.save_state()
-        self.progress(stored)
-        return stored
-
-    def _record_duplicate(self, p: Proposal, fp: str, twin: dict[str, Any]) -> None:
-        if twin.get("status") in EVALUATED:
-            copied: tuple[str, ...] = (*METRICS, "params", "flops")
-            metrics = {k: twin.get(k) for k in copied} | {"custom": custom_metrics(twin)}
-        else:  # a failed twin's accuracy, losses (a diverged net's chance level) and own metrics are no result: its
-            metrics = {k: twin.get(k) for k in UNTRAINED}  # repeat copies what is known without training, no more
-        metrics["error"] = twin.get("error", "")
-        metrics["proxies"] = proxy_scores(twin)
-        self._record(p, fp, Status.DUPLICATE, metrics, duplicate_of=twin["trial_id"])
-
-    def _index(self, row: dict[str, Any]) -> None:
-        self.ledger.add(row)
-        if self.cfg.dedupe:
-            self.dedupe.add(row)
-
     def save_state(self) -> None:
-        self.folder.save_state(self.controller.state_dict())
+        self.recorder.save_state()
 
     @property
     def keeps_weights(self) -> bool:
         """Whether trained weights are saved: to be kept, or to be inherited (--inherit)."""
-        return self.cfg.keep_weights != "none" or self.cfg.inherit
+        return self.weights.saved
 
     def prune_weights(self) -> None:
-        """With --keep-weights front: only the front's, the best's and the running trials' weights stay; with
-        --inherit also the weights children may still inherit (the controller's population, the running
-        trials' parents), and with --keep-weights none only those."""
-        if self.cfg.keep_weights == "all" or not self.keeps_weights:
-            return
-        keep = self.ledger.keep_set() if self.cfg.keep_weights == "front" else set()
-        if self.cfg.inherit:
-            keep |= self.controller.parent_pool() | {p.inherit_from for p in self.in_flight.values() if p.inherit_from}
-        self.folder.prune_weights(keep | set(self.in_flight))
+        """Remove the weights --keep-weights and --inherit no longer need (`KeptWeights.prune`)."""
+        self.weights.prune(self.ledger, self.controller, self.in_flight)
 
     # ------------------------------------------------------------ closing
 
@@ -324,6 +260,21 @@ class SearchState:
             self.folder.remove()  # leaves nothing behind: the same command can run again
             return
         self.close(final=exc[0] is None)
+
+
+def _with_data(
+    folder: ResultsFolder, cfg: SearchConfig, info: DataInfo, resume: bool, log: Log
+) -> tuple[SearchConfig, SearchSpace]:
+    """The data checked against a resumed search's and saved, the search space made for it, and the config with
+    the stem the input size chose (a new search saves it: a resume keeps it)."""
+    if resume and folder.data.exists():
+        _check_same_data(folder.read_data_info(), info, log)
+    folder.write_data_info(info)
+    space = make_space(cfg, info, saved=not folder.created)
+    if folder.created and (stemmed := with_stem(cfg, space)) != cfg:
+        cfg = stemmed
+        folder.write_config(cfg.to_dict())
+    return cfg, space
 
 
 def _check_same_data(saved: DataInfo, given: DataInfo, log: Log = stderr_log) -> None:

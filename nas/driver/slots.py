@@ -5,12 +5,18 @@ row is recorded (or it is abandoned). A slot is made the first time every existi
 never runs two trials at once (the local engine) has one. Each dispatched row records (`nas.record.row.TRIAL_TIMES`)
 which slot ran it, how long that slot had been idle, and its time on the slot: its wall time on the worker plus
 starting it (Tune's scheduling, a worker, the data) and taking its result back (checkpoint, record). Measured on
-the driver's clock alone, so other nodes' clocks never enter. Standard library only.
+the driver's clock alone, so other nodes' clocks never enter. `InFlight` holds the trials on the slots.
+Standard library only.
 """
 
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nas.controllers import Proposal
+    from nas.driver.coordinator import Pending
 
 
 class Slots:
@@ -34,3 +40,34 @@ class Slots:
     def give_back(self, slot: int, now: float) -> None:
         """The slot's trial is recorded (or abandoned) at `now`."""
         self.free_since[slot] = now
+
+
+class InFlight(dict[str, "Pending"]):
+    """The trials handed to the engine and not yet recorded, by trial id, each on one of the `slots`: taken when
+    the trial is handed over, given back when its row is recorded or it is abandoned."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.slots = Slots()
+
+    def start(self, pending: Pending) -> None:
+        """`pending` is handed to the engine, on the slot idle longest."""
+        pending.slot, pending.slot_idle = self.slots.take(pending.started)
+        self[pending.trial_id] = pending
+
+    def slot_times(self, pending: Pending) -> dict[str, Any]:
+        """A recorded trial's slot given back now, and its row's slot times (`nas.record.row.TRIAL_TIMES`)."""
+        now = time.time()
+        self.slots.give_back(pending.slot, now)
+        return {"slot": pending.slot, "slot_idle_seconds": pending.slot_idle, "slot_seconds": now - pending.started}
+
+    def drop(self, trial_id: str) -> Pending | None:
+        """Forget a trial that will never report; its slot is free again."""
+        pending = self.pop(trial_id, None)
+        if pending is not None:
+            self.slots.give_back(pending.slot, time.time())
+        return pending
+
+    def twins(self, fp: str) -> list[Proposal]:
+        """The proposals in flight whose architecture has fingerprint `fp`."""
+        return [q.proposal for q in self.values() if q.fingerprint == fp]
