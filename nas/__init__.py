@@ -30,9 +30,14 @@ _compat.install()  # before anything can ask for an old path
 
 if TYPE_CHECKING:
     from nas.api import Search, search
+    from nas.benchmarks.table import Benchmark, register_benchmark
+    from nas.controllers.base import Controller, Proposal, Setting, register_controller
     from nas.data.owndata import dataset
     from nas.data.registry import register_dataset
+    from nas.engines.base import Engine, register_engine
     from nas.exporter import export
+    from nas.exporter.formats import ExportFormat, register_export_format
+    from nas.registry import option
     from searchspace.registry import register_op
 
 # the public names, imported on first use (PEP 562): `import nas` stays light
@@ -43,11 +48,42 @@ _LAZY = {
     "register_dataset": "nas.data.registry",
     "register_op": "searchspace.registry",
     "export": "nas.exporter",
+    # extension points (README: Extending nasgraph): each a base class and its register_* decorator
+    "Controller": "nas.controllers.base",
+    "Proposal": "nas.controllers.base",
+    "Setting": "nas.controllers.base",
+    "register_controller": "nas.controllers.base",
+    "Engine": "nas.engines.base",
+    "register_engine": "nas.engines.base",
+    "Benchmark": "nas.benchmarks.table",
+    "register_benchmark": "nas.benchmarks.table",
+    "ExportFormat": "nas.exporter.formats",
+    "register_export_format": "nas.exporter.formats",
+    "option": "nas.registry",
 }
 
 _MODULES = {"results": "nas.record.results"}  # public modules: `nas.results.load(folder)` after `import nas`
 
-__all__ = ["Search", "dataset", "export", "register_dataset", "register_op", "results", "search"]  # _LAZY, _MODULES
+__all__ = [  # _LAZY, _MODULES
+    "Benchmark",
+    "Controller",
+    "Engine",
+    "ExportFormat",
+    "Proposal",
+    "Search",
+    "Setting",
+    "dataset",
+    "export",
+    "option",
+    "register_benchmark",
+    "register_controller",
+    "register_dataset",
+    "register_engine",
+    "register_export_format",
+    "register_op",
+    "results",
+    "search",
+]
 
 
 def __getattr__(name: str) -> Any:

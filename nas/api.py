@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from nas.config import DEFAULT_VAL_FRACTION, ConfigError, SearchConfig, load_config_file
 from nas.driver.progress import Log, stderr_log
 from nas.errors import SearchError, one_line
+from nas.registry import engine_entry
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -94,7 +95,9 @@ def drive(
             for note in notes:  # the resume is under way (its folder opened): say what it changed
                 log(note)
             log(f"nasgraph: {data}")
-            trains = not cfg.engine.startswith(("table:", "nb201:"))  # a table answers from its data, not this split's
+            trains = engine_entry(cfg.engine)[0].trait(
+                "trains", True
+            )  # a table answers from its data, not this split's
             if trains and hasattr(data, "val_y") and (warning := small_validation(data, cfg.val_fraction)):
                 log(warning)
             log(

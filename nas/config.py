@@ -16,7 +16,7 @@ from nas import objectives
 from nas.controllers import Controller
 from nas.controllers.fixed import Fixed
 from nas.errors import NasgraphError, one_line
-from nas.registry import CONTROLLERS, OptionError, RegistryError
+from nas.registry import CONTROLLERS, Entry, OptionError, RegistryError, engine_entry
 from nas.trial.proxies import PROXIES
 from nas.trial.train import TrainConfig
 
@@ -24,7 +24,6 @@ if typing.TYPE_CHECKING:
     import searchspace as ss
     from nas.record.folder import DataInfo
 
-ENGINES = ("ray", "local")
 KEEP_WEIGHTS = ("front", "all", "none")
 ASHA_BY = ("objectives", "score")  # what an ASHA rung ranks by (`SearchConfig.asha_by`)
 
@@ -41,9 +40,6 @@ LEGACY_CONTROLLER_KEYS = ("population", "patience", "sample", "variant", "mutati
 # digits has 1,437 training images: 30 % held out gives 431 validation images, so that accuracy moves in steps of
 # 0.23 % rather than 0.7 %, and two training seeds rank architectures alike (BENCHMARKS.md, the digits-cell table)
 VAL_FRACTIONS = {"digits": 0.3}
-
-
-TABLE_ENGINES = ("table:", "nb201:")  # engines that answer from a table instead of training (`nas.engines.table`)
 
 
 class ConfigError(NasgraphError, ValueError):
@@ -78,7 +74,9 @@ class SearchConfig:
     # engine shares the runtime's GPUs among the concurrent trials (`nas.engines.ray_tune.choose_gpus`)
     address: str | None = None  # Ray cluster to join (ray start --head ...); default: a local Ray runtime
     storage: str | None = None  # shared storage for Ray's files on a multi-node cluster
-    engine: str = "ray"  # ray, local (one process, trials in sequence), or table:PATH (answers from a table)
+    engine: str = "ray"  # ray, local (one process, trials in sequence), table:PATH (answers from a table), or a
+    # registered one (`nas.registry.ENGINES`, `BENCHMARKS`: nb201:DATASET)
+    engine_options: Any = None  # its options dataclass, or a mapping (``engine: {name: NAME, OPTION: ...}``)
     asha: bool = False  # stop poor trials early with Ray Tune's ASHA scheduler
     grace_epochs: int = 2  # ASHA: epochs every trial gets
     asha_by: str = "objectives"  # ASHA ranks a rung by the search's objectives (several: MO-ASHA, `nas.engines.
@@ -111,6 +109,7 @@ class SearchConfig:
         self._controller_options(dict(zip(LEGACY_CONTROLLER_KEYS, legacy, strict=True)))
         for check in CHECKS[1:]:  # in order: the first value not allowed is the one reported
             check.apply(self)
+        self._engine_options()
         try:
             objectives.senses(self.objectives)
         except ValueError as e:
@@ -128,26 +127,12 @@ class SearchConfig:
         """controller_options as the controller's own dataclass: from a mapping, the options of another
         controller (those it shares), or the flat keyword arguments; ConfigError naming a value not allowed."""
         entry = controller_entry(self.controller)
-        given = self.controller_options
         legacy = {k: v for k, v in legacy.items() if v is not None and k in _names(entry)}
-        if type(given) is entry.options and not legacy:
-            return
-        if dataclasses.is_dataclass(given):  # another controller's (dataclasses.replace of the controller)
-            given = {k: v for k, v in dataclasses.asdict(given).items() if k in _names(entry)}
-        if given is not None and not isinstance(given, dict):
-            raise ConfigError(f"controller_options must be a mapping of options, got {type(given).__name__}")
-        values = dict(given or {}) | legacy
-        unknown = sorted(set(values) - _names(entry))
-        if unknown:
-            own = ", ".join(sorted(_names(entry))) or "none"
-            raise ConfigError(f"unknown option controller.{unknown[0]} of {self.controller}; its options: {own}")
-        values = _coerce_fields(entry.options, values, "controller.")
-        try:
-            object.__setattr__(self, "controller_options", entry.make_options(values))
-        except (OptionError, RegistryError) as e:
-            raise ConfigError(f"controller.{e}" if isinstance(e, OptionError) else str(e)) from None
-        except (TypeError, ValueError) as e:
-            raise ConfigError(f"controller {self.controller}: {one_line(e)}") from None
+        object.__setattr__(self, "controller_options", _options(entry, self.controller_options, legacy))
+
+    def _engine_options(self) -> None:
+        """engine_options as its engine's own dataclass (a benchmark's: none)."""
+        object.__setattr__(self, "engine_options", _options(_engine(self), self.engine_options))
 
     def __getattr__(self, name: str) -> Any:
         """The flat layout's names (``cfg.population``) read the controller's options."""
@@ -197,6 +182,9 @@ class SearchConfig:
         """Plain data (config.json): ``controller`` is ``{name: ..., OPTION: ...}``."""
         d = dataclasses.asdict(self)
         d["controller"] = {"name": self.controller} | d.pop("controller_options")
+        engine = d.pop("engine_options")
+        if engine:  # (a string for an engine without options: every built-in one)
+            d["engine"] = {"name": self.engine} | engine
         d["train"] = self.train.to_dict()
         return d
 
@@ -218,8 +206,13 @@ class SearchConfig:
             options = dict(controller)
             d["controller"] = options.pop("name", "evolution")
             d["controller_options"] = options
-        if "controller_options" in d and not isinstance(d["controller_options"], dict):
-            raise ConfigError(f"controller options must be a mapping, got {d['controller_options']!r:.60}")
+        if isinstance(d.get("engine"), dict):  # engine: {name: my_engine, option: ...}
+            options = dict(d["engine"])
+            d["engine"] = options.pop("name", "ray")
+            d["engine_options"] = options
+        for section in ("controller_options", "engine_options"):
+            if section in d and not isinstance(d[section], dict):
+                raise ConfigError(f"{section} must be a mapping of options, got {d[section]!r:.60}")
         name = d.get("controller", "evolution")
         if legacy and isinstance(name, str) and name in CONTROLLERS:
             named = _names(CONTROLLERS.get(name))  # old files hold every controller's: keep its own
@@ -272,8 +265,33 @@ def controller_entry(name: str):
     return CONTROLLERS.get(name)
 
 
-def _names(entry) -> set[str]:
+def _names(entry: Entry) -> set[str]:
     return {f.name for f in entry.fields()}
+
+
+def _options(entry: Entry, given: Any, legacy: dict[str, Any] | None = None) -> Any:
+    """An entry's options dataclass from what a config gives: its dataclass, a mapping, or another entry's
+    dataclass (those fields it shares: `dataclasses.replace` of the controller), with ``legacy`` flat keys
+    over them; ConfigError naming an unknown option or a value not allowed (``controller.population ...``)."""
+    legacy = legacy or {}
+    if type(given) is entry.options and not legacy:
+        return given
+    if dataclasses.is_dataclass(given):
+        given = {k: v for k, v in dataclasses.asdict(given).items() if k in _names(entry)}
+    if given is not None and not isinstance(given, dict):
+        raise ConfigError(f"{entry.kind}_options must be a mapping of options, got {type(given).__name__}")
+    values = dict(given or {}) | legacy
+    unknown = sorted(set(values) - _names(entry))
+    if unknown:
+        own = ", ".join(sorted(_names(entry))) or "none"
+        raise ConfigError(f"unknown option {entry.kind}.{unknown[0]} of {entry.name}; its options: {own}")
+    values = _coerce_fields(entry.options, values, f"{entry.kind}.")
+    try:
+        return entry.make_options(values)
+    except OptionError as e:
+        raise ConfigError(f"{entry.kind}.{e}") from None
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{entry.kind} {entry.name}: {one_line(e)}") from None
 
 
 def _able(trait: str) -> list[str]:
@@ -299,7 +317,31 @@ def _proxy_key(c: SearchConfig) -> str:
 
 
 def _table(c: SearchConfig) -> bool:
-    return c.engine.startswith(TABLE_ENGINES)
+    """Whether its engine looks results up instead of training (a table, a published benchmark)."""
+    return not _engine(c).trait("trains", True)
+
+
+def _engine(c: SearchConfig) -> Entry:
+    return engine_entry(c.engine)[0]
+
+
+def _engine_ok(c: SearchConfig) -> bool:
+    try:
+        engine_entry(c.engine)
+    except (RegistryError, NasgraphError):
+        return False
+    return True
+
+
+def _engine_allowed(c: SearchConfig) -> str:
+    from nas.registry import BENCHMARKS, ENGINES
+
+    try:
+        engine_entry(c.engine)
+    except (RegistryError, NasgraphError) as e:
+        if not str(e).startswith("unknown engine"):
+            return f"a valid spec ({one_line(e)})"
+    return f"one of {', '.join((*ENGINES.usages(), *BENCHMARKS.usages()))}"
 
 
 # What SearchConfig allows, checked in this order when one is made: (option, allowed?, what is allowed).
@@ -316,8 +358,8 @@ CHECKS: tuple[Check, ...] = (
     Check("gpus_per_trial", lambda c: c.gpus_per_trial is None or 0 <= c.gpus_per_trial < math.inf, "a number >= 0"),
     Check(
         "engine",
-        lambda c: c.engine in ENGINES or _table(c),
-        f"one of {', '.join(ENGINES)}, table:PATH (a tabular benchmark) or nb201:DATASET (NAS-Bench-201)",
+        _engine_ok,
+        _engine_allowed,
     ),
     Check("keep_weights", lambda c: c.keep_weights in KEEP_WEIGHTS, f"one of {', '.join(KEEP_WEIGHTS)}"),
     Check("val_fraction", lambda c: 0.0 < c.val_fraction < 0.9, "a number in (0, 0.9)"),
@@ -330,11 +372,8 @@ CHECKS: tuple[Check, ...] = (
     ),
     Check(
         _latency_key,
-        lambda c: not _latency(c) or not c.engine.startswith("table:"),
-        lambda c: (
-            f"{_unset_latency(c)} with a table engine, which has no latencies (it answers accuracy and size; "
-            "nb201: has them)"
-        ),
+        lambda c: not _latency(c) or _engine(c).trait("latency", True),
+        lambda c: f"{_unset_latency(c)} with engine {c.engine}, which has no latencies",
     ),
     Check(
         _latency_key,
@@ -350,8 +389,8 @@ CHECKS: tuple[Check, ...] = (
     Check("proxy_filter", lambda c: c.proxy_filter >= 0, "an integer >= 0 (candidates per proposal; 0: no filter)"),
     Check(
         _proxy_key,
-        lambda c: not (c.warmup or c.proxy_filter or c.train.proxies) or not c.engine.startswith("nb201:"),
-        "unset with nb201: NAS-Bench-201's table has no images to score networks on",
+        lambda c: not (c.warmup or c.proxy_filter or c.train.proxies) or _engine(c).trait("images", True),
+        lambda c: f"unset with {_engine(c).name}: its table has no images to score networks on",
     ),
     Check("child_epochs", lambda c: c.child_epochs >= 0, "an integer >= 0 (0: half of the epochs)"),
     Check(

@@ -85,6 +85,11 @@ class Entry:
     def trait(self, key: str, default: Any = None) -> Any:
         return self.traits.get(key, default)
 
+    @property
+    def short(self) -> str:
+        """Its name as a one-line error lists it: ``table:PATH`` (its ``arg`` trait), ``ray``."""
+        return f"{self.name}:{self.trait('arg', 'ARG')}" if self.takes_arg else self.name
+
 
 class Registry:
     """Named entries of one kind; built-in ones imported from `packages` on first use."""
@@ -195,8 +200,11 @@ def _own(module: str) -> bool:
 
 
 def _first_line(target: Any) -> str:
-    doc = getattr(target, "__doc__", None) or ""
-    return doc.strip().splitlines()[0].rstrip(".") if doc.strip() else ""
+    """A docstring's first paragraph as one line for --help: "Samples the space." -> "samples the space"."""
+    doc = (getattr(target, "__doc__", None) or "").strip().split("\n\n")[0]
+    line = " ".join(part.strip() for part in doc.splitlines()).rstrip(".")
+    word = line.split(" ")[0]
+    return line[0].lower() + line[1:] if word and (len(word) == 1 or word[1:].islower()) else line
 
 
 # The registries of nas (ops have theirs in `searchspace.registry`). Each package's __init__ imports the
@@ -204,7 +212,27 @@ def _first_line(target: Any) -> str:
 CONTROLLERS = Registry("controller", ("nas.controllers",))
 ENGINES = Registry("engine", ("nas.engines",))
 BENCHMARKS = Registry("benchmark", ("nas.benchmarks",), flag="--engine")
-EXPORT_FORMATS = Registry("export format", ("nas.exporter",), flag="--format")
+EXPORT_FORMATS = Registry("export format", ("nas.exporter.formats",), flag="--format")
+
+
+def engine_entry(spec: str) -> tuple[Entry, str | None]:
+    """The entry an ``--engine`` spec names, and its argument: an engine's (``ray``, ``local``, ``table:PATH``)
+    or a published benchmark's (``nb201:DATASET``, which the table engine answers from the benchmark's table).
+    Its traits say what the search gets: ``trains`` (networks, on the search's data), ``latency`` (latencies),
+    ``images`` (data for zero-cost proxies); RegistryError naming the engines and benchmarks otherwise."""
+    base = str(spec).partition(":")[0]
+    if base not in ENGINES and base in BENCHMARKS:
+        entry = BENCHMARKS.get(base)
+        arg = str(spec).partition(":")[2]
+        try:
+            entry.load().check(arg)
+        except ValueError as e:
+            raise RegistryError(f"expected {entry.usage}, got {spec!r} ({e})") from None
+        return entry, arg
+    if base not in ENGINES:
+        *known, last = (e.short for e in (*ENGINES, *BENCHMARKS))
+        raise RegistryError(f"expected {', '.join(known)} or {last}, got {spec!r}")
+    return ENGINES.parse(spec)
 
 
 class OptionError(ValueError):

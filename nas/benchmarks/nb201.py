@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nas.benchmarks.table import Benchmark, register_benchmark
 from nas.errors import NasgraphError
 from nas.status import Status
 
@@ -249,6 +250,28 @@ class BenchmarkData:
     def __str__(self) -> str:
         nb = DATASETS[parse(self.name)][3]
         return f"{self.name}: NAS-Bench-201's {nb} ({self.num_classes} classes, {self.input_size[0]}px), no images"
+
+
+@register_benchmark("nb201", usage=f"nb201:{{{','.join(DATASETS)}}}[:mean]", arg="DATASET", latency=True, images=False)
+class NasBench201(Benchmark):
+    """NAS-Bench-201's table (the benchmarks extra): 15,625 cells, final accuracy and latency per dataset."""
+
+    space = {"template": "nb201"}
+
+    @classmethod
+    def table_path(cls, arg: str) -> Path:
+        return table_path(arg)
+
+    @classmethod
+    def data(cls, name: str) -> BenchmarkData:
+        return BenchmarkData.of(name)
+
+    @classmethod
+    def check(cls, arg: str) -> None:
+        dataset, _, mode = arg.partition(":")
+        parse(dataset)
+        if mode not in ("", "draw", "mean"):
+            raise BenchmarkError(f"nb201:{arg}: the mode is draw (the default) or mean")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

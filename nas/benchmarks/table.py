@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.errors import NasgraphError
+from nas.registry import BENCHMARKS, RegistryError
 from nas.status import DISPATCHED, Status
 
 META_KEY = b"nasgraph"
@@ -234,8 +235,10 @@ def collect(runs: Sequence[str | Path]) -> tuple[list[Entry], dict[str, Any]]:
         for key in ("space", "dataset", "val_fraction", "limit", "controller"):
             if cfg.get(key) != first.get(key):
                 raise TableError(f"{run}: its {key} differs from {runs[0]}'s; a table is made from one space")
-        if cfg.get("controller") != "grid":
-            raise TableError(f"{run}: made with the {cfg.get('controller')} controller; a table comes from grid runs")
+        controller = cfg.get("controller")  # {name: grid} since issue 35; "grid" before
+        name = controller.get("name") if isinstance(controller, dict) else controller
+        if name != "grid":
+            raise TableError(f"{run}: made with the {name} controller; a table comes from grid runs")
         train = {k: v for k, v in cfg.get("train", {}).items() if k not in ("threads",)}
         if train != {k: v for k, v in first.get("train", {}).items() if k not in ("threads",)}:
             raise TableError(f"{run}: its training config differs from {runs[0]}'s")
@@ -319,6 +322,42 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     print(f"{out}: {len(table)} architectures, {sum(len(e.seeds) for e in table.entries)} runs")
     return 0
+
+
+class Benchmark:
+    """A published search space with its table (``--engine NAME:ARG``, answered by the table engine).
+
+    A subclass says which table an argument names (`table_path`), what the search knows of its dataset
+    (`data`: shapes, no images) and which space its architectures come from (`space`); its registration
+    says what the table holds (traits ``latency``: it has latencies; ``images``: zero-cost proxies can score)."""
+
+    space: dict[str, Any] = {}  # the SearchSpace options of its architectures, e.g. {"template": "nb201"}
+
+    @classmethod
+    def table_path(cls, arg: str) -> Path:
+        """The table file of ``NAME:ARG`` (converted on first use); a NasgraphError naming what is wrong."""
+        raise NotImplementedError
+
+    @classmethod
+    def data(cls, name: str) -> Any:
+        """What a search over it knows of its dataset ``NAME:ARG`` (num_classes, input_size, in_channels)."""
+        raise NotImplementedError
+
+    @classmethod
+    def check(cls, arg: str) -> None:
+        """ValueError naming what is wrong with ``ARG`` (before anything is loaded)."""
+
+
+def register_benchmark(name: str, *, summary: str = "", usage: str = "", **traits: Any) -> Any:
+    """Decorator: make ``--engine name:ARG`` (and ``--dataset name:ARG``) this `Benchmark` subclass."""
+
+    def decorate(cls: type) -> type:
+        if not (isinstance(cls, type) and issubclass(cls, Benchmark)):
+            raise RegistryError(f"register_benchmark({name!r}): {cls!r:.60} is not a Benchmark subclass")
+        traits.setdefault("trains", False)  # its trials are looked up in its table
+        return BENCHMARKS.register(name, summary=summary, usage=usage, takes_arg=True, **traits)(cls)
+
+    return decorate
 
 
 if __name__ == "__main__":

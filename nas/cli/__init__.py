@@ -8,6 +8,7 @@ interrupted search (Ctrl-C, SIGTERM) exits 130/143 and says how to resume. One m
 - `search`: ``search`` and ``--resume`` (a thin caller of `nas.api.drive`); `train`: ``train``;
 - `pick`: architectures and trials named on the command line; `export`: ``export``;
 - `show`: ``show`` (and ``--watch``), ``plot`` and ``ops``; `prepare`: ``prepare`` (a dataset into shards).
+- `tables`: the README's tables of controllers, engines and export formats, written from the registries.
 """
 
 from __future__ import annotations

@@ -74,13 +74,12 @@ def proxy_list(text: str) -> tuple[str, ...]:
 
 
 def engine_spec(text: str) -> str:
-    if text in ("ray", "local") or (text.startswith("table:") and len(text) > len("table:")):
-        return text
-    if text.startswith("nb201:"):
-        from nas.benchmarks.nb201 import DATASETS
+    """A registered engine or published benchmark (`nas.registry.engine_entry`)."""
+    from nas.errors import NasgraphError
+    from nas.registry import engine_entry
 
-        parts = text.split(":")
-        if len(parts) <= 3 and parts[1] in DATASETS and parts[2:] in ([], ["mean"], ["draw"]):
-            return text
-        raise argparse.ArgumentTypeError(f"expected nb201:{{{','.join(DATASETS)}}}[:mean], got {text!r}")
-    raise argparse.ArgumentTypeError(f"expected ray, local, table:PATH or nb201:DATASET, got {text!r}")
+    try:
+        engine_entry(text)
+    except NasgraphError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text

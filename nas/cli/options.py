@@ -93,16 +93,6 @@ FIXED_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "--address": ("address", {"help": "Ray cluster address (from `ray start --head`); default: start Ray locally"}),
     "--storage": ("storage", {"help": "shared storage path/URI for Ray's files on a multi-node cluster"}),
-    "--engine": (
-        "engine",
-        {
-            "type": engine_spec,
-            "metavar": "{ray,local,table:PATH,nb201:DATASET}",
-            "help": "ray (default); local: trials in sequence in this process; table:PATH[:mean]: answers looked up "
-            "in a tabular benchmark (python -m nas.benchmarks.table), one training seed drawn per trial or the seeds' mean; "
-            "nb201:{cifar10,cifar100,imagenet16}[:mean]: NAS-Bench-201's table (the benchmarks extra)",
-        },
-    ),
     "--no-dedupe": (
         "dedupe",
         {
@@ -243,18 +233,26 @@ FIXED_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
 
 def search_options() -> dict[str, tuple[str, dict[str, Any]]]:
     """Every search flag: the fixed ones and those of the registered controllers (plugins' included)."""
-    from nas.registry import CONTROLLERS
+    from nas.registry import CONTROLLERS, ENGINES
 
     choices = list(CONTROLLERS.names())
     lines = "; ".join(f"{e.name}: {e.summary}" for e in CONTROLLERS if e.summary)
     options = {
         "--controller": ("controller", {"choices": choices, "help": f"search algorithm (default: evolution); {lines}"})
     }
+    options["--engine"] = ("engine", engine_flag())
     able = {
         t: ", ".join(e.name for e in CONTROLLERS if getattr(e.load(), t)) for t in ("samples_at_random", "has_parents")
     }
     fixed = {flag: (key, kw | {"help": _named(kw["help"], able)}) for flag, (key, kw) in FIXED_OPTIONS.items()}
-    return options | controller_flags() | fixed
+    return options | entry_flags(CONTROLLERS) | entry_flags(ENGINES) | fixed
+
+
+def format_help() -> str:
+    """The registered export formats, one clause each (`nas.registry.EXPORT_FORMATS`)."""
+    from nas.registry import EXPORT_FORMATS
+
+    return "; ".join(f"{e.name}: {e.summary}" for e in EXPORT_FORMATS)
 
 
 def _named(text: str, able: dict[str, str]) -> str:
@@ -263,16 +261,29 @@ def _named(text: str, able: dict[str, str]) -> str:
     return text
 
 
-def controller_flags() -> dict[str, tuple[str, dict[str, Any]]]:
-    """A flag per option of the registered controllers (`nas.registry.option`); one flag for an option several
-    declare (--population), its help naming each."""
-    from nas.registry import CONTROLLERS
+def engine_flag() -> dict[str, Any]:
+    """--engine's metavar and help, from the registered engines and published benchmarks."""
+    from nas.registry import BENCHMARKS, ENGINES
 
+    entries = [*ENGINES, *BENCHMARKS]
+    said = "; ".join(f"{e.usage}: {e.summary}" for e in entries)
+    return {
+        "type": engine_spec,
+        "metavar": "{" + ",".join(e.short for e in entries) + "}",
+        "help": f"what trains the trials (default ray); {said}",
+    }
+
+
+def entry_flags(registry: Any) -> dict[str, tuple[str, dict[str, Any]]]:
+    """A flag per option of a registry's entries (`nas.registry.option`), keyed "controller.population",
+    "engine.max_epochs"...; one flag for an option several declare (--population), its help naming each."""
     flags: dict[str, tuple[str, dict[str, Any]]] = {}
-    for entry in CONTROLLERS:
+    for entry in registry:
+        if isinstance(entry.target, str):  # a lazy entry (Ray's engine) declares no options: not loaded for them
+            continue
         for f in entry.fields():
             flag = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
-            key, kw = flags.get(flag, (f"controller.{f.name}", _flag_kind(f, entry.options)))
+            key, kw = flags.get(flag, (f"{registry.kind}.{f.name}", _flag_kind(f, entry.options)))
             said = f"{entry.name}: {f.metadata.get('help', '')}"
             kw["help"] = f"{kw['help']}; {said}" if "help" in kw else said
             flags[flag] = (key, kw)
@@ -346,7 +357,7 @@ def build_parser() -> Parser:
     ex.add_argument("results", help="results folder")
     ex.add_argument("--trial", default="best", help="best (default), a trial id, or pareto (every front member)")
     ex.add_argument("--out", required=True, help="output folder (must not exist or be empty)")
-    ex.add_argument("--format", type=csv, default=(), help="also write torchscript, export (torch.export) or onnx")
+    ex.add_argument("--format", type=csv, default=(), help=f"also write these serving formats: {format_help()}")
     ex.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     plot = sub.add_parser("plot", help="write PNG/SVG figures and the HTML report of results folder(s)")
     plot.add_argument("results", nargs="+", help="results folder(s)")
@@ -378,22 +389,24 @@ def given_options(args: argparse.Namespace) -> dict[str, Any]:
     data: dict[str, Any] = load_config_file(args.config) if args.config else {}
     data.setdefault("train", {})
     data.setdefault("space", {})
-    chosen: dict[str, Any] = {}  # controller options given as flags
+    chosen: dict[str, dict[str, Any]] = {"controller": {}, "engine": {}}  # their options given as flags
     for flag, (key, _) in search_options().items():
         value = getattr(args, flag.lstrip("-").replace("-", "_"), None)
         if value is None:
             continue
-        if key.startswith("controller."):
-            chosen[key.removeprefix("controller.")] = list(value) if isinstance(value, tuple) else value
+        section, dot, sub = key.partition(".")
+        if dot and section in chosen:
+            chosen[section][sub] = list(value) if isinstance(value, tuple) else value
         elif "." in key:
             section, sub = key.split(".", 1)
             if isinstance(data[section], dict):  # otherwise SearchConfig says what is wrong with it
                 data[section] = dict(data[section]) | {sub: list(value) if isinstance(value, tuple) else value}
         else:
             data[key] = list(value) if isinstance(value, tuple) else value
-    if chosen:
-        named = data.get("controller", "evolution")
-        data["controller"] = (dict(named) if isinstance(named, dict) else {"name": named}) | chosen
+    for section, default in (("controller", "evolution"), ("engine", "ray")):
+        if chosen[section]:  # controller: {name: ..., population: ...}
+            named = data.get(section, default)
+            data[section] = (dict(named) if isinstance(named, dict) else {"name": named}) | chosen[section]
     if getattr(args, "name", None):  # (not in the search options: `train` has its own --name)
         data["name"] = args.name
     return data

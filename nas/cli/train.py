@@ -30,11 +30,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     data["name"] = args.name or f"train-{label}"
     base = search_config(argparse.Namespace(**{**empty_search_args(), **vars(args), "config": None, "resume": None}))
     cfg = dataclasses.replace(base, **{k: v for k, v in data.items() if k != "name"}, name=data["name"])
+    from nas.registry import BENCHMARKS
     from searchspace import nb201
 
     if nb201.is_member(genotype):  # a NAS-Bench-201 network (from an nb201: search): its own space's
         cfg = dataclasses.replace(cfg, space={"template": "nb201"})
-    if cfg.dataset.startswith("nb201:"):
+    if cfg.dataset.partition(":")[0] in BENCHMARKS:
         raise UsageError(f"{cfg.dataset} is a table without images; train on real data, e.g. --dataset cifar100")
     load_all(cfg.plugins)
     preflight(cfg)

@@ -157,7 +157,7 @@ def _fail() -> Any:
 
 @register_controller("tpe")
 class TPESearch(OptunaSearch):
-    """Optuna's TPE (multivariate, with the constant liar for trials in flight)."""
+    """TPE through Optuna (multivariate, with the constant liar for trials in flight)."""
 
     @classmethod
     def create(cls, options: Any, setting: Setting) -> OptunaSearch:
@@ -175,6 +175,6 @@ class NSGA2Options:
 
 @register_controller("nsga2", options=NSGA2Options)
 class NSGA2Search(TPESearch):
-    """Optuna's NSGA-II: non-dominated sorting and crowding over the search's objectives."""
+    """NSGA-II through Optuna: non-dominated sorting and crowding over the search's objectives."""
 
     default_objectives = None  # the front's: val_acc and params

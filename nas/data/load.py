@@ -18,10 +18,11 @@ DEFAULT_DATASET = "digits"
 
 def from_config(cfg: Any) -> DataSplits:
     """The dataset a `SearchConfig` names: a published benchmark's, one a plugin registered, or a built-in one."""
-    if cfg.dataset.startswith("nb201:"):  # a published benchmark's dataset: its shapes, no images
-        from nas.benchmarks.nb201 import BenchmarkData
+    from nas.registry import BENCHMARKS
 
-        return BenchmarkData.of(cfg.dataset)  # type: ignore[return-value]
+    base = cfg.dataset.partition(":")[0]
+    if base in BENCHMARKS:  # a published benchmark's dataset (nb201:cifar10): its shapes, no images
+        return BENCHMARKS.get(base).load().data(cfg.dataset)  # type: ignore[no-any-return]
     return load_dataset(
         cfg.dataset,
         cfg.data_dir,

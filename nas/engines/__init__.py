@@ -13,24 +13,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from nas.engines.base import Engine, trial_train_config
+from nas.engines import local, table  # noqa: F401 -- (registered in this order: --help lists them so)
+from nas.engines.base import Engine, register_engine, trial_train_config
 from nas.engines.local import LocalEngine
+from nas.registry import BENCHMARKS, ENGINES, engine_entry
 
 if TYPE_CHECKING:
     from nas.config import SearchConfig
 
 
 def make_engine(cfg: SearchConfig, data: Any, train_fn: Any = None) -> Engine:
-    """The engine a config asks for, around the data its trials train on (and the user's train_fn)."""
-    if cfg.engine == "local":
-        return LocalEngine(data, train_fn)
-    if cfg.engine.startswith(("table:", "nb201:")):
-        from nas.engines.table import TableEngine
-
-        return TableEngine(data, train_fn, cfg.engine)
-    from nas.engines.ray_tune import RayEngine
-
-    return RayEngine(data, train_fn)
+    """The engine a config asks for, around the data its trials train on (and the user's train_fn); a published
+    benchmark's spec (nb201:DATASET) is answered by the table engine."""
+    entry, _ = engine_entry(cfg.engine)
+    if entry.kind == BENCHMARKS.kind:
+        entry = ENGINES.get("table")
+    return entry.load().create(data, train_fn, cfg.engine, cfg.engine_options)
 
 
-__all__ = ["Engine", "LocalEngine", "make_engine", "trial_train_config"]
+__all__ = ["Engine", "LocalEngine", "make_engine", "register_engine", "trial_train_config"]

@@ -15,6 +15,7 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
 from nas.errors import SearchError
+from nas.registry import ENGINES, RegistryError
 
 if TYPE_CHECKING:
     from nas.config import SearchConfig
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 class Engine(ABC):
     """Trains the proposals of one search; see the module docstring."""
 
-    name = "engine"
+    name = "engine"  # set by `register_engine` to the registered name
     stop_message = ""  # what the user is told when a first stop lets running trials end by themselves
 
     def __init__(self, data: Any, train_fn: Any = None) -> None:
@@ -32,6 +33,12 @@ class Engine(ABC):
         self.train_fn = train_fn  # the user's training function (`nas.trial.train.TrainFn`); None: the built-in one
         self.stopping = False  # no new trials; running ones are abandoned, not recorded
         self.failure: SearchError | None = None  # why the engine had to stop (raised by run once it has)
+
+    @classmethod
+    def create(cls, data: Any, train_fn: Any, spec: str, options: Any) -> Engine:
+        """A new engine for a search: its data and train_fn, the ``--engine`` spec (``NAME`` or ``NAME:ARG``)
+        and its registered options dataclass (override to use them)."""
+        return cls(data, train_fn)
 
     def start(self, state: SearchState) -> None:  # noqa: B027 -- optional: most engines need no preparation
         """Get ready to train: check the device, join the cluster. Signal handlers go in after this."""
@@ -57,6 +64,29 @@ class Engine(ABC):
         self.stopping = True
 
 
+def register_engine(
+    name: str,
+    *,
+    options: type | None = None,
+    summary: str = "",
+    usage: str = "",
+    takes_arg: bool = False,
+    **traits: Any,
+) -> Any:
+    """Decorator: make ``--engine name`` (``name:ARG`` with ``takes_arg``) this `Engine` subclass, made by its
+    `Engine.create`. ``traits`` say what its trials give (`nas.registry.engine_entry`): ``trains=False`` for
+    one that looks results up, ``latency=False`` for one without latencies, ``images=False`` without data."""
+
+    def decorate(cls: type) -> type:
+        if not (isinstance(cls, type) and issubclass(cls, Engine)):
+            raise RegistryError(f"register_engine({name!r}): {cls!r:.60} is not a subclass of nas.Engine")
+        ENGINES.register(name, options=options, summary=summary, usage=usage, takes_arg=takes_arg, **traits)(cls)
+        cls.name = name
+        return cls
+
+    return decorate
+
+
 def trial_train_config(cfg: SearchConfig):
     """The TrainConfig each trial uses: the search's, with its time limit, thread count and latency resolved."""
     changes: dict[str, Any] = {"max_seconds": cfg.trial_timeout or cfg.train.max_seconds}
@@ -75,3 +105,9 @@ def inherited_weights(blob: bytes | None):
     from safetensors.torch import load
 
     return load(blob)
+
+
+# The Ray engine's module imports Ray: it is registered by path (first, the default), imported when a search uses it
+ENGINES.register_lazy(
+    "ray", "nas.engines.ray_tune:RayEngine", summary="through Ray Tune on a local Ray runtime or a cluster (--address)"
+)

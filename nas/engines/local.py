@@ -16,17 +16,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from nas.engines.base import Engine, inherited_weights, trial_train_config
+from nas.engines.base import Engine, inherited_weights, register_engine, trial_train_config
 from nas.errors import SearchError
 
 if TYPE_CHECKING:
     from nas.driver.coordinator import SearchState
 
 
+@register_engine("local")
 class LocalEngine(Engine):
-    """Train each proposal in this process, in sequence; the baseline engine."""
-
-    name = "local"
+    """Trials in sequence in this process (the baseline engine)."""
 
     def start(self, state: SearchState) -> None:
         from nas.trial.train import resolve_device

@@ -30,7 +30,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from nas.engines.base import Engine
+from nas.engines.base import Engine, register_engine
 from nas.errors import SearchError
 
 if TYPE_CHECKING:
@@ -44,13 +44,12 @@ MODES = ("draw", "mean")
 def parse(engine: str) -> tuple[str, str]:
     """(path, mode) of an engine spec ``table:PATH[:mean|:draw]`` or ``nb201:DATASET[:mean|:draw]`` (its table
     converted on first use: `nas.benchmarks.nb201`); ValueError naming what is wrong."""
-    if engine.startswith("nb201:"):
-        from nas.benchmarks.nb201 import table_path
+    from nas.registry import BENCHMARKS, engine_entry
 
-        dataset, _, mode = engine.removeprefix("nb201:").partition(":")
-        if mode not in ("", *MODES):
-            raise ValueError(f"nb201:{dataset}:{mode}: the mode is draw (the default) or mean")
-        return str(table_path(dataset)), mode or "draw"
+    entry, arg = engine_entry(engine)
+    if entry.kind == BENCHMARKS.kind:  # a published benchmark's table (converted on first use)
+        dataset, _, mode = (arg or "").partition(":")
+        return str(entry.load().table_path(dataset)), mode or "draw"
     spec = engine.removeprefix("table:")
     path, mode = spec, "draw"
     head, _, tail = spec.rpartition(":")
@@ -65,7 +64,9 @@ def settle(cfg: SearchConfig, given: Mapping[str, Any] | None = None) -> SearchC
     """The config of a search over a table: the table's space, dataset, validation share, data limit and
     epochs, unless `given` (the options the user set: a config file's and the flags) sets them; one given
     differently from the table is an error."""
-    if not cfg.engine.startswith(("table:", "nb201:")):
+    from nas.registry import engine_entry
+
+    if engine_entry(cfg.engine)[0].trait("trains", True):
         return cfg
     from nas.benchmarks.table import load
     from nas.config import ConfigError
@@ -112,10 +113,14 @@ def _plain(v: Any) -> Any:
     return v
 
 
+@register_engine("table", takes_arg=True, usage="table:PATH[:mean]", arg="PATH", trains=False, latency=False)
 class TableEngine(Engine):
-    """Answers each proposal from a tabular benchmark; see the module docstring."""
+    """Answers each proposal from a tabular benchmark (python -m nas.benchmarks.table), one training seed
+    drawn per trial or the seeds' mean; a published benchmark's too (nb201:DATASET)."""
 
-    name = "table"
+    @classmethod
+    def create(cls, data: Any, train_fn: Any, spec: str, options: Any) -> TableEngine:
+        return cls(data, train_fn, spec)
 
     def __init__(self, data: Any, train_fn: Any = None, spec: str = "") -> None:
         super().__init__(data, train_fn)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from nas.exporter.formats import CHECK_BATCHES, FILES
+from nas.exporter.formats import CHECK_BATCHES, format_class
+from nas.registry import EXPORT_FORMATS
 from searchspace.genotype import Genotype
 from searchspace.shapes import NetPlan
 
@@ -71,19 +72,15 @@ def readme_text(
         "- `weights.safetensors`: its weights, by `state_dict` name.",
         "- `genotype.json`: the architecture as nasgraph data (`searchspace.Genotype.from_json`).",
     ]
-    about = {
-        "torchscript": "TorchScript (traced; `torch.jit.load(path)`, deprecated in recent PyTorch)",
-        "export": "`torch.export` program (`torch.export.load(path).module()`)",
-        "onnx": "ONNX model (input `input`, output `logits`; e.g. `onnxruntime.InferenceSession(path)`)",
-    }
-    lines += [f"- `{FILES[f]}`: {about[f]}." for f in diffs]
+    files = {f: format_class(f).file for f in diffs}
+    lines += [f"- `{files[f]}`: {EXPORT_FORMATS.get(f).summary}." for f in diffs]
     if diffs:
         batches = " and ".join(str(b) for b in CHECK_BATCHES)
         lines += [
             "",
             "## Batches and input size",
             "",
-            f"The batch dimension of `{'`, `'.join(FILES[f] for f in diffs)}` is dynamic (any batch of at least 1); "
+            f"The batch dimension of `{'`, `'.join(files.values())}` is dynamic (any batch of at least 1); "
             f"the input size is fixed at {c}x{h}x{w} (channels x height x width), as exported: resize images to "
             "it. Each file was loaded by its runtime when it was written and run at batches "
             f"{batches} against the eager `{class_name}`; largest difference of the logits, relative to "
@@ -92,7 +89,7 @@ def readme_text(
             "| file | max difference |",
             "| --- | --- |",
         ]
-        lines += [f"| `{FILES[f]}` | {d:.1e} |" for f, d in diffs.items()]
+        lines += [f"| `{files[f]}` | {d:.1e} |" for f, d in diffs.items()]
     return "\n".join(lines) + "\n"
 
 

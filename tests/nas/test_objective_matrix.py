@@ -133,7 +133,8 @@ def from_learning(proposal, name: str) -> bool:
 @pytest.mark.parametrize("name", list(CONTROLLERS))
 def test_every_controller_learns_from_every_ok_result_of_the_searchs_objectives(tmp_path, name, setting):
     cfg = config(name, setting)
-    start = cfg.population if name != "predictor" else 10  # random proposals before the controller learns
+    # random proposals before the controller learns (a controller without a population: the default 8)
+    start = getattr(cfg.controller_options, "population", 8) if name != "predictor" else 10
     with SearchState(cfg, tmp_path / "s", INFO, log=lambda line: None) as state:
         ctrl, best, late = state.controller, -np.inf, []
         first, sense = next(iter(ctrl.objectives.items()))
@@ -145,7 +146,7 @@ def test_every_controller_learns_from_every_ok_result_of_the_searchs_objectives(
             state.complete(p.trial_id, Status.OK, metrics)
             ok = state.ledger.counts[Status.OK] + state.ledger.counts[Status.DUPLICATE]  # results, repeats included
             best = max(best, metrics[first] if sense == "max" else -metrics[first])
-            grows = {"evolution": min(ok, cfg.population), "evolution_tournament": min(ok, cfg.population)}
+            grows = {"evolution": min(ok, start), "evolution_tournament": min(ok, start)}
             assert learnt(ctrl, name) == grows.get(name, ok if name in ("predictor", "tpe", "nsga2") else 0), (
                 f"{name} after {ok} ok results of {setting}"
             )
