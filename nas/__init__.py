@@ -15,8 +15,8 @@ The tree, one job per package (README's "Repository" has the table):
 - `report/` reads it for people (`text`, `plots`, `html`); `exporter/` turns a trial into standalone code;
 - `benchmarks/` are searches answered from tables (`table`, NAS-Bench-201's `nb201`);
 - `api` (Python) and `cli/` (``launch.py``) start searches; shared: `config`, `status`, `errors`,
-  `human` (number formats), `plugins`. The flat layout's module paths (`nas.results`, `nas.train`, ...) still import
-  (`_compat`).
+  `human` (number formats), `plugins`, `registry` (every extension point). The flat layout's module
+  paths (`nas.train`, `nas.table`, ...) still import, deprecated (`_compat`).
 """
 
 from __future__ import annotations

@@ -1,10 +1,14 @@
-"""The import paths of nasgraph's flat layout (`nas.results`, `nas.train`, ...), kept working.
+"""The import paths of nasgraph's flat layout (`nas.train`, `nas.table`, ...): deprecated, still working.
 
 Until issue 26 `nas/` was 35 modules side by side; they now live in packages by job (README's
-"Repository"). Code, notebooks and `python -m` lines that name an old module keep working, with no
-warning: ``import nas.results``, ``from nas.train import TrainConfig``, ``python -m nas.table build``
-get the module at its new path — the same module object, so its state (a registry, a patched
-function) is shared, whichever name set it.
+"Repository"). Code, notebooks and `python -m` lines that name an old module keep working:
+``from nas.train import TrainConfig``, ``python -m nas.table build`` get the module at its new path —
+the same module object, so its state (a registry, a patched function) is shared, whichever name set
+it — with a DeprecationWarning naming the new path (issue 35). Deprecated rather than removed: the old
+paths are in users' notebooks, scripts and pickles made by reference (a results folder's objects),
+where removing them would fail with a bare ModuleNotFoundError and no hint of where the module went;
+the warning tells them for one release, and `REMOVED_IN` says which release drops this module.
+``nas.results`` is not deprecated: it is the public name of `nas.record.results`.
 
 Two mechanisms, one per kind of move:
 
@@ -27,6 +31,9 @@ import sys
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
+
+REMOVED_IN = "0.3"  # the release that drops these paths (and this module)
+PUBLIC = frozenset({"nas.results"})  # old paths that are public names now, never warned about
 
 # old module -> where it lives now
 MOVED = {
@@ -64,6 +71,8 @@ class _MovedLoader:  # (the protocol of importlib.abc.Loader; that module is not
 
     def exec_module(self, module: ModuleType) -> None:
         # The import system returns whatever sys.modules holds under the name once this returns.
+        if module.__name__ not in PUBLIC:
+            deprecated(module.__name__, self.new)
         sys.modules[module.__name__] = importlib.import_module(self.new)
 
     def get_code(self, fullname: str) -> Any:
@@ -83,6 +92,17 @@ class _MovedFinder:  # (importlib.abc.MetaPathFinder's protocol)
         return importlib.machinery.ModuleSpec(fullname, _MovedLoader(new, spec), origin=spec.origin)
 
 
+def deprecated(old: str, new: str) -> None:
+    """Warn that an old import path was used, naming the new one."""
+    import warnings
+
+    warnings.warn(
+        f"{old} is deprecated: import {new} (the old path goes in nasgraph {REMOVED_IN})",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+
+
 def install() -> None:
     """Answer the old module names (idempotent; `nas/__init__.py` calls it)."""
     if not any(isinstance(f, _MovedFinder) for f in sys.meta_path):
@@ -98,9 +118,11 @@ def forward(package: str, holder: str) -> Callable[[str], Any]:
         if name.startswith("__") or name in _submodules(package):
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
         try:
-            return getattr(importlib.import_module(holder), name)
+            value = getattr(importlib.import_module(holder), name)
         except AttributeError:
             raise AttributeError(f"module {package!r} has no attribute {name!r}") from None
+        deprecated(f"{package}.{name}", f"{holder}.{name}")
+        return value
 
     return __getattr__
 

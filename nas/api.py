@@ -32,6 +32,7 @@ from nas.config import DEFAULT_VAL_FRACTION, ConfigError, SearchConfig, load_con
 from nas.driver.progress import Log, stderr_log
 from nas.errors import SearchError, one_line
 from nas.registry import engine_entry
+from nas.status import Status
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -395,7 +396,7 @@ def export_trial(layout: Any, row: Mapping[str, Any], out: str | Path, *, format
     from searchspace.genotype import Genotype
 
     folder, info, trial_id = layout.root, layout.read_data_info(), row["trial_id"]
-    if row["status"] != "ok":
+    if row["status"] != Status.OK:
         raise ExportError(f"trial {trial_id} did not train successfully (status {row['status']}); nothing to export")
     weights = layout.weights(trial_id)
     if not weights.exists():

@@ -177,7 +177,7 @@ class Controller(ABC):
         known = self.known()
         new = [i for i, c in enumerate(candidates) if c.fingerprint() not in known] or range(len(candidates))
         best = max(new, key=lambda i: (_key(scores[i]), -i))
-        return candidates[best], _plain(scores[best])
+        return candidates[best], finite_or_none(scores[best])
 
     def known(self) -> set[str]:
         """Fingerprints of architectures this controller has in hand: outstanding proposals (and a subclass's
@@ -195,7 +195,7 @@ class Controller(ABC):
         pool = list(seen.values())
         scores = self._scores(pool)
         order = sorted(range(len(pool)), key=lambda i: (-_key(scores[i]), i))[: self.warm_keep]
-        return [{"genotype": pool[i].to_dict(), "proxy": _plain(scores[i])} for i in order]
+        return [{"genotype": pool[i].to_dict(), "proxy": finite_or_none(scores[i])} for i in order]
 
     def _scores(self, genotypes: Sequence[Genotype]) -> list[float]:
         if self.scorer is None:
@@ -267,7 +267,8 @@ def _key(score: float | None) -> float:
     return -math.inf if score is None or not math.isfinite(score) else score
 
 
-def _plain(score: float | None) -> float | None:
+def finite_or_none(score: float | None) -> float | None:
+    """A score as JSON can hold it: a float, or None where it is missing or not finite."""
     return None if score is None or not math.isfinite(score) else float(score)
 
 

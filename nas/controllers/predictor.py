@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nas.controllers.base import Controller, Proposal, register_controller
+from nas.controllers.base import Controller, Proposal, finite_or_none, register_controller
 from nas.controllers.encoding import encode
 from nas.objectives import COSTS
 from searchspace.genotype import Genotype, GenotypeError
@@ -120,7 +120,7 @@ class Predictor(Controller):
                 preds[:, :, k] = self._fit_predict(X, Y[:, k], C, k)
         size = max(self.batch, len(self.history) // 50)
         order = self._rank(preds, Y, size)
-        return [{"genotype": pool[i].to_dict(), "predicted": _plain(preds[:, i, 0].mean())} for i in order]
+        return [{"genotype": pool[i].to_dict(), "predicted": finite_or_none(preds[:, i, 0].mean())} for i in order]
 
     def _candidates(self) -> list[Genotype]:
         """Up to `candidates` new architectures, each one or two mutations from one of the best so far."""
@@ -236,7 +236,3 @@ class Predictor(Controller):
         self.batch, self.members, self.explore = state["batch"], state["members"], state["explore"]
         self.queue, self.rounds = list(state["queue"]), state["rounds"]
         self.history, self.trained = [], set()
-
-
-def _plain(v: float) -> float | None:
-    return float(v) if math.isfinite(v) else None

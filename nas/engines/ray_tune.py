@@ -86,6 +86,7 @@ from nas.errors import (
 )
 from nas.plugins import Shipment  # noqa: E402
 from nas.record.folder import atomic_write, storage_errors  # noqa: E402
+from nas.status import Status
 from nas.trial.train import MISUSE  # noqa: E402
 from nas.trial.watchdog import HANG_BACKSTOP_S, HANG_POLL_S, watched  # noqa: E402, F401 -- HANG_*: re-exported
 from searchspace.genotype import Genotype  # noqa: E402
@@ -296,7 +297,7 @@ class RecordCallback(tune.Callback):
             return
         self.retired.add(trial.trial_id)
         with self._failures_stop_the_run():
-            self.state.complete(our_id, result.get("status", "timeout"), _unpacked(result))
+            self.state.complete(our_id, result.get("status", Status.TIMEOUT), _unpacked(result))
 
     def on_trial_recover(self, iteration: int, trials: list, trial, **info: Any) -> None:
         if trial.trial_id in self.retired:  # the worker that ended itself: no retry of the hung architecture
@@ -311,14 +312,14 @@ class RecordCallback(tune.Callback):
             self.engine.misused(self.state, our_id, _unpacked(result).get("error", ""))
             return
         if result.get("final"):
-            status = result.get("status", "error")
+            status = result.get("status", Status.ERROR)
         elif self.engine.stopping or not result.get("epochs"):
             self.state.abandon(our_id)  # interrupted mid-trial: not a result
             return
         else:
-            status = "stopped"  # stopped early by the scheduler (ASHA); its last epoch's metrics stand
+            status = Status.STOPPED  # stopped early by the scheduler (ASHA); its last epoch's metrics stand
         with self._failures_stop_the_run():
-            if status == "ok" and trial.checkpoint is not None:
+            if status == Status.OK and trial.checkpoint is not None:
                 self._adopt_weights(our_id, trial.checkpoint)
             self.state.complete(our_id, status, _unpacked(result))
 
@@ -343,7 +344,7 @@ class RecordCallback(tune.Callback):
             return
         message = last_line(getattr(trial, "error_msg", None) or "") or fallback
         with self._failures_stop_the_run():
-            self.state.complete(our_id, "error", {"error": f"{what}: {message}"})
+            self.state.complete(our_id, Status.ERROR, {"error": f"{what}: {message}"})
 
     @contextmanager
     def _failures_stop_the_run(self) -> Iterator[None]:

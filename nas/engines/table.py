@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from nas.engines.base import Engine, register_engine
 from nas.errors import SearchError
+from nas.status import Status
 
 if TYPE_CHECKING:
     from nas.benchmarks.table import Entry, Table
@@ -85,9 +86,9 @@ def settle(cfg: SearchConfig, given: Mapping[str, Any] | None = None) -> SearchC
             continue
         if given.get(key) in (None, {}):  # not set by the user: the table's
             changes[key] = want
-        elif _plain(have) != _plain(want):
+        elif _tuples_as_lists(have) != _tuples_as_lists(want):
             raise ConfigError(
-                f"{key} is {_plain(have)!r} but the table {path} was made with {_plain(want)!r}; "
+                f"{key} is {_tuples_as_lists(have)!r} but the table {path} was made with {_tuples_as_lists(want)!r}; "
                 f"leave {key} unset to search the table's"
             )
     epochs = (given.get("train") or {}).get("epochs")
@@ -105,11 +106,12 @@ def settle(cfg: SearchConfig, given: Mapping[str, Any] | None = None) -> SearchC
     return dataclasses.replace(cfg, **changes)
 
 
-def _plain(v: Any) -> Any:
+def _tuples_as_lists(v: Any) -> Any:
+    """A config value as the table's JSON metadata holds it (tuples as lists, recursively), to compare them."""
     if isinstance(v, dict):
-        return {k: _plain(x) for k, x in v.items()}
+        return {k: _tuples_as_lists(x) for k, x in v.items()}
     if isinstance(v, list | tuple):
-        return [_plain(x) for x in v]
+        return [_tuples_as_lists(x) for x in v]
     return v
 
 
@@ -181,11 +183,11 @@ class TableEngine(Engine):
         return [{} if (e := self.table.lookup(g)) is None else e.costs() for g in genotypes]
 
     def _answer(self, entry: Entry, epoch: int, rng: random.Random) -> tuple[str, dict[str, Any]]:
-        ok = [i for i, status in enumerate(entry.statuses) if status == "ok"]
+        ok = [i for i, status in enumerate(entry.statuses) if status == Status.OK]
         at = self.point(epoch)
         if self.mode == "draw":
             i = rng.randrange(len(entry.seeds))
-            if entry.statuses[i] != "ok":  # this run failed when the table was made: so does the trial
+            if entry.statuses[i] != Status.OK:  # this run failed when the table was made: so does the trial
                 error = f"{entry.statuses[i]} in the table's run with seed {entry.seeds[i]}"
                 return entry.statuses[i], {"params": entry.params, "flops": entry.flops, "error": error,
                                            "train_seconds": entry.train_seconds[i],
@@ -217,7 +219,7 @@ class TableEngine(Engine):
             del metrics["test_acc"]
         if entry.latency_ms is not None:
             metrics["latency_ms"] = float(entry.latency_ms)
-        return "ok", metrics
+        return Status.OK, metrics
 
     def stop(self) -> bool:
         self.stopping = True

@@ -34,6 +34,7 @@ import searchspace as ss
 from nas.data import DataSplits, normalizer
 from nas.data.shards import batches
 from nas.errors import first_line
+from nas.status import Status
 from nas.trial import latency as nas_latency
 from nas.trial.clock import PhaseClock
 from nas.trial.contract import (  # noqa: F401 -- MEASURED, RESERVED, RESERVED_PREFIX: re-exported
@@ -162,7 +163,7 @@ class TrialResult:
     def hung(cls, seconds: float, limit: float, ending: str) -> TrialResult:
         """The result of a trial ended by the hang watchdog after `seconds` (`ending`: what was done about it)."""
         error = f"hung: still running after {seconds:.0f}s (limit {limit:g}s); {ending}"
-        return cls("timeout", {"error": error, "wall_seconds": seconds})
+        return cls(Status.TIMEOUT, {"error": error, "wall_seconds": seconds})
 
 
 Notes = Callable[[dict[str, Any]], None]  # a long trial's progress inside its epochs (`_Ticker`)
@@ -200,7 +201,7 @@ def train_trial(
         params, flops = complexity or ss.complexity(genotype, data.in_channels, data.num_classes, data.input_size)
         metrics |= {"params": params, "flops": flops}
     except GenotypeError as e:
-        return TrialResult("invalid", metrics | {"error": str(e)} | clock.result())
+        return TrialResult(Status.INVALID, metrics | {"error": str(e)} | clock.result())
     if cfg.proxies:
         clock.begin("proxies")
         metrics["proxies"] = trial_scores(genotype, data, cfg.proxies, seed, (params, flops))
@@ -208,7 +209,7 @@ def train_trial(
     try:
         device = resolve_device(cfg.device)
     except ValueError as e:  # this worker has no such device
-        return TrialResult("error", metrics | {"error": str(e)} | clock.result())
+        return TrialResult(Status.ERROR, metrics | {"error": str(e)} | clock.result())
     if device.type == "cuda":  # set for a train_fn's trial too: the row says what its convolutions ran with
         torch.backends.cudnn.benchmark = metrics["cudnn_benchmark"] = cfg.cudnn_benchmark
     if train_fn is not None:
@@ -220,17 +221,17 @@ def train_trial(
         if init is not None:
             metrics["inherited"] = run.inherited
         over = _latency(run.net, data, cfg, device, metrics, clock, run.amp, run.fmt)
-        status = "rejected" if over else run.fit(metrics, report)
+        status = Status.REJECTED if over else run.fit(metrics, report)
         if over:
             metrics["error"] = over
     except GenotypeError as e:
-        status, metrics["error"] = "invalid", str(e)
+        status, metrics["error"] = Status.INVALID, str(e)
     except Exception as e:  # noqa: BLE001 -- every failure becomes a result
         status, metrics["error"] = (
-            ("oom", f"out of memory: {first_line(e)}") if is_oom(e) else ("error", _error_text(e))
+            (Status.OOM, f"out of memory: {first_line(e)}") if is_oom(e) else (Status.ERROR, _error_text(e))
         )
     clock.begin("weights")
-    state = run.weights() if run is not None and status == "ok" and cfg.keep_weights else None
+    state = run.weights() if run is not None and status == Status.OK and cfg.keep_weights else None
     clock.begin("cleanup")
     metrics["peak_memory_mb"] = peak_memory_mb(device)
     del run
@@ -285,7 +286,7 @@ def _own_training(
             clock.begin("cleanup")
             del model
             free_memory(device)
-            return TrialResult("rejected", metrics | {"error": over} | clock.result())
+            return TrialResult(Status.REJECTED, metrics | {"error": over} | clock.result())
         clock.begin("train_fn")
         deadline = time.perf_counter() + cfg.max_seconds if cfg.max_seconds else math.inf
         context = TrialContext(cfg, seed, device, genotype, deadline)
@@ -294,19 +295,19 @@ def _own_training(
             own = own_metrics(returned, "train_fn returned")
         except TrainFnError as e:
             return TrialResult(MISUSE, metrics | {"error": str(e)})
-        status = "ok"
+        status = Status.OK
         clock.begin("weights")
         if cfg.keep_weights:
             state = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
     except TrainFnError as e:  # from report(): the values it was given
         return TrialResult(MISUSE, metrics | {"error": str(e)})
     except TimeUp:
-        status, own = "timeout", dict(reported)
+        status, own = Status.TIMEOUT, dict(reported)
         own["error"] = f"stopped at the {cfg.max_seconds:g}s limit (at a report)"
     except GenotypeError as e:
-        status, own = "invalid", {"error": str(e)}
+        status, own = Status.INVALID, {"error": str(e)}
     except Exception as e:  # noqa: BLE001 -- every failure inside a train_fn becomes a result
-        status = "oom" if is_oom(e) else "error"
+        status = Status.OOM if is_oom(e) else Status.ERROR
         own = dict(reported) | {"error": f"out of memory: {first_line(e)}" if is_oom(e) else _error_text(e)}
     clock.begin("cleanup")
     del model
@@ -378,7 +379,7 @@ class _Run:
         return torch.compile(net) if self.cfg.compile else net
 
     def fit(self, metrics: dict[str, Any], report: Report | None) -> str:
-        cfg, status, train_time, images = self.cfg, "ok", 0.0, 0
+        cfg, status, train_time, images = self.cfg, Status.OK, 0.0, 0
         deadline = time.perf_counter() + cfg.max_seconds if cfg.max_seconds else math.inf
         clock, tested = self.clock, None  # tested: the last epoch's test (accuracy, loss), with curves
         self.ticker.restart()
@@ -399,15 +400,15 @@ class _Run:
                 curves["test_acc"].append(tested[0])
                 curves["train_seconds"].append(train_time)
             if not math.isfinite(train_loss) or train_loss > DIVERGED_LOSS:
-                status, metrics["error"] = "diverged", f"training loss {train_loss} in epoch {epoch}"
+                status, metrics["error"] = Status.DIVERGED, f"training loss {train_loss} in epoch {epoch}"
                 break
             if report is not None:
                 clock.begin("report")
                 report(dict(metrics))
             if timed_out:
-                status, metrics["error"] = "timeout", f"stopped at the {cfg.max_seconds:g}s limit in epoch {epoch}"
+                status, metrics["error"] = Status.TIMEOUT, f"stopped at the {cfg.max_seconds:g}s limit in epoch {epoch}"
                 break
-        if status == "ok":  # (ok: every epoch ran, so with curves the last epoch's test is the final weights')
+        if status == Status.OK:  # (ok: every epoch ran, so with curves the last epoch's test is the final weights')
             clock.begin("evaluate")
             metrics["test_acc"], metrics["test_loss"] = tested or self.evaluate(self.data.test_x, self.data.test_y)
         return status

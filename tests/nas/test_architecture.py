@@ -198,3 +198,17 @@ def test_every_package_docstring_and_the_readme_name_their_modules():
     for module in sorted((ROOT / "nas").glob("*.py")):
         if not module.stem.startswith("_"):
             assert f"`{module.name}`" in readme, f"README's Repository table lacks {module.name}"
+
+
+def test_an_old_module_path_warns_naming_the_new_one_and_the_public_nas_results_does_not():
+    """`_compat` is deprecated, not removed (its docstring says why): an old path still imports, with a warning."""
+    import subprocess
+
+    code = (
+        "import warnings; warnings.simplefilter('error', DeprecationWarning)\n"
+        "import nas.results\n"  # public: no warning
+        "try:\n    import nas.inherit\nexcept DeprecationWarning as e:\n    print(e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().startswith("nas.inherit is deprecated: import nas.trial.inherit (the old path goes in")
