@@ -5,7 +5,8 @@ and ``integer(name, lo, hi)`` -- with a stable, unique name per decision
 ("s2.n3.op", "s2.n3.conv.kernel", ...). `RandomChooser` answers from a
 ``random.Random``; the Optuna controller answers with
 ``trial.suggest_categorical`` / ``suggest_int``, so one description of the
-space serves both. Randomness comes only from what is passed in.
+space serves both. Randomness comes only from what is passed in. The decisions
+themselves are `searchspace.sampling`'s; `SearchSpace` asks them with itself.
 
 Resolution. The default stages were designed for CIFAR-sized inputs (a stride-1 stem and first stage), so
 with that stem a network's cost grows with the input's area: over 200 sampled networks the median forward
@@ -29,12 +30,12 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from searchspace import members, nb201, ops, opspec, registry
+from searchspace import members, nb201, ops, opspec, registry, sampling
 from searchspace.choosers import Chooser, GridChooser, RandomChooser  # re-exported: callers import them from here
-from searchspace.genotype import INPUT, Genotype, GenotypeError, Head, Node, Stage
+from searchspace.genotype import Genotype, GenotypeError, Node, Stage
 from searchspace.mutations import MUTATIONS, SEED_MUTATIONS, mutate_once
 from searchspace.shapes import validate as validate_genotype
-from searchspace.wirings import MAX_SEED, layout, make_stage
+from searchspace.wirings import make_stage
 
 __all__ = ["DEFAULT_OPS", "SPACE_WIRINGS", "STEM_TARGET", "Chooser", "RandomChooser", "SearchSpace", "stem_for"]
 
@@ -162,21 +163,7 @@ class SearchSpace:
 
     def sample_once(self, chooser: Chooser) -> Genotype:
         """One pass of decisions; the result may still fail validation (rare: e.g. groups vs widths)."""
-        if self.template:
-            return nb201.sample(chooser)
-        base = chooser.choose("width", self.widths)
-        n_stages = chooser.integer("stages", *self.stages)
-        stem = self.stem(base)
-        stages: list[Stage] = []
-        for i, (width, stride) in enumerate(self.stage_shapes(base, n_stages), 1):
-            if self.cell and stages:
-                stages.append(members.restack(stages[0], width, stride))
-            else:
-                reduce = self.must_reduce(stride, [s for _, s in self.stage_shapes(base, n_stages)])
-                stages.append(self.sample_stage(chooser, f"s{i}", width, stride, reduce))
-        hidden = chooser.choose("head.hidden", self.head_hidden)
-        head = Head(1, (hidden,) if hidden else (), chooser.choose("head.dropout", self.head_dropout))
-        return Genotype(stem, tuple(stages), head)
+        return sampling.sample_once(self, chooser)
 
     def stem(self, base: int) -> Stage:
         """The stem of a network whose first stage is `base` wide: a stem_kernel conv at stride stem_stride."""
@@ -199,59 +186,19 @@ class SearchSpace:
 
     def sample_stage(self, chooser: Chooser, prefix: str, width: int, stride: int, reduce: bool | None = None) -> Stage:
         """One stage: a wiring, its size, then an op per node (`reduce`: nodes reading only the input can stride)."""
-        reduce = stride > 1 if reduce is None else reduce
-        kind = chooser.choose(f"{prefix}.wiring", self.wirings)
-        genes: dict[str, Any] = {}
-        if kind == "free":
-            return self.sample_free_stage(chooser, prefix, width, stride, reduce)
-        if kind == "ws":
-            n = chooser.integer(f"{prefix}.ws.n", *self.ws_nodes)
-            k = min(chooser.choose(f"{prefix}.ws.k", self.ws_k), n - 1)  # fixed options: Optuna needs them
-            genes = {
-                "k": k,
-                "p": chooser.choose(f"{prefix}.ws.p", self.ws_p),
-                "seed": chooser.integer(f"{prefix}.ws.seed", 0, MAX_SEED),
-            }
-        else:
-            n = chooser.integer(f"{prefix}.nodes", *self.nodes)
-        lay = layout(kind, n, genes)
-        nodes = []
-        for j, ins in enumerate(lay.inputs):
-            width_j = width // 2 if kind == "dense" else 0
-            nodes.append(self.sample_node(chooser, f"{prefix}.n{j}", reduce and tuple(ins) == (INPUT,), width_j))
-        return make_stage(kind, nodes, width, stride, **genes)
+        return sampling.sample_stage(self, chooser, prefix, width, stride, reduce)
 
     def sample_free_stage(self, chooser: Chooser, prefix: str, width: int, stride: int, reduce: bool) -> Stage:
-        """Free connectivity: node j reads any non-empty set of the input and nodes 0..j-1, summed; the
-        output sums the sinks (NAS-Bench-101's cell, with ops on the nodes)."""
-        n = chooser.integer(f"{prefix}.nodes", *self.nodes)
-        nodes = []
-        for j in range(n):
-            options = members.input_sets(j)
-            ins = members.parse_inputs(chooser.choose(f"{prefix}.n{j}.inputs", options))
-            node = self.sample_node(chooser, f"{prefix}.n{j}", reduce and ins == (INPUT,))
-            nodes.append(node.replace(inputs=ins))
-        return Stage(width=width, nodes=tuple(nodes), stride=stride)
+        """Free connectivity: node j reads any non-empty set of the input and nodes 0..j-1, summed."""
+        return sampling.sample_free_stage(self, chooser, prefix, width, stride, reduce)
 
     def sample_node(self, chooser: Chooser, prefix: str, reduce: bool, width: int = 0) -> Node:
         """An op (one that can downsample if `reduce`) and its parameters."""
-        op = chooser.choose(
-            f"{prefix}.reduce_op" if reduce else f"{prefix}.op", self.reduce_ops() if reduce else self.ops
-        )
-        return self.sample_op(chooser, prefix, op, width)
+        return sampling.sample_node(self, chooser, prefix, reduce, width)
 
     def sample_op(self, chooser: Chooser, prefix: str, op: str, width: int = 0) -> Node:
-        spec = registry.get(op)
-        params = {}
-        for name in spec.params:
-            values = self.search_values(op, name)
-            if len(values) > 1:
-                params[name] = chooser.choose(f"{prefix}.{op}.{name}", values)
-            elif len(values) == 1:
-                params[name] = values[0]
-        if params.get("norm") == "none" and "bias" in spec.params:
-            params["bias"] = True
-        return registry.node(op, width=width if spec.width != "same" else 0, **params)
+        """A node of op `op`, each of its searched parameters chosen (`search_values`)."""
+        return sampling.sample_op(self, chooser, prefix, op, width)
 
     def leaf(self, path: list[int]) -> tuple[Genotype | None, list[int] | None]:
         """The genotype the decision path `path` samples (None: not a valid one), and the next path
