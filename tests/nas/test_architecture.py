@@ -200,6 +200,26 @@ def test_every_package_docstring_and_the_readme_name_their_modules():
             assert f"`{module.name}`" in readme, f"README's Repository table lacks {module.name}"
 
 
+MAX_MODULE_LINES, MAX_CLASS_LINES = 700, 200  # past these a module or a class does more than one job: split it by job
+
+
+def test_no_module_is_over_700_lines_and_no_class_over_200():
+    """Every module of nas/ and searchspace/, and launch.py, is at most `MAX_MODULE_LINES` lines, and every class
+    in them at most `MAX_CLASS_LINES` (from its first decorator to its last line)."""
+    paths = sorted([*(ROOT / "nas").rglob("*.py"), *(ROOT / "searchspace").rglob("*.py"), ROOT / "launch.py"])
+    over = []
+    for path in paths:
+        text, name = path.read_text(), path.relative_to(ROOT)
+        if (lines := len(text.splitlines())) > MAX_MODULE_LINES:
+            over.append(f"{name} has {lines} lines (at most {MAX_MODULE_LINES})")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ClassDef):
+                size = node.end_lineno - min([node.lineno, *(d.lineno for d in node.decorator_list)]) + 1
+                if size > MAX_CLASS_LINES:
+                    over.append(f"{name}: class {node.name} has {size} lines (at most {MAX_CLASS_LINES})")
+    assert len(paths) > 50 and not over, "split by job: " + "; ".join(over)
+
+
 def test_an_old_module_path_warns_naming_the_new_one_and_the_public_nas_results_does_not():
     """`_compat` is deprecated, not removed (its docstring says why): an old path still imports, with a warning."""
     import subprocess
