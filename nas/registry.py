@@ -11,7 +11,8 @@ An entry is found by name (``--controller my_search``; ``name:ARG`` where it tak
 metadata, `option`) become its config keys and command-line flags; ``--help`` and the README's tables
 are read from here, never kept as a second list. An unknown name is an error listing the known ones.
 
-A registry imports its built-in entries' modules on first use (`packages`), so ``import nas`` stays light;
+A registry imports its built-in entries' packages and every module in them on first use (`packages`), so
+``import nas`` stays light and a new built-in is one new module;
 an entry whose module is heavy (Ray's engine) is registered by path (`Registry.register_lazy`) and loaded
 when it is used. Standard library only.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import pkgutil
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -189,10 +191,18 @@ class Registry:
         return iter(list(self._entries.values()))
 
     def _load_builtins(self) -> None:
-        if not self._loaded:
-            self._loaded = True
-            for package in self.packages:
-                importlib.import_module(package)
+        """Import `packages` and every module in them, so each built-in registers from its own module (a new
+        one is a new file, listed nowhere else); modules a lazy entry names are left until it is used."""
+        if self._loaded:
+            return
+        self._loaded = True
+        for package in self.packages:
+            module = importlib.import_module(package)
+            lazy = {e.target.partition(":")[0] for e in self._entries.values() if isinstance(e.target, str)}
+            for info in pkgutil.iter_modules(getattr(module, "__path__", [])):
+                name = f"{package}.{info.name}"
+                if name not in lazy and not info.name.startswith("_"):
+                    importlib.import_module(name)
 
 
 def _own(module: str) -> bool:

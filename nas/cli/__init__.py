@@ -60,7 +60,10 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     """Entry point of launch.py and the `nasgraph` command."""
     try:
-        load_plugins_named(sys.argv[1:] if argv is None else argv)  # first: their controllers' flags and names
+        given = sys.argv[1:] if argv is None else argv
+        load_plugins_named(given)  # first: their controllers' flags and names
+        if "-h" in given or "--help" in given:  # the datasets' help is read from their registry (torch: only here)
+            import nas.data  # noqa: F401
         args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)
     except NasgraphError as e:

@@ -25,8 +25,7 @@ FIXED_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "--dataset": (
         "dataset",
         {
-            "help": "digits (default), mnist, fashion_mnist, cifar10, cifar100, imagefolder:PATH, "
-            "synthetic[:CxHxW:K[:N]]; an image folder is PATH/<class>/<images> (test: a fixed 20%% carved from it) "
+            "help": "{datasets}; an image folder is PATH/<class>/<images> (test: a fixed 20%% carved from it) "
             "or PATH/train/<class>/... with PATH/test/<class>/... (or val/); .jpg .png .bmp .tif .webp ... files, as RGB"
         },
     ),
@@ -244,8 +243,22 @@ def search_options() -> dict[str, tuple[str, dict[str, Any]]]:
     able = {
         t: ", ".join(e.name for e in CONTROLLERS if getattr(e.load(), t)) for t in ("samples_at_random", "has_parents")
     }
+    able["datasets"] = dataset_names()
     fixed = {flag: (key, kw | {"help": _named(kw["help"], able)}) for flag, (key, kw) in FIXED_OPTIONS.items()}
     return options | entry_flags(CONTROLLERS) | entry_flags(ENGINES) | fixed
+
+
+def dataset_names() -> str:
+    """The registered datasets (`nas.data.registry`: built in, prepared shards, plugins'), the default first.
+    Their modules import torch, so they are loaded for --help only (`nas.cli.main`); otherwise this says so."""
+    import sys
+
+    if "nas.data" not in sys.modules:  # (importing its registry would import the package)
+        return "digits (default), or another registered dataset (--help lists them)"
+    from nas.data.registry import names
+
+    listed = names(builtin_only=False)
+    return ", ".join(f"{n} (default)" if n == "digits" else n for n in listed)
 
 
 def format_help() -> str:

@@ -11,7 +11,8 @@ p = ctrl.ask(); ...train p.genotype...; ctrl.tell(p.trial_id, "ok", {"val_acc": 
 - `predictor`: BANANAS-like, an MLP ensemble ranking mutations of the best (features: `encoding`);
 - `fixed`: given genotypes in order (``launch.py train``; not a search's controller).
 
-Every module here is imported with the package, so each registers itself (`nas.registry.CONTROLLERS`).
+The registry imports every module here on first use, so each registers itself (`nas.registry.CONTROLLERS`):
+a new controller is a new module, listed nowhere else.
 No torch, pandas or Ray: a controller runs in any process (`tests/nas/test_architecture.py`).
 """
 
@@ -20,11 +21,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-# isort: off
-# (in the order --help lists them)
-from nas.controllers import evolution, random_search, optuna_search, local_search, predictor, grid  # noqa: F401
-
-# isort: on
 from nas.controllers.base import Controller, Proposal, Setting, SpaceExhausted, register_controller
 from nas.controllers.evolution import Evolution
 from nas.controllers.grid import Grid

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from nas.engines import local, table  # noqa: F401 -- (registered in this order: --help lists them so)
 from nas.engines.base import Engine, register_engine, trial_train_config
 from nas.engines.local import LocalEngine
 from nas.registry import BENCHMARKS, ENGINES, engine_entry
