@@ -416,10 +416,12 @@ def given_options(args: argparse.Namespace) -> dict[str, Any]:
                 data[section] = dict(data[section]) | {sub: list(value) if isinstance(value, tuple) else value}
         else:
             data[key] = list(value) if isinstance(value, tuple) else value
-    for section, default in (("controller", "evolution"), ("engine", "ray")):
-        if chosen[section]:  # controller: {name: ..., population: ...}
-            named = data.get(section, default)
-            data[section] = (dict(named) if isinstance(named, dict) else {"name": named}) | chosen[section]
+    for section in ("controller", "engine"):
+        if chosen[section]:  # controller: {name: ..., population: ...} (no name: the default, or on resume the saved)
+            named = data.get(section)
+            data[section] = (dict(named) if isinstance(named, dict) else {"name": named} if named else {}) | chosen[
+                section
+            ]
     if getattr(args, "name", None):  # (not in the search options: `train` has its own --name)
         data["name"] = args.name
     return data

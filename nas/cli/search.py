@@ -44,8 +44,14 @@ def resumed_config(saved, given: dict[str, Any], root: Path):
     for key, value in given.items():
         if key == "name":
             continue
+        if key in ("controller", "engine"):  # options given alone go over the saved ones, under the saved name
+            given_entry, saved_entry = _entry_dict(value), _entry_dict(base[key])
+            same = given_entry.get("name", saved_entry["name"]) == saved_entry["name"]
+            value = saved_entry | given_entry if same else given_entry
         candidate = SearchConfig.from_dict(base | {key: (base[key] | value) if key in ("train", "space") else value})
-        if key == "train":
+        if key in ("controller", "engine"):
+            _refuse_entry_changes(root, key, saved, candidate, changes)
+        elif key == "train":
             differ = [
                 f.name
                 for f in dataclasses.fields(saved.train)
@@ -66,6 +72,31 @@ def resumed_config(saved, given: dict[str, Any], root: Path):
         for k, v in changes.items()
     ]
     return dataclasses.replace(saved, **changes), notes
+
+
+def _entry_dict(value: Any) -> dict[str, Any]:
+    """A config's ``controller`` / ``engine``: a name, or ``{name: ..., OPTION: ...}``, as the mapping."""
+    return dict(value) if isinstance(value, dict) else {"name": value}
+
+
+def _refuse_entry_changes(root: Path, key: str, saved: Any, candidate: Any, changes: dict[str, Any]) -> None:
+    """The controller and its options never change on resume; the engine may (`RESUME_OVERRIDES`), with its own."""
+    import dataclasses
+
+    from nas.driver.resume import RESUME_OVERRIDES
+
+    options = f"{key}_options"
+    if getattr(candidate, key) != getattr(saved, key):
+        if key not in RESUME_OVERRIDES:
+            _refuse_on_resume(root, key, getattr(saved, key), getattr(candidate, key))
+        changes[key], changes[options] = getattr(candidate, key), getattr(candidate, options)
+        return
+    for f in dataclasses.fields(getattr(saved, options)):
+        was, now = getattr(getattr(saved, options), f.name), getattr(getattr(candidate, options), f.name)
+        if was != now:
+            if key not in RESUME_OVERRIDES:
+                _refuse_on_resume(root, f"{key}.{f.name}", was, now)
+            changes[options] = getattr(candidate, options)
 
 
 def _refuse_on_resume(root: Path, key: str, saved: Any, given: Any) -> None:

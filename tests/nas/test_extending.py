@@ -142,3 +142,25 @@ def test_the_readme_tables_are_the_registries():
     text = (ROOT / "README.md").read_text()
     assert text.count("<!-- registry:") == 3
     assert rewrite(text) == text, "run: python -m nas.cli.tables --write README.md"
+
+
+def test_a_flat_config_json_of_before_resumes_and_a_controllers_options_cannot_change(tmp_path):
+    """config.json keeps a controller's options with it; one written flat (before issue 35) still resumes, and an
+    option given on resume that differs from the saved one is refused like any option that shapes the trials."""
+    args = ["--engine", "local", "--controller", "local_search", "--population", "3", "--patience", "5"]
+    args += ["--epochs", "1", "--limit", "200", "--ops", "conv", "--wirings", "chain", "--report-every", "0"]
+    first = run_cli("search", *args, "--trials", "3", "--results-dir", str(tmp_path), "--name", "r", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    config = tmp_path / "r" / "config.json"
+    saved = json.loads(config.read_text())
+    assert saved["controller"] == {"name": "local_search", "population": 3, "patience": 5}
+    flat = {k: v for k, v in saved.items() if k != "controller"} | {"controller": "local_search"}
+    flat |= {"population": 3, "patience": 5, "sample": 3, "variant": "aging", "mutations": 1, "init": []}
+    config.write_text(json.dumps(flat))  # as nasgraph wrote it before: every controller's options, flat
+    changed = run_cli("search", "--resume", str(tmp_path / "r"), "--patience", "6", cwd=tmp_path)
+    assert changed.returncode == 2 and "--patience cannot change on resume (saved 5, given 6)" in changed.stderr
+    resumed = run_cli("search", "--resume", str(tmp_path / "r"), "--trials", "4", "--patience", "5", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    rows = Record.open(tmp_path / "r").rows()
+    assert len(rows) == 4 and {r["controller"] for r in rows} == {"local_search"}
+    assert json.loads(config.read_text())["controller"] == {"name": "local_search", "population": 3, "patience": 5}
