@@ -257,7 +257,7 @@ def dataset_names() -> str:
         return "digits (default), or another registered dataset (--help lists them)"
     from nas.data.registry import names
 
-    listed = names(builtin_only=False)
+    listed = sorted(names(builtin_only=False), key=lambda n: n != "digits")  # (stable: the rest as registered)
     return ", ".join(f"{n} (default)" if n == "digits" else n for n in listed)
 
 

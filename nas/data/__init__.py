@@ -34,7 +34,9 @@ flip. Crop padding is about 1/8 of the side.
 
 from __future__ import annotations
 
-from nas.data import cifar, digits, idx, imagefolder, shards, synthetic  # noqa: F401 -- each registers its source
+import importlib
+import pkgutil
+
 from nas.data.imagefolder import DEFAULT_IMAGE_SIZE
 from nas.data.load import DEFAULT_DATASET, from_config, load_dataset
 from nas.data.registry import SOURCES, names, register_dataset
@@ -92,3 +94,7 @@ def datasets() -> tuple[str, ...]:
     """The dataset names as help text shows them: the built-in ones (those taking an argument show it), then
     those plugins registered."""
     return names(builtin_only=False)
+
+
+for _module in pkgutil.iter_modules(__path__):  # each source module registers itself: a new source is a new module
+    importlib.import_module(f"{__name__}.{_module.name}")
