@@ -34,6 +34,7 @@ STEM_OPTIONS = ("stem_kernel", "stem_stride")  # a config's space that sets eith
 
 
 DEFAULT_VAL_FRACTION = 0.1
+DEFAULT_CONTROLLER = "evolution"
 # The controller options of the flat layout before issue 35 (``population: 20`` beside ``controller: evolution``),
 # still read from config files, old config.json and keyword arguments into the controller's own options
 LEGACY_CONTROLLER_KEYS = ("population", "patience", "sample", "variant", "mutations", "init")
@@ -51,7 +52,7 @@ class SearchConfig:
     """Everything a search needs; the resolved config is saved as results/<name>/config.json."""
 
     name: str = ""  # results folder name; default: <dataset>-<controller>
-    controller: str = "evolution"  # a registered controller (`nas.registry.CONTROLLERS`; --help lists them)
+    controller: str = DEFAULT_CONTROLLER  # a registered controller (`nas.registry.CONTROLLERS`; --help lists them)
     controller_options: Any = None  # its options dataclass, or a mapping of them; None: its defaults. A config
     # file says ``controller: {name: evolution, population: 20}``
     dataset: str = "digits"  # digits, mnist, fashion_mnist, cifar10, cifar100, imagefolder:PATH, synthetic
@@ -201,10 +202,10 @@ class SearchConfig:
             load_all(plugins)  # first: what they register (a controller, an engine...) is named below
         train = d.pop("train", {})
         legacy = {k: d.pop(k) for k in LEGACY_CONTROLLER_KEYS if k in d}
-        controller = d.get("controller", "evolution")
+        controller = d.get("controller", DEFAULT_CONTROLLER)
         if isinstance(controller, dict):  # controller: {name: evolution, population: 20}
             options = dict(controller)
-            d["controller"] = options.pop("name", "evolution")
+            d["controller"] = options.pop("name", DEFAULT_CONTROLLER)
             d["controller_options"] = options
         if isinstance(d.get("engine"), dict):  # engine: {name: my_engine, option: ...}
             options = dict(d["engine"])
@@ -213,7 +214,7 @@ class SearchConfig:
         for section in ("controller_options", "engine_options"):
             if section in d and not isinstance(d[section], dict):
                 raise ConfigError(f"{section} must be a mapping of options, got {d[section]!r:.60}")
-        name = d.get("controller", "evolution")
+        name = d.get("controller", DEFAULT_CONTROLLER)
         if legacy and isinstance(name, str) and name in CONTROLLERS:
             named = _names(CONTROLLERS.get(name))  # old files hold every controller's: keep its own
             d["controller_options"] = {k: v for k, v in legacy.items() if k in named} | d.get("controller_options", {})
@@ -325,6 +326,11 @@ def _engine(c: SearchConfig) -> Entry:
     return engine_entry(c.engine)[0]
 
 
+def _engine_said(c: SearchConfig) -> str:
+    """The engine as an error names it: "a table engine (table:PATH)", or "engine NAME"."""
+    return f"a table engine ({c.engine})" if _table(c) else f"engine {_engine(c).name}"
+
+
 def _engine_ok(c: SearchConfig) -> bool:
     try:
         engine_entry(c.engine)
@@ -373,7 +379,7 @@ CHECKS: tuple[Check, ...] = (
     Check(
         _latency_key,
         lambda c: not _latency(c) or _engine(c).trait("latency", True),
-        lambda c: f"{_unset_latency(c)} with engine {c.engine}, which has no latencies",
+        lambda c: f"{_unset_latency(c)} with {_engine_said(c)}, which has no latencies",
     ),
     Check(
         _latency_key,
