@@ -286,7 +286,10 @@ class Search:
             raise ConfigError(f"resume {root}: this search trained with the built-in trainer; leave train_fn out")
         self = cls.__new__(cls)
         self.train_fn, self.log = train_fn, _log(progress)
-        self.cfg, self.data = _config_and_data(saved.to_dict() | options, data, train_fn, resuming=True)
+        base = saved.to_dict()
+        if isinstance(base["engine"], dict) and options.get("engine") == base["engine"]["name"]:
+            options.pop("engine")  # the same engine by name: its saved options stay
+        self.cfg, self.data = _config_and_data(base | options, data, train_fn, resuming=True)
         self.root, self.resuming, self.outcome, self._engine = root, True, None, None
         changed = {k: v for k, v in options.items() if getattr(saved, k) != getattr(self.cfg, k)}
         self.notes = tuple(f"resume: {k} {getattr(saved, k)!r} -> {getattr(self.cfg, k)!r}" for k in changed)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import types
 import typing
 from collections.abc import Callable
-from dataclasses import InitVar, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -96,18 +97,13 @@ class SearchConfig:
     plugins: tuple[str, ...] = ()  # Python files run before the search (their ops, zoo entries, datasets)
     train_fn: str = ""  # module.name of the search's own training function (Python API); "" = the built-in one
     train: TrainConfig = field(default_factory=TrainConfig)
-    # keyword arguments of the flat layout (`LEGACY_CONTROLLER_KEYS`), read into controller_options; not fields
-    population: InitVar[int | None] = None
-    patience: InitVar[int | None] = None
-    sample: InitVar[int | None] = None
-    variant: InitVar[str | None] = None
-    mutations: InitVar[int | None] = None
-    init: InitVar[tuple[str, ...] | None] = None
+    # (keyword arguments of the flat layout, population=20 ..., are read into controller_options: `_flat_init`)
 
-    def __post_init__(self, *legacy: Any) -> None:
+    def __post_init__(self) -> None:
+        legacy = self.__dict__.pop("_flat", {})  # (set by `_flat_init`; not a field)
         self._fill_defaults()
         CHECKS[0].apply(self)  # the controller, whose options come next
-        self._controller_options(dict(zip(LEGACY_CONTROLLER_KEYS, legacy, strict=True)))
+        self._controller_options(legacy)
         for check in CHECKS[1:]:  # in order: the first value not allowed is the one reported
             check.apply(self)
         self._engine_options()
@@ -217,7 +213,8 @@ class SearchConfig:
         name = d.get("controller", DEFAULT_CONTROLLER)
         if legacy and isinstance(name, str) and name in CONTROLLERS:
             named = _names(CONTROLLERS.get(name))  # old files hold every controller's: keep its own
-            d["controller_options"] = {k: v for k, v in legacy.items() if k in named} | d.get("controller_options", {})
+            # (given beside a controller mapping, as `nas.search(cfg, population=30)` does, the flat key wins)
+            d["controller_options"] = d.get("controller_options", {}) | {k: v for k, v in legacy.items() if k in named}
         kwargs = _coerce_fields(cls, d, "")
         if not isinstance(train, dict):
             raise ConfigError(f"train must be a mapping of training options, got {type(train).__name__}")
@@ -234,8 +231,21 @@ class SearchConfig:
         return cls.from_dict(d)
 
 
-for _key in LEGACY_CONTROLLER_KEYS:  # so that `cfg.population` reads the controller's options (`__getattr__`)
-    delattr(SearchConfig, _key)
+def _flat_init(init: Callable[..., None]) -> Callable[..., None]:
+    """SearchConfig's __init__ also taking the flat layout's controller options (``population=20``), which go
+    over ``controller_options`` (so ``dataclasses.replace(cfg, population=30)`` changes it). They are not
+    fields: `dataclasses.replace` never reads them back, and ``cfg.population`` reads the options (`__getattr__`)."""
+
+    @functools.wraps(init)
+    def __init__(self: SearchConfig, *args: Any, **kwargs: Any) -> None:
+        flat = {k: kwargs.pop(k) for k in LEGACY_CONTROLLER_KEYS if k in kwargs}
+        object.__setattr__(self, "_flat", {k: v for k, v in flat.items() if v is not None})
+        init(self, *args, **kwargs)
+
+    return __init__
+
+
+SearchConfig.__init__ = _flat_init(SearchConfig.__init__)  # type: ignore[method-assign]
 
 
 @dataclass(frozen=True)
@@ -282,10 +292,10 @@ def _options(entry: Entry, given: Any, legacy: dict[str, Any] | None = None) -> 
     if given is not None and not isinstance(given, dict):
         raise ConfigError(f"{entry.kind}_options must be a mapping of options, got {type(given).__name__}")
     values = dict(given or {}) | legacy
-    unknown = sorted(set(values) - _names(entry))
-    if unknown:
-        own = ", ".join(sorted(_names(entry))) or "none"
-        raise ConfigError(f"unknown option {entry.kind}.{unknown[0]} of {entry.name}; its options: {own}")
+    try:
+        entry.check_keys(values)
+    except RegistryError as e:
+        raise ConfigError(str(e)) from None
     values = _coerce_fields(entry.options, values, f"{entry.kind}.")
     try:
         return entry.make_options(values)
@@ -318,7 +328,7 @@ def _proxy_key(c: SearchConfig) -> str:
 
 
 def _table(c: SearchConfig) -> bool:
-    """Whether its engine looks results up instead of training (a table, a published benchmark)."""
+    """Whether its engine looks results up instead of training (``table:PATH``, a benchmark's ``nb201:...``)."""
     return not _engine(c).trait("trains", True)
 
 
@@ -340,14 +350,14 @@ def _engine_ok(c: SearchConfig) -> bool:
 
 
 def _engine_allowed(c: SearchConfig) -> str:
+    """An engine's usage where its name is known (``table:PATH[:mean]``), else every engine and benchmark."""
     from nas.registry import BENCHMARKS, ENGINES
 
-    try:
-        engine_entry(c.engine)
-    except (RegistryError, NasgraphError) as e:
-        if not str(e).startswith("unknown engine"):
-            return f"a valid spec ({one_line(e)})"
-    return f"one of {', '.join((*ENGINES.usages(), *BENCHMARKS.usages()))}"
+    base = c.engine.partition(":")[0]
+    for registry in (ENGINES, BENCHMARKS):
+        if base in registry:
+            return registry.get(base).usage
+    return f"one of {', '.join(e.short for e in (*ENGINES, *BENCHMARKS))}"
 
 
 # What SearchConfig allows, checked in this order when one is made: (option, allowed?, what is allowed).

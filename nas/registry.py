@@ -40,7 +40,8 @@ class RegistryError(NasgraphError, ValueError):
 def option(default: Any = dataclasses.MISSING, help: str = "", **metadata: Any) -> Any:  # noqa: A002 -- argparse's word
     """A field of an entry's options dataclass: its default and the help its flag and table show.
 
-    ``metadata`` may hold ``choices`` (allowed values), ``metavar`` and ``flag`` (another flag name)."""
+    ``metadata`` may hold ``choices`` (allowed values), ``metavar``, ``flag`` (another flag name) and ``type``
+    (the flag's argparse type; an int option's is a positive integer unless given)."""
     kind = "default_factory" if callable(default) and not isinstance(default, type) else "default"
     return field(**{kind: default}, metadata={"help": help, **metadata})
 
@@ -74,14 +75,18 @@ class Entry:
     def fields(self) -> tuple[dataclasses.Field, ...]:
         return dataclasses.fields(self.options)
 
-    def make_options(self, values: Mapping[str, Any] | None = None, where: str = "") -> Any:
-        """Its options dataclass from plain values; an unknown key raises RegistryError naming the allowed ones."""
-        values = dict(values or {})
-        allowed = [f.name for f in self.fields()]
+    def check_keys(self, values: Mapping[str, Any]) -> None:
+        """RegistryError naming the first key it has no option for, and the ones it has."""
+        allowed = sorted(f.name for f in self.fields())
         unknown = sorted(set(values) - set(allowed))
         if unknown:
-            said = ", ".join(allowed) if allowed else "none"
-            raise RegistryError(f"unknown option {where}{unknown[0]!r} of {self.kind} {self.name}; its options: {said}")
+            said = ", ".join(allowed) or "none"
+            raise RegistryError(f"unknown option {self.kind}.{unknown[0]} of {self.name}; its options: {said}")
+
+    def make_options(self, values: Mapping[str, Any] | None = None) -> Any:
+        """Its options dataclass from plain values (`check_keys` first); the dataclass checks the values."""
+        values = dict(values or {})
+        self.check_keys(values)
         return self.options(**values)
 
     def trait(self, key: str, default: Any = None) -> Any:
@@ -144,6 +149,8 @@ class Registry:
     ) -> None:
         if not isinstance(name, str) or not NAME.fullmatch(name):
             raise RegistryError(f"{self.kind} name must be lowercase letters, digits and '_', got {name!r}")
+        if not builtin:
+            self._load_builtins()  # so that a built-in name not yet imported is refused, not overwritten later
         old = self._entries.get(name)
         if old is not None and old.builtin and not builtin:
             raise RegistryError(f"{self.kind} {name!r} is built in; register yours under another name")
@@ -217,8 +224,8 @@ def _first_line(target: Any) -> str:
     return line[0].lower() + line[1:] if word and (len(word) == 1 or word[1:].islower()) else line
 
 
-# The registries of nas (ops have theirs in `searchspace.registry`). Each package's __init__ imports the
-# modules whose decorators fill it.
+# The registries of nas (ops have theirs in `searchspace.registry`; datasets `nas.data.registry`). Each finds its
+# built-ins by importing its packages' modules, whose decorators fill it (`Registry._load_builtins`).
 CONTROLLERS = Registry("controller", ("nas.controllers",))
 ENGINES = Registry("engine", ("nas.engines",))
 BENCHMARKS = Registry("benchmark", ("nas.benchmarks",), flag="--engine")

@@ -256,8 +256,6 @@ class BenchmarkData:
 class NasBench201(Benchmark):
     """NAS-Bench-201's table (the benchmarks extra): 15,625 cells, final accuracy and latency per dataset."""
 
-    space = {"template": "nb201"}
-
     @classmethod
     def table_path(cls, arg: str) -> Path:
         return table_path(arg)

@@ -327,11 +327,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 class Benchmark:
     """A published search space with its table (``--engine NAME:ARG``, answered by the table engine).
 
-    A subclass says which table an argument names (`table_path`), what the search knows of its dataset
-    (`data`: shapes, no images) and which space its architectures come from (`space`); its registration
-    says what the table holds (traits ``latency``: it has latencies; ``images``: zero-cost proxies can score)."""
-
-    space: dict[str, Any] = {}  # the SearchSpace options of its architectures, e.g. {"template": "nb201"}
+    A subclass says which table an argument names (`table_path`; the table's metadata holds the space its
+    architectures come from, e.g. ``{"template": "nb201"}``, which a search over it takes:
+    `nas.engines.table.settle`) and what the search knows of its dataset (`data`: shapes, no images); its
+    registration says what the table holds (traits ``latency``: it has latencies; ``images``: zero-cost
+    proxies can score)."""
 
     @classmethod
     def table_path(cls, arg: str) -> Path:

@@ -36,14 +36,43 @@ def __getattr__(name: str) -> Any:
 
 
 def load_plugins_named(argv: list[str]) -> None:
-    """Run the ``--plugin FILE.py`` files of a command line, and those of a ``--config`` file's ``plugins``,
-    before the parser is built, so what they register (a controller, an engine, an export format) has its name
-    and flags in it. (Resume loads the saved ones: `nas.config.SearchConfig.from_dict`.)"""
+    """Run the ``--plugin FILE.py`` files of a command line, those a ``--config`` file names and those of the
+    search ``--resume DIR`` continues, before the parser is built, so what they register (a controller, an engine,
+    an export format) has its name and flags in it."""
     from nas.plugins import load_all
 
+    given = dict(zip(argv, argv[1:], strict=False))
     paths = [v for flag, v in zip(argv, argv[1:], strict=False) if flag == "--plugin"]
     paths += [a.split("=", 1)[1] for a in argv if a.startswith("--plugin=")]
+    for where in (given.get("--config"), given.get("--resume") and f"{given['--resume']}/config.json"):
+        paths += _plugins_in(where) if where else []
     load_all(paths)
+
+
+def _plugins_in(path: str) -> list[str]:
+    """The ``plugins`` a config file or a results folder's config.json names; [] where it cannot be read (the
+    command then says what is wrong with it, in one line, as before)."""
+    import json
+    from pathlib import Path
+
+    try:
+        text = Path(path).read_text()
+        data = json.loads(text) if not path.endswith((".yaml", ".yml")) else _yaml(text)
+    except (OSError, ValueError, UnicodeDecodeError):
+        return []
+    plugins = data.get("plugins") if isinstance(data, dict) else None
+    if not isinstance(plugins, list) or not all(isinstance(p, str) for p in plugins):
+        return []
+    return [str((Path(path).parent / p) if path.endswith("config.json") else p) for p in plugins]
+
+
+def _yaml(text: str) -> object:
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ValueError(str(e)) from None
 
 
 COMMANDS = {

@@ -223,7 +223,8 @@ FIXED_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
         {
             "action": "append",
             "metavar": "FILE.py",
-            "help": "your Python file, run first: its register_op / zoo.register / register_dataset calls "
+            "help": "your Python file, run first: what it registers (ops, zoo entries, datasets, controllers, "
+            "engines, export formats; README: Extending nasgraph) "
             "(repeatable; saved, so --resume runs it again). It is code, run as you: only name files you trust",
         },
     ),
@@ -235,7 +236,7 @@ def search_options() -> dict[str, tuple[str, dict[str, Any]]]:
     from nas.registry import CONTROLLERS, ENGINES
 
     choices = list(CONTROLLERS.names())
-    lines = "; ".join(f"{e.name}: {e.summary}" for e in CONTROLLERS if e.summary)
+    lines = "; ".join(f"{e.name}: {e.summary}" for e in CONTROLLERS if e.summary).replace("%", "%%")
     options = {
         "--controller": ("controller", {"choices": choices, "help": f"search algorithm (default: evolution); {lines}"})
     }
@@ -245,7 +246,27 @@ def search_options() -> dict[str, tuple[str, dict[str, Any]]]:
     }
     able["datasets"] = dataset_names()
     fixed = {flag: (key, kw | {"help": _named(kw["help"], able)}) for flag, (key, kw) in FIXED_OPTIONS.items()}
-    return options | entry_flags(CONTROLLERS) | entry_flags(ENGINES) | fixed
+    controllers, engines = entry_flags(CONTROLLERS), entry_flags(ENGINES)
+    taken = {*options, *fixed, *OWN_FLAGS}
+    for flags in (controllers, engines):
+        _refuse_taken(flags, taken)
+        taken |= set(flags)
+    return options | controllers | engines | fixed
+
+
+OWN_FLAGS = ("--config", "--name", "--results-dir", "--resume", "--help", "-h")  # search's own, not config keys
+
+
+def _refuse_taken(flags: dict[str, tuple[str, dict[str, Any]]], taken: set[str]) -> None:
+    """RegistryError in one line for a registered option whose flag another option has."""
+    from nas.registry import RegistryError
+
+    for flag, (key, _) in flags.items():
+        if flag in taken:
+            raise RegistryError(
+                f"{key}: its flag {flag} is taken by another option; give it another, "
+                f'nas.option(..., flag="--{key.replace(".", "-").replace("_", "-")}")'
+            )
 
 
 def dataset_names() -> str:
@@ -265,7 +286,7 @@ def format_help() -> str:
     """The registered export formats, one clause each (`nas.registry.EXPORT_FORMATS`)."""
     from nas.registry import EXPORT_FORMATS
 
-    return "; ".join(f"{e.name}: {e.summary}" for e in EXPORT_FORMATS)
+    return "; ".join(f"{e.name}: {e.summary}" for e in EXPORT_FORMATS).replace("%", "%%")
 
 
 def _named(text: str, able: dict[str, str]) -> str:
@@ -279,7 +300,7 @@ def engine_flag() -> dict[str, Any]:
     from nas.registry import BENCHMARKS, ENGINES
 
     entries = [*ENGINES, *BENCHMARKS]
-    said = "; ".join(f"{e.usage}: {e.summary}" for e in entries)
+    said = "; ".join(f"{e.usage}: {e.summary}" for e in entries).replace("%", "%%")
     return {
         "type": engine_spec,
         "metavar": "{" + ",".join(e.short for e in entries) + "}",
@@ -297,7 +318,7 @@ def entry_flags(registry: Any) -> dict[str, tuple[str, dict[str, Any]]]:
         for f in entry.fields():
             flag = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
             key, kw = flags.get(flag, (f"{registry.kind}.{f.name}", _flag_kind(f, entry.options)))
-            said = f"{entry.name}: {f.metadata.get('help', '')}"
+            said = f"{entry.name}: {f.metadata.get('help', '')}".replace("%", "%%")  # (argparse formats help)
             kw["help"] = f"{kw['help']}; {said}" if "help" in kw else said
             flags[flag] = (key, kw)
     return flags
@@ -372,6 +393,7 @@ def build_parser() -> Parser:
     ex.add_argument("--out", required=True, help="output folder (must not exist or be empty)")
     ex.add_argument("--format", type=csv, default=(), help=f"also write these serving formats: {format_help()}")
     ex.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    ex.add_argument("--plugin", **options["--plugin"][1])  # (a search's own plugins load from its config.json)
     plot = sub.add_parser("plot", help="write PNG/SVG figures and the HTML report of results folder(s)")
     plot.add_argument("results", nargs="+", help="results folder(s)")
     plot.add_argument("--trial", default="best", help="trial whose architecture to draw (default best)")
@@ -414,6 +436,8 @@ def given_options(args: argparse.Namespace) -> dict[str, Any]:
             section, sub = key.split(".", 1)
             if isinstance(data[section], dict):  # otherwise SearchConfig says what is wrong with it
                 data[section] = dict(data[section]) | {sub: list(value) if isinstance(value, tuple) else value}
+        elif key in chosen and isinstance(data.get(key), dict) and data[key].get("name") == value:
+            continue  # --controller evolution over a file's {name: evolution, population: 20}: its options stay
         else:
             data[key] = list(value) if isinstance(value, tuple) else value
     for section in ("controller", "engine"):

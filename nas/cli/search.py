@@ -68,7 +68,8 @@ def resumed_config(saved, given: dict[str, Any], root: Path):
                 _refuse_on_resume(root, key, getattr(saved, key), getattr(candidate, key))
             changes[key] = getattr(candidate, key)
     notes = [
-        f"resume: {flag_of(k)} {getattr(saved, k)!r} -> {v!r} (saved in {root / Layout.CONFIG})"
+        f"resume: {flag_of(k) if not k.endswith('_options') else k.replace('_', ' ')} {getattr(saved, k)!r} -> "
+        f"{v!r} (saved in {root / Layout.CONFIG})"
         for k, v in changes.items()
     ]
     return dataclasses.replace(saved, **changes), notes

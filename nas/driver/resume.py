@@ -31,6 +31,7 @@ RESUME_OVERRIDES = (
     "address",
     "storage",
     "engine",
+    "engine_options",  # (with it: the engine's own options, e.g. a plugin engine's)
     "trial_timeout",
     "data_dir",
     "download",

@@ -164,3 +164,50 @@ def test_a_flat_config_json_of_before_resumes_and_a_controllers_options_cannot_c
     rows = Record.open(tmp_path / "r").rows()
     assert len(rows) == 4 and {r["controller"] for r in rows} == {"local_search"}
     assert json.loads(config.read_text())["controller"] == {"name": "local_search", "population": 3, "patience": 5}
+
+
+def test_a_controllers_options_follow_replace_flat_keywords_and_explicit_flat_keys():
+    import dataclasses
+
+    from nas.config import SearchConfig
+
+    cfg = SearchConfig(controller_options={"population": 20})
+    assert dataclasses.replace(cfg, controller_options={"population": 30}).controller_options.population == 30
+    assert dataclasses.replace(cfg, population=31).controller_options.population == 31  # the flat keyword
+    assert dataclasses.replace(cfg, controller="random").controller_options.population == 20  # what they share
+    assert SearchConfig(population=3, sample=2).population == 3  # the flat name reads the options
+    nested = SearchConfig(controller="random", controller_options={"population": 12}).to_dict()
+    assert SearchConfig.from_dict(nested | {"population": 30}).controller_options.population == 30
+
+
+def test_a_config_files_controller_options_stay_when_the_flag_names_the_same_controller(tmp_path):
+    from nas.cli.options import build_parser, given_options
+
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"controller": {"name": "evolution", "population": 20}}))
+    same = given_options(build_parser().parse_args(["search", "--config", str(config), "--controller", "evolution"]))
+    assert same["controller"] == {"name": "evolution", "population": 20}
+    more = given_options(build_parser().parse_args(["search", "--config", str(config), "--sample", "4"]))
+    assert more["controller"] == {"name": "evolution", "population": 20, "sample": 4}
+    other = given_options(build_parser().parse_args(["search", "--config", str(config), "--controller", "random"]))
+    assert other["controller"] == "random"
+
+
+def test_a_plugin_may_not_take_a_built_in_name_or_an_options_flag(tmp_path):
+    clash = tmp_path / "clash.py"
+    clash.write_text(
+        "import nas\n\n@nas.register_controller('tpe')\nclass Mine(nas.Controller):\n"
+        "    def propose(self, trial_id):\n        return nas.Proposal(trial_id, self.space.sample(self.rng))\n"
+    )
+    proc = run_cli("search", "--plugin", str(clash), "--help", cwd=tmp_path)
+    assert proc.returncode == 2 and "controller 'tpe' is built in; register yours under another name" in proc.stderr
+    taken = tmp_path / "taken.py"
+    taken.write_text(
+        "from dataclasses import dataclass\nimport nas\n\n@dataclass(frozen=True)\nclass O:\n"
+        "    name: str = nas.option('x', 'a name')\n\n@nas.register_controller('named', options=O)\n"
+        "class Mine(nas.Controller):\n    def propose(self, trial_id):\n"
+        "        return nas.Proposal(trial_id, self.space.sample(self.rng))\n"
+    )
+    proc = run_cli("search", "--plugin", str(taken), "--help", cwd=tmp_path)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "controller.name: its flag --name is taken" in lines[0]
