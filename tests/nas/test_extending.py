@@ -73,10 +73,13 @@ def test_a_plugin_controller_engine_dataset_and_format_search_resume_and_export(
     children = [r for r in rows if r["parents"]]
     assert children and all(p in {r["trial_id"] for r in rows} for c in children for p in c["parents"])
 
-    resumed = run_cli("search", "--resume", str(folder), "--trials", "8", cwd=tmp_path)
+    # the engine's option may change on resume (its flag known from the saved plugin), and is saved
+    resumed = run_cli("search", "--resume", str(folder), "--trials", "8", "--max-epochs", "2", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     rows = Record.open(folder).rows()
     assert len(rows) == 8 and [r["controller"] for r in rows] == ["walk"] * 8
+    assert [r["epochs"] for r in rows[5:]] == [2, 2, 2]
+    assert json.loads((folder / "config.json").read_text())["engine"] == {"name": "budget", "max_epochs": 2}
     state = json.loads((folder / "state" / "controller.json").read_text())
     assert state["controller"] == "walk" and state["told"] == 8 and state["steps"] == 2
 
