@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nas import objectives as objective_senses
-from nas.registry import CONTROLLERS, RegistryError
+from nas.registry import CONTROLLERS, RegistryError, check
 from nas.status import EVALUATED
 from searchspace.genotype import Genotype
 
@@ -243,6 +243,11 @@ class Controller(ABC):
     def objective_vector(self, metrics: Mapping[str, Any]) -> list[float]:
         """Metrics in objective order, each turned so that larger is better (`nas.objectives.larger_better`)."""
         return objective_senses.larger_better(metrics, self.objectives)
+
+
+def check_population(population: Any) -> None:
+    """In an options dataclass: OptionError unless a population (or a number of starts) is an integer >= 2."""
+    check(type(population) is int and population >= 2, "population", "an integer >= 2", population)
 
 
 def register_controller(name: str, *, options: type | None = None, summary: str = "") -> Callable[[type], type]:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nas.controllers.base import POPULATION, Controller, Proposal, Setting, register_controller
+from nas.controllers.base import POPULATION, Controller, Proposal, Setting, check_population, register_controller
 from nas.pareto import nsga_keys
 from nas.registry import check, option
 from searchspace.genotype import Genotype
@@ -49,7 +49,7 @@ class EvolutionOptions:
         if self.population is None:
             big = 2 * self.sample if self.variant == "tournament" and type(self.sample) is int else 0
             object.__setattr__(self, "population", max(POPULATION, big))
-        check(type(self.population) is int and self.population >= 2, "population", "an integer >= 2", self.population)
+        check_population(self.population)
         check(
             1 <= self.sample <= self.population,
             "sample",

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from nas.controllers.base import POPULATION, Controller, Proposal, Setting, register_controller
+from nas.controllers.base import POPULATION, Controller, Proposal, Setting, check_population, register_controller
 from nas.registry import check, option
 from searchspace.genotype import Genotype
 
@@ -33,7 +33,7 @@ class LocalSearchOptions:
     patience: int = option(20, "neighbours in a row without improvement before a restart (default 20)")
 
     def __post_init__(self) -> None:
-        check(type(self.population) is int and self.population >= 2, "population", "an integer >= 2", self.population)
+        check_population(self.population)
         check(self.patience >= 1, "patience", "an integer >= 1", self.patience)
 
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nas.controllers.base import POPULATION, Controller, Proposal, Setting, register_controller
-from nas.registry import check, option
+from nas.controllers.base import POPULATION, Controller, Proposal, Setting, check_population, register_controller
+from nas.registry import option
 from searchspace.genotype import GenotypeError
 
 if TYPE_CHECKING:  # Optuna is imported when a study is opened: registering these costs nothing
@@ -170,7 +170,7 @@ class NSGA2Options:
     population: int = option(POPULATION, "NSGA-II's population size (default 8)")
 
     def __post_init__(self) -> None:
-        check(type(self.population) is int and self.population >= 2, "population", "an integer >= 2", self.population)
+        check_population(self.population)
 
 
 @register_controller("nsga2", options=NSGA2Options)

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from nas.controllers.base import POPULATION, Controller, Proposal, register_controller
-from nas.registry import check, option
+from nas.controllers.base import POPULATION, Controller, Proposal, check_population, register_controller
+from nas.registry import option
 
 if TYPE_CHECKING:
     from searchspace.space import SearchSpace
@@ -18,7 +18,7 @@ class RandomOptions:
     population: int = option(POPULATION, "with --warmup: the first N proposals are the proxy's best (default 8)")
 
     def __post_init__(self) -> None:
-        check(type(self.population) is int and self.population >= 2, "population", "an integer >= 2", self.population)
+        check_population(self.population)
 
 
 @register_controller("random", options=RandomOptions)
