@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from nas.cli.args import EXIT_BAD_INPUT, UsageError
@@ -46,19 +47,18 @@ def load_plugins_named(argv: list[str]) -> None:
     paths += [a.split("=", 1)[1] for a in argv if a.startswith("--plugin=")]
     for where in (given.get("--config"), given.get("--resume") and f"{given['--resume']}/config.json"):
         paths += _plugins_in(where) if where else []
-    load_all(paths)
+    load_all(str(Path(p).expanduser().resolve()) for p in paths)  # (named as the search saves them: absolute)
 
 
 def _plugins_in(path: str) -> list[str]:
     """The ``plugins`` a config file or a results folder's config.json names; [] where it cannot be read (the
     command then says what is wrong with it, in one line, as before)."""
     import json
-    from pathlib import Path
 
     try:
         text = Path(path).read_text()
         data = json.loads(text) if not path.endswith((".yaml", ".yml")) else _yaml(text)
-    except (OSError, ValueError, UnicodeDecodeError):
+    except (OSError, ValueError, RecursionError):  # (a file nested too deep: the command says so)
         return []
     plugins = data.get("plugins") if isinstance(data, dict) else None
     if not isinstance(plugins, list) or not all(isinstance(p, str) for p in plugins):
