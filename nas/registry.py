@@ -101,10 +101,9 @@ class Entry:
 class Registry:
     """Named entries of one kind; built-in ones imported from `packages` on first use."""
 
-    def __init__(self, kind: str, packages: tuple[str, ...] = (), flag: str = "") -> None:
+    def __init__(self, kind: str, packages: tuple[str, ...] = ()) -> None:
         self.kind = kind
         self.packages = packages  # imported once, before the first lookup: their modules register the built-ins
-        self.flag = flag or f"--{kind}"
         self._entries: dict[str, Entry] = {}
         self._loaded = not packages
 
@@ -228,8 +227,8 @@ def _first_line(target: Any) -> str:
 # built-ins by importing its packages' modules, whose decorators fill it (`Registry._load_builtins`).
 CONTROLLERS = Registry("controller", ("nas.controllers",))
 ENGINES = Registry("engine", ("nas.engines",))
-BENCHMARKS = Registry("benchmark", ("nas.benchmarks",), flag="--engine")
-EXPORT_FORMATS = Registry("export format", ("nas.exporter.formats",), flag="--format")
+BENCHMARKS = Registry("benchmark", ("nas.benchmarks",))  # (named by --engine NAME:ARG)
+EXPORT_FORMATS = Registry("export format", ("nas.exporter.formats",))
 
 
 def engine_entry(spec: str) -> tuple[Entry, str | None]:
