@@ -99,8 +99,18 @@ def deprecated(old: str, new: str) -> None:
     warnings.warn(
         f"{old} is deprecated: import {new} (the old path goes in nasgraph {REMOVED_IN})",
         DeprecationWarning,
-        stacklevel=3,
+        stacklevel=_caller_level(),
     )
+
+
+def _caller_level() -> int:
+    """The stacklevel of the code that named the old path: past this module and the import system's frames."""
+    frame, level = sys._getframe(2), 2  # (the caller of `deprecated`)
+    while frame is not None and (frame.f_code.co_filename == __file__ or "importlib" in frame.f_code.co_filename):
+        name = frame.f_code.co_filename
+        level += not ("importlib" in name and "_bootstrap" in name)  # (warn skips the import system's own frames)
+        frame = frame.f_back
+    return level
 
 
 def install() -> None:
