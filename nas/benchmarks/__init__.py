@@ -7,12 +7,12 @@
 
 `nas.engines.table` answers a search's trials from them (``--engine table:PATH``, ``--engine nb201:DATASET``).
 A published benchmark (a space plus its table) is one `Benchmark` registered with `register_benchmark`
-in its own module (`nas.registry.BENCHMARKS`): ``--engine NAME:ARG`` then names it everywhere.
+in its own module, which the registry imports on first use (`nas.registry.BENCHMARKS`): ``--engine NAME:ARG``
+then names it everywhere.
 """
 
 from __future__ import annotations
 
-from nas.benchmarks import nb201  # noqa: F401 -- registers nb201
 from nas.benchmarks.table import Benchmark, register_benchmark
 
 __all__ = ["Benchmark", "register_benchmark"]
