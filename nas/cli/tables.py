@@ -33,12 +33,14 @@ def _rows(registry: Registry, name: str) -> list[str]:
 
 def tables() -> dict[str, str]:
     """Each registry's table in Markdown, by the marker name README.md gives it."""
-    head = "| {} | what it does | its options (flags; config: `controller: {{name: ..., option: ...}}`) |\n| --- | --- | --- |\n"
+    head = (
+        "| {} | what it does | its options (flags; config: `{}: {{name: ..., option: ...}}`) |\n| --- | --- | --- |\n"
+    )
     engines = _rows(ENGINES, "usage") + _rows(BENCHMARKS, "usage")
     formats = [f"| `{e.name}` | `{e.load().file}` | {e.summary} |" for e in EXPORT_FORMATS]
     return {
-        "controllers": head.format("`--controller`") + "\n".join(_rows(CONTROLLERS, "name")) + "\n",
-        "engines": head.format("`--engine`") + "\n".join(engines) + "\n",
+        "controllers": head.format("`--controller`", "controller") + "\n".join(_rows(CONTROLLERS, "name")) + "\n",
+        "engines": head.format("`--engine`", "engine") + "\n".join(engines) + "\n",
         "formats": "| `--format` | file | what it is |\n| --- | --- | --- |\n" + "\n".join(formats) + "\n",
     }
 

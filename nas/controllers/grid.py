@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 @register_controller("grid")
 class Grid(Controller):
-    """Every architecture of a finite space once (a tabular benchmark's sweep)."""
+    """Every architecture of a finite space once, then the search ends (a tabular benchmark's sweep)."""
 
     def __init__(self, space: SearchSpace, seed: int = 0, objectives: Mapping[str, str] | None = None):
         super().__init__(space, seed, objectives)

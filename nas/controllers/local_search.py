@@ -39,7 +39,8 @@ class LocalSearchOptions:
 
 @register_controller("local_search", options=LocalSearchOptions)
 class LocalSearch(Controller):
-    """Hill climbing with restarts (White et al. 2020)."""
+    """Hill climbing from the best with the space's mutations, restarting at a local optimum (White et al.
+    2020)."""
 
     samples_at_random = True
     has_parents = True
