@@ -123,7 +123,7 @@ class Registry:
 
         def decorate(target: Any) -> Any:
             module = getattr(target, "__module__", "") or ""
-            self.add(name, target, options, summary or _first_line(target), usage, takes_arg, _own(module), traits)
+            self.add(name, target, options, summary or _summary(target), usage, takes_arg, _own(module), traits)
             return target
 
         return decorate
@@ -215,7 +215,7 @@ def _own(module: str) -> bool:
     return module.split(".")[0] in OWN_PACKAGES
 
 
-def _first_line(target: Any) -> str:
+def _summary(target: Any) -> str:
     """A docstring's first paragraph as one line for --help: "Samples the space." -> "samples the space"."""
     doc = (getattr(target, "__doc__", None) or "").strip().split("\n\n")[0]
     line = " ".join(part.strip() for part in doc.splitlines()).rstrip(".")

@@ -35,10 +35,8 @@ class RandomSearch(Controller):
         population: int = POPULATION,
         warmup: int = 0,
         proxy_filter: int = 0,
-        warm_keep: int | None = None,
     ):
-        keep = population if warm_keep is None else warm_keep
-        super().__init__(space, seed, objectives, warmup=warmup, warm_keep=keep, proxy_filter=proxy_filter)
+        super().__init__(space, seed, objectives, warmup=warmup, warm_keep=population, proxy_filter=proxy_filter)
 
     def propose(self, trial_id: str) -> Proposal:
         genotype, meta = self.fresh()  # (with warm-up or the proxy filter: ranked by the proxy)
