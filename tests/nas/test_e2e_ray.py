@@ -107,7 +107,9 @@ def test_sigterm_and_ctrl_c_stop_cleanly_and_resume(tmp_path):
     """SIGTERM (exit 143) mid-search, resume; Ctrl-C (SIGINT, exit 130) mid-resume, resume again: each stop keeps
     every finished row, and the last resume ends with exactly the trials asked for."""
     root = tmp_path / "stopped"
-    n, before = 6, []
+    # trials of 1 epoch on 210 images end within a second of each other, and Tune reports them in bursts (CI once
+    # saw 4 rows land between two polls): 10 trials leave the stop room to come before the last one
+    n, before = 10, []
     for sig, code, args in (
         (signal.SIGTERM, 143, ("--results-dir", str(tmp_path), "--name", "stopped")),
         (signal.SIGINT, 130, ("--resume", str(root))),
@@ -118,7 +120,7 @@ def test_sigterm_and_ctrl_c_stop_cleanly_and_resume(tmp_path):
             while time.time() < deadline and not (
                 (root / "trials.jsonl").exists() and len(counted(read_rows(root)[0])) > len(counted(before))
             ):
-                time.sleep(0.2)
+                time.sleep(0.05)
             proc.send_signal(sig)
             out, err = proc.communicate(timeout=120)
         finally:
