@@ -1,8 +1,9 @@
-"""Faults under Ray: a worker process killed mid-trial, a node removed mid-search, trials that hang.
+"""Faults under Ray: a worker process killed mid-trial, trials that hang.
 
 Each search is a real driver (`launch.py search --address`) on a `ray.cluster_utils.Cluster`; the
 affected trials must be retried or recorded with a reason, and the search must finish with exactly the
-requested trials.
+requested trials. A whole node lost mid-trial is tested on a cluster started with `ray start`, as users
+start one (`tests/nas/test_cluster.py`).
 """
 
 from __future__ import annotations
@@ -20,15 +21,14 @@ from harness import QUICK, assert_intact, driver, rows_now, wait_until
 pytestmark = pytest.mark.slow
 
 
-def busy_workers(parent: int | None = None) -> list[int]:
-    """Pids of Tune trainable workers running a trial right now (optionally: children of `parent`)."""
-    ps = subprocess.run(["ps", "-eo", "pid=,ppid=,args="], capture_output=True, text=True, timeout=30).stdout
-    found = []
-    for line in ps.splitlines():
-        pid, ppid, args = line.split(None, 2)
-        if args.startswith("ray::ImplicitFunc.train") and (parent is None or int(ppid) == parent):
-            found.append(int(pid))
-    return found
+def busy_workers() -> list[int]:
+    """Pids of Tune trainable workers running a trial right now."""
+    ps = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True, timeout=30).stdout
+    return [
+        int(pid)
+        for pid, args in (line.split(None, 1) for line in ps.splitlines())
+        if args.startswith("ray::ImplicitFunc.train")
+    ]
 
 
 def search(tmp_path: Path, cluster, trials: int, *extra: str, config: str = ""):
@@ -77,29 +77,6 @@ def test_worker_killed_mid_trial_is_retried_and_failing_trials_are_recorded(tmp_
     assert retried["worker"] != victim
     assert retried["status"] == "ok" and retried["epochs"] == 100, retried
     assert all(r["status"] == "ok" for t, r in by_id.items() if t not in raising)
-
-
-def test_node_removed_mid_search_its_trial_is_retried_elsewhere(tmp_path, ray_cluster):
-    node = ray_cluster.add_node(num_cpus=1)
-    ray_cluster.wait_for_nodes()
-    raylet = node.all_processes["raylet"][0].process.pid
-    try:
-        with search(tmp_path, ray_cluster, 6, "--concurrency", "3", config="train:\n  epochs: 12\n") as d:
-            wait_until(lambda: busy_workers(parent=raylet), 180, "a trial on the extra node", alive=d)
-            removed_at = time.time()
-            ray_cluster.remove_node(node)  # the node and its worker processes are gone, mid-trial
-            assert d.wait(300) == 0, d.stderr()[-3000:]
-            assert "ActorDiedError" in d.stderr()  # Tune saw the trial's worker go with the node
-            died = re.findall(r"Trial task failed for trial trial_(\d+)", d.stderr())
-    finally:
-        if node in ray_cluster.worker_nodes:
-            ray_cluster.remove_node(node)
-    rows = assert_intact(tmp_path / "s", 6)
-    assert all(r["status"] == "ok" for r in rows), [(r["trial_id"], r["status"], r["error"]) for r in rows]
-    gone = node.node_id[:12]
-    assert died and all(by["status"] == "ok" for by in rows if by["trial_id"] in died)  # retried, and it trained
-    assert all(r["node"] != gone for r in rows if r["trial_id"] in died)  # elsewhere: on the nodes left
-    assert all(r["node"] != gone for r in rows if r["finished"] > removed_at + 1)
 
 
 def test_hung_trials_are_recorded_as_timeout_once_and_the_search_finishes(tmp_path, ray_cluster):
